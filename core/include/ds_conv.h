@@ -1,0 +1,75 @@
+/* ds_conv.h - 3-D convolution and transposed convolution, forward and backward.
+ *
+ * Semantics are PyTorch's nn.Conv3d / nn.ConvTranspose3d with cubic kernels, equal strides and
+ * paddings on the three axes, dilation 1, groups 1. Weights: Conv3d (out, in, k, k, k);
+ * ConvTranspose3d (in, out, k, k, k); bias (out). Tensors are NCDHW (ds_tensor.h).
+ *
+ * Shapes the networks use (METHOD.md section 1): k3 s1 p1, k2 s2 p0, k1 s1 p0, k7 s1 p3, k1 s2 p0
+ * (projection shortcuts), and the transposed k2 s2 p0. Other (k, s, p) combinations are accepted
+ * as long as the output is non-empty.
+ *
+ * Contract of every function pair here:
+ *   _forward(ctx, layer, x, y): y must be allocated with the output shape; it is overwritten.
+ *   _backward(ctx, layer, x, dy, dx): ADDS the gradients into dx (may be NULL: not wanted), and
+ *   into layer->weight.grad and layer->bias.grad. x is the forward input.
+ * Work buffers are owned by the layer, grow on demand and are reused: a training loop over
+ * fixed shapes allocates only in its first iteration. Parallel over ds_ctx_threads(ctx) threads.
+ */
+#ifndef DS_CONV_H
+#define DS_CONV_H
+
+#include "ds_param.h"
+#include "ds_tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ds_conv3d {
+    int in_channels, out_channels;
+    int kernel, stride, padding;
+    int has_bias;
+    ds_param weight; /* out x in x k x k x k           */
+    ds_param bias;   /* out (unallocated if !has_bias) */
+    void *work;      /* private work buffers           */
+} ds_conv3d;
+
+/* name_prefix (may be NULL) names the parameters "<prefix>.weight" and "<prefix>.bias".
+ * Weights are zero after init (the networks initialise them, see ds_init.h). */
+ds_status ds_conv3d_init(ds_ctx *ctx, ds_conv3d *conv, const char *name_prefix, int in_channels,
+                         int out_channels, int kernel, int stride, int padding, int has_bias);
+void ds_conv3d_free(ds_conv3d *conv);
+/* Output spatial size for an input of d x h x w; fails (DS_ERR_SHAPE) if it would be empty or the
+ * channel count differs. */
+ds_status ds_conv3d_output_shape(ds_ctx *ctx, const ds_conv3d *conv, const ds_tensor *x,
+                                 int64_t *n, int64_t *c, int64_t *d, int64_t *h, int64_t *w);
+ds_status ds_conv3d_forward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, ds_tensor *y);
+ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, const ds_tensor *dy,
+                             ds_tensor *dx);
+
+typedef struct ds_conv_transpose3d {
+    int in_channels, out_channels;
+    int kernel, stride, padding;
+    int has_bias;
+    ds_param weight; /* in x out x k x k x k */
+    ds_param bias;   /* out                  */
+    void *work;
+} ds_conv_transpose3d;
+
+ds_status ds_conv_transpose3d_init(ds_ctx *ctx, ds_conv_transpose3d *conv, const char *name_prefix,
+                                   int in_channels, int out_channels, int kernel, int stride,
+                                   int padding, int has_bias);
+void ds_conv_transpose3d_free(ds_conv_transpose3d *conv);
+ds_status ds_conv_transpose3d_output_shape(ds_ctx *ctx, const ds_conv_transpose3d *conv,
+                                           const ds_tensor *x, int64_t *n, int64_t *c, int64_t *d,
+                                           int64_t *h, int64_t *w);
+ds_status ds_conv_transpose3d_forward(ds_ctx *ctx, ds_conv_transpose3d *conv, const ds_tensor *x,
+                                      ds_tensor *y);
+ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, const ds_tensor *x,
+                                       const ds_tensor *dy, ds_tensor *dx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DS_CONV_H */
