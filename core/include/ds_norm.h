@@ -7,6 +7,12 @@
  * (init 0), running_var (init 1) and num_batches_tracked, as in PyTorch's state_dict.
  * _backward ADDS into dx, weight.grad, bias.grad (same contract as ds_conv.h); in training mode
  * it is the full batch-statistics gradient, in evaluation mode the affine one.
+ *
+ * Statistics are reduced per (n, c) plane in double (shifted by the channel's first value, then
+ * sum and sum of squares), and the planes are combined in a fixed order, so the results are
+ * identical for every thread count. A training forward needs more than one value per channel
+ * (N * D * H * W > 1), as in PyTorch. Buffers (work) grow on the first call for a shape and are
+ * reused; nothing else is allocated in forward or backward.
  */
 #ifndef DS_NORM_H
 #define DS_NORM_H
@@ -24,17 +30,25 @@ typedef struct ds_batchnorm3d {
     ds_param weight, bias;
     float *running_mean, *running_var; /* channels each */
     int64_t num_batches_tracked;
-    float *saved_mean, *saved_invstd;  /* of the last training forward, for backward */
+    float *saved_mean, *saved_invstd;  /* statistics the last forward used (batch or running) */
     int saved_training;                /* mode of the last forward */
+    int64_t saved_n, saved_d, saved_h, saved_w; /* its input shape (saved_n == 0: none yet) */
+    double *work;                      /* per-plane partial sums and per-channel coefficients */
+    int64_t work_cap;                  /* doubles allocated in work */
 } ds_batchnorm3d;
 
+/* name_prefix (may be NULL) names the parameters "<prefix>.weight" and "<prefix>.bias".
+ * weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0. */
 ds_status ds_batchnorm3d_init(ds_ctx *ctx, ds_batchnorm3d *bn, const char *name_prefix,
                               int channels);
+/* Frees everything and zeroes bn; safe on a zeroed or already freed layer. */
 void ds_batchnorm3d_free(ds_batchnorm3d *bn);
 /* y may alias x (in place). training != 0 selects batch statistics and updates the running ones. */
 ds_status ds_batchnorm3d_forward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, ds_tensor *y,
                                  int training);
-/* x is the forward input (not the output). */
+/* x is the forward input (not the output), with the shape of the last forward; uses the
+ * statistics and the mode of the last forward. dx may be NULL (input gradient not wanted: only
+ * weight.grad and bias.grad are accumulated). */
 ds_status ds_batchnorm3d_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
                                   const ds_tensor *dy, ds_tensor *dx);
 
