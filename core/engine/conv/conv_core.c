@@ -1,0 +1,331 @@
+/* conv_core.c - tiled im2col / col2im lowering with OpenBLAS SGEMM (see conv_core.h).
+ *
+ * Forward:          y[co, cols]  = W[co, K] * col[K, cols]           (parallel over tiles)
+ * Backward-weight:  dW[co, K]   += dy[co, cols] * col[K, cols]^T     (parallel over K rows)
+ * Backward-data:    stride 1: a convolution of dy with the flipped, transposed kernel;
+ *                   otherwise dcol[K, cols] = W^T * dy, scattered into dx (parallel over input
+ *                   channels, so no two threads write the same dx voxel).
+ * K = cin * k^3, rows (ci, kd, kh, kw) in that order: the weight's own layout. Each GEMM runs on one
+ * thread inside our parallel region (the OpenMP build of OpenBLAS), so the total thread count is
+ * ds_ctx_threads(ctx). A kernel-1, stride-1, unpadded convolution needs no lowering at all.
+ */
+#include "conv_core.h"
+
+#include <cblas.h>
+#include <inttypes.h>
+#include <omp.h>
+#include <string.h>
+
+#include "ds_tensor.h"
+
+ds_status ds_conv_work_reserve(ds_ctx *ctx, float **buf, size_t *cap, size_t floats)
+{
+    if (floats <= *cap && *buf)
+        return DS_OK;
+    ds_aligned_free(*buf);
+    *buf = NULL;
+    *cap = 0;
+    if (floats > ((size_t)1 << 36) / sizeof(float))
+        return ds_fail(ctx, DS_ERR_NOMEM, "convolution: work buffer of %zu floats is absurd", floats);
+    *buf = ds_aligned_alloc(floats * sizeof(float));
+    if (!*buf)
+        return ds_fail(ctx, DS_ERR_NOMEM, "convolution: out of memory for a %zu-float work buffer",
+                       floats);
+    *cap = floats;
+    return DS_OK;
+}
+
+void ds_conv_work_release(ds_conv_work *work)
+{
+    if (!work)
+        return;
+    ds_aligned_free(work->col);
+    ds_aligned_free(work->wt);
+    memset(work, 0, sizeof *work);
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }
+
+/* Output rows (od, oh) per tile: the lowered tile (kdim x rows*ow) stays within the budget, and
+ * when min_tiles > 1 there are at least min_tiles tiles per sample, a multiple of min_tiles when
+ * the rows allow it (balance between threads). */
+static int64_t tile_rows(const ds_conv_geom *g, int64_t kdim, int min_tiles)
+{
+    int64_t rows = g->od * g->oh;
+    int64_t rpt = DS_CONV_TILE_FLOATS / max64(1, kdim * g->ow);
+    rpt = min64(max64(rpt, 1), rows);
+    if (min_tiles > 1) {
+        int64_t tiles = (rows + rpt - 1) / rpt;
+        tiles = (tiles + min_tiles - 1) / min_tiles * min_tiles;
+        tiles = min64(tiles, rows);
+        rpt = (rows + tiles - 1) / tiles;
+    }
+    return rpt;
+}
+
+/* Valid output columns [*a, *b) for kernel column kw: those whose input column ow*s + kw - p lies
+ * in [0, w). */
+static void valid_cols(const ds_conv_geom *g, int64_t kw, int64_t *a, int64_t *b)
+{
+    int64_t lo = g->p - kw, hi = g->w - 1 + g->p - kw;
+    *a = lo > 0 ? min64((lo + g->s - 1) / g->s, g->ow) : 0;
+    *b = hi < 0 ? 0 : min64(hi / g->s + 1, g->ow);
+    if (*b < *a)
+        *b = *a;
+}
+
+/* col[kr - k0][t] for K rows [k0, k1) and the output rows [r0, r1) of one sample x. */
+static void im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r1, int64_t k0,
+                   int64_t k1, float *col)
+{
+    const int64_t k = g->k, k3 = k * k * k, s = g->s, p = g->p, ow = g->ow;
+    float *dst = col;
+    for (int64_t kr = k0; kr < k1; ++kr) {
+        int64_t ci = kr / k3, rem = kr % k3;
+        int64_t kd = rem / (k * k), kh = (rem / k) % k, kw = rem % k;
+        int64_t a, b;
+        valid_cols(g, kw, &a, &b);
+        for (int64_t r = r0; r < r1; ++r, dst += ow) {
+            int64_t id = (r / g->oh) * s + kd - p, ih = (r % g->oh) * s + kh - p;
+            if (id < 0 || id >= g->d || ih < 0 || ih >= g->h || a == b) {
+                memset(dst, 0, (size_t)ow * sizeof(float));
+                continue;
+            }
+            const float *src = x + ((ci * g->d + id) * g->h + ih) * g->w + kw - p;
+            for (int64_t o = 0; o < a; ++o)
+                dst[o] = 0.0f;
+            if (s == 1) {
+                memcpy(dst + a, src + a, (size_t)(b - a) * sizeof(float));
+            } else {
+                for (int64_t o = a; o < b; ++o)
+                    dst[o] = src[o * s];
+            }
+            for (int64_t o = b; o < ow; ++o)
+                dst[o] = 0.0f;
+        }
+    }
+}
+
+/* x[...] += col[kr - k0][t]: the adjoint of im2col, for K rows [k0, k1). */
+static void col2im_add(const ds_conv_geom *g, const float *col, int64_t r0, int64_t r1, int64_t k0,
+                       int64_t k1, float *x)
+{
+    const int64_t k = g->k, k3 = k * k * k, s = g->s, p = g->p, ow = g->ow;
+    const float *src = col;
+    for (int64_t kr = k0; kr < k1; ++kr) {
+        int64_t ci = kr / k3, rem = kr % k3;
+        int64_t kd = rem / (k * k), kh = (rem / k) % k, kw = rem % k;
+        int64_t a, b;
+        valid_cols(g, kw, &a, &b);
+        for (int64_t r = r0; r < r1; ++r, src += ow) {
+            int64_t id = (r / g->oh) * s + kd - p, ih = (r % g->oh) * s + kh - p;
+            if (id < 0 || id >= g->d || ih < 0 || ih >= g->h)
+                continue;
+            float *dst = x + ((ci * g->d + id) * g->h + ih) * g->w + kw - p;
+            if (s == 1) {
+                for (int64_t o = a; o < b; ++o)
+                    dst[o] += src[o];
+            } else {
+                for (int64_t o = a; o < b; ++o)
+                    dst[o * s] += src[o];
+            }
+        }
+    }
+}
+
+static int is_pointwise(const ds_conv_geom *g) { return g->k == 1 && g->s == 1 && g->p == 0; }
+
+ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                               const float *x, const float *w, const float *bias, float beta,
+                               float *y)
+{
+    const int nt = ds_ctx_threads(ctx);
+    const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
+    const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
+    const int64_t rpt = tile_rows(g, kdim, nt), tps = (rows + rpt - 1) / rpt;
+    const int64_t slot = round16(kdim * rpt * g->ow);
+    const int direct = is_pointwise(g);
+    if (!direct) {
+        ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
+        if (st != DS_OK)
+            return st;
+    }
+    float *colbase = work->col;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t t = 0; t < g->n * tps; ++t) {
+        int64_t ni = t / tps, r0 = (t % tps) * rpt, r1 = min64(rows, r0 + rpt);
+        int64_t cols = (r1 - r0) * g->ow;
+        const float *xs = x + ni * in_sample;
+        float *ys = y + ni * g->cout * P + r0 * g->ow;
+        const float *b;
+        int64_t ldb;
+        if (direct) {
+            b = xs + r0 * g->ow;
+            ldb = P;
+        } else {
+            float *col = colbase + (int64_t)omp_get_thread_num() * slot;
+            im2col(g, xs, r0, r1, 0, kdim, col);
+            b = col;
+            ldb = cols;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)cols, (int)kdim,
+                    1.0f, w, (int)kdim, b, (int)ldb, beta, ys, (int)P);
+        if (bias && beta == 0.0f) {
+            for (int64_t co = 0; co < g->cout; ++co) {
+                float *row = ys + co * P, bv = bias[co];
+                for (int64_t i = 0; i < cols; ++i)
+                    row[i] += bv;
+            }
+        }
+    }
+    return DS_OK;
+}
+
+ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                       const float *x, const float *dy, float *dw)
+{
+    const int nt = ds_ctx_threads(ctx);
+    const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
+    const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
+    /* The tiling decides the summation order: it depends on the geometry only. */
+    const int64_t rpt = tile_rows(g, kdim, 1), tps = (rows + rpt - 1) / rpt;
+    const int direct = is_pointwise(g);
+    const int64_t per = (kdim + nt - 1) / nt;
+    const int64_t slot = round16(per * rpt * g->ow);
+    if (!direct) {
+        ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
+        if (st != DS_OK)
+            return st;
+    }
+    float *colbase = work->col;
+#pragma omp parallel num_threads(nt)
+    {
+        /* Part j of nt owns the dW columns (K rows of the lowering) [k0, k1). */
+        int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
+        float *col = direct ? NULL : colbase + (int64_t)tid * slot;
+        for (int j = tid; j < nt; j += nthr) {
+        int64_t k0 = min64(kdim, per * j), k1 = min64(kdim, k0 + per);
+        for (int64_t ni = 0; ni < g->n && k0 < k1; ++ni) {
+            const float *xs = x + ni * in_sample;
+            for (int64_t ti = 0; ti < tps; ++ti) {
+                int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
+                const float *b;
+                int64_t ldb;
+                if (direct) {
+                    b = xs + k0 * P + r0 * g->ow;
+                    ldb = P;
+                } else {
+                    im2col(g, xs, r0, r1, k0, k1, col);
+                    b = col;
+                    ldb = cols;
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)(k1 - k0),
+                            (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow, (int)P, b,
+                            (int)ldb, 1.0f, dw + k0, (int)kdim);
+            }
+        }
+        }
+    }
+    return DS_OK;
+}
+
+ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                     const float *dy, const float *w, float *dx)
+{
+    const int nt = ds_ctx_threads(ctx);
+    const int64_t k3 = g->k * g->k * g->k, kdim = g->cin * k3;
+    if (g->s == 1 && g->p <= g->k - 1) {
+        /* dx += conv(dy, flip(W)^T) with padding k - 1 - p: race-free, same fast path. */
+        size_t wn = (size_t)(g->cin * g->cout * k3);
+        ds_status st = ds_conv_work_reserve(ctx, &work->wt, &work->wt_cap, wn);
+        if (st != DS_OK)
+            return st;
+        float *wt = work->wt;
+        for (int64_t co = 0; co < g->cout; ++co)
+            for (int64_t ci = 0; ci < g->cin; ++ci) {
+                const float *src = w + (co * g->cin + ci) * k3;
+                float *dst = wt + (ci * g->cout + co) * k3;
+                for (int64_t r = 0; r < k3; ++r)
+                    dst[r] = src[k3 - 1 - r];
+            }
+        ds_conv_geom t = {g->n, g->cout, g->cin, g->k, 1, g->k - 1 - g->p,
+                          g->od, g->oh, g->ow, g->d, g->h, g->w};
+        return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx);
+    }
+    /* dcol = W^T dy per tile, scattered back: each thread owns input channels [c0, c1), i.e. the
+     * K rows [c0 k^3, c1 k^3) and the dx planes of those channels. The tiling is fixed by the
+     * geometry, so every dx voxel receives its terms in the same order for any thread count. */
+    const int64_t rows = g->od * g->oh, P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
+    const int64_t rpt = tile_rows(g, kdim, 1), tps = (rows + rpt - 1) / rpt;
+    const int64_t cper = (g->cin + nt - 1) / nt;
+    const int64_t slot = round16(cper * k3 * rpt * g->ow);
+    ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
+    if (st != DS_OK)
+        return st;
+    float *colbase = work->col;
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
+        float *dcol = colbase + (int64_t)tid * slot;
+        for (int j = tid; j < nt; j += nthr) {
+        int64_t c0 = min64(g->cin, cper * j), c1 = min64(g->cin, c0 + cper);
+        for (int64_t ni = 0; ni < g->n && c0 < c1; ++ni) {
+            for (int64_t ti = 0; ti < tps; ++ti) {
+                int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((c1 - c0) * k3),
+                            (int)cols, (int)g->cout, 1.0f, w + c0 * k3, (int)kdim,
+                            dy + ni * g->cout * P + r0 * g->ow, (int)P, 0.0f, dcol, (int)cols);
+                col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
+            }
+        }
+        }
+    }
+    return DS_OK;
+}
+
+void ds_conv_core_bias_grad(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const float *t,
+                            float *db)
+{
+#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static)
+    for (int64_t ci = 0; ci < c; ++ci) {
+        double acc[4] = {0.0, 0.0, 0.0, 0.0};
+        for (int64_t ni = 0; ni < n; ++ni) {
+            const float *row = t + (ni * c + ci) * spatial;
+            int64_t i = 0;
+            for (; i + 4 <= spatial; i += 4) {
+                acc[0] += row[i];
+                acc[1] += row[i + 1];
+                acc[2] += row[i + 2];
+                acc[3] += row[i + 3];
+            }
+            for (; i < spatial; ++i)
+                acc[0] += row[i];
+        }
+        db[ci] += (float)((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    }
+}
+
+ds_status ds_conv_check_shape(ds_ctx *ctx, const char *layer, const char *what, const ds_tensor *t,
+                              int64_t n, int64_t c, int64_t d, int64_t h, int64_t w)
+{
+    if (t->n == n && t->c == c && t->d == d && t->h == h && t->w == w)
+        return DS_OK;
+    char got[96];
+    return ds_fail(ctx, DS_ERR_SHAPE,
+                   "%s: %s is %s, expected %" PRId64 "x%" PRId64 "x%" PRId64 "x%" PRId64
+                   "x%" PRId64,
+                   layer, what, ds_tensor_shape_str(t, got, sizeof got), n, c, d, h, w);
+}
+
+void ds_conv_fill_bias(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const float *bias,
+                       float *t)
+{
+#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static)
+    for (int64_t plane = 0; plane < n * c; ++plane) {
+        float *row = t + plane * spatial, v = bias ? bias[plane % c] : 0.0f;
+        for (int64_t i = 0; i < spatial; ++i)
+            row[i] = v;
+    }
+}

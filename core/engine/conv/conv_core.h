@@ -1,0 +1,65 @@
+/* conv_core.h - private: the lowered (im2col + GEMM) kernels behind ds_conv.h.
+ *
+ * Everything here works on one geometry: a convolution (PyTorch Conv3d semantics, cubic kernel,
+ * equal stride and padding on the three axes) from cin x d x h x w to cout x od x oh x ow, weight
+ * cout x cin x k x k x k. The transposed convolution is expressed with the same three kernels
+ * (its forward is a convolution's backward-data, and so on).
+ *
+ * Lowering is tiled: a tile is a run of consecutive output rows (od, oh) of one sample, and the
+ * lowered matrix of a tile (cin*k^3 x tile columns) is bounded by DS_CONV_TILE_FLOATS per thread.
+ * Tilings that decide a summation order (backward-weights, overlapping backward-data) depend only
+ * on the geometry, never on the thread count, so results are identical for every thread count.
+ */
+#ifndef DS_CONV_CORE_H
+#define DS_CONV_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ds_status.h"
+#include "ds_tensor.h"
+
+/* Lowered-matrix budget per thread, in floats (4 MiB). */
+#define DS_CONV_TILE_FLOATS ((int64_t)1 << 20)
+
+typedef struct ds_conv_geom {
+    int64_t n;              /* batch                                */
+    int64_t cin, cout;      /* channels                             */
+    int64_t k, s, p;        /* kernel, stride, padding              */
+    int64_t d, h, w;        /* input spatial size                   */
+    int64_t od, oh, ow;     /* output spatial size                  */
+} ds_conv_geom;
+
+/* Growable, 64-byte aligned scratch owned by a layer. */
+typedef struct ds_conv_work {
+    float *col;  /* lowered tiles, one slot per thread       */
+    size_t col_cap;
+    float *wt;   /* transformed (flipped, transposed) weight */
+    size_t wt_cap;
+} ds_conv_work;
+
+ds_status ds_conv_work_reserve(ds_ctx *ctx, float **buf, size_t *cap, size_t floats);
+void ds_conv_work_release(ds_conv_work *work);
+
+/* y = conv(x, w) (+ bias if bias != NULL) when beta == 0; y += conv(x, w) when beta == 1
+ * (the bias is then not added). */
+ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                               const float *x, const float *w, const float *bias, float beta,
+                               float *y);
+/* dx += conv^T(dy, w): the gradient of a convolution with respect to its input. */
+ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                     const float *dy, const float *w, float *dx);
+/* dw += the gradient of a convolution with respect to its weight. */
+ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                       const float *x, const float *dy, float *dw);
+/* db[c] += sum over samples and positions of t[n][c][...] (t has n x c x spatial floats). */
+/* Fails with DS_ERR_SHAPE, naming layer and what, unless t is n x c x d x h x w. */
+ds_status ds_conv_check_shape(ds_ctx *ctx, const char *layer, const char *what, const ds_tensor *t,
+                              int64_t n, int64_t c, int64_t d, int64_t h, int64_t w);
+/* Fills each channel plane of t (n x c x spatial) with bias[c], or zeros when bias is NULL. */
+void ds_conv_fill_bias(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const float *bias,
+                       float *t);
+void ds_conv_core_bias_grad(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const float *t,
+                            float *db);
+
+#endif /* DS_CONV_CORE_H */
