@@ -106,6 +106,12 @@ typedef struct ds_metrics_result {
 ds_status ds_metrics_edt(ds_ctx *ctx, const uint8_t *feature, const int64_t size[3],
                          const double spacing[3], double *dist);
 
+/* Fails with DS_ERR_SHAPE, naming both, when the sizes of a prediction and its reference differ
+ * (the metrics functions take one size for both maps: check first when they come from two files). */
+ds_status ds_metrics_check_same_size(ds_ctx *ctx, const int64_t pred_size[3],
+                                     const int64_t ref_size[3], const char *pred_name,
+                                     const char *ref_name);
+
 /* Metrics of two binary masks (non-zero = foreground). opts may be NULL (defaults; num_classes is
  * not used). */
 ds_status ds_metrics_binary(ds_ctx *ctx, const uint8_t *pred, const uint8_t *ref,

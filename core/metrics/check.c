@@ -98,3 +98,18 @@ const char *ds_metric_name(ds_metric m)
     }
     return "?";
 }
+
+ds_status ds_metrics_check_same_size(ds_ctx *ctx, const int64_t pred_size[3],
+                                     const int64_t ref_size[3], const char *pred_name,
+                                     const char *ref_name)
+{
+    if (!pred_size || !ref_size)
+        return ds_fail(ctx, DS_ERR_ARG, "ds_metrics_check_same_size: a size is NULL");
+    const char *pn = pred_name ? pred_name : "prediction", *rn = ref_name ? ref_name : "reference";
+    if (pred_size[0] != ref_size[0] || pred_size[1] != ref_size[1] || pred_size[2] != ref_size[2])
+        return ds_fail(ctx, DS_ERR_SHAPE,
+                       "%s is %lld x %lld x %lld but %s is %lld x %lld x %lld voxels", pn,
+                       (long long)pred_size[0], (long long)pred_size[1], (long long)pred_size[2],
+                       rn, (long long)ref_size[0], (long long)ref_size[1], (long long)ref_size[2]);
+    return DS_OK;
+}
