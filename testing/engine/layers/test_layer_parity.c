@@ -189,10 +189,13 @@ static void check_sgd(ds_ctx *ctx)
     DS_CHECK_OK(ctx, ds_sgd_init(ctx, &opt, &list, 0.1f, 0.9f, 1e-4f));
     ds_lr_multistep sched = {0.1f, 0.1f, 2, {2, 4}};
     ds_sgd_set_schedule(&opt, ds_lr_multistep_at, &sched);
-    if (g0f && g1f) {
+    float *prev = malloc((size_t)n0 * sizeof(float)), *delta_got = malloc((size_t)n0 * sizeof(float));
+    double *delta_want = malloc((size_t)n0 * sizeof(double));
+    if (g0f && g1f && prev && delta_got && delta_want) {
         ds_fixture_to_float(g0, g0f);
         ds_fixture_to_float(g1, g1f);
         for (int k = 0; k < steps; ++k) {
+            memcpy(prev, p0.value, (size_t)n0 * sizeof(float));
             memcpy(p0.grad, g0f + k * n0, (size_t)n0 * sizeof(float));
             memcpy(p1.grad, g1f + k * n1, (size_t)n1 * sizeof(float));
             DS_CHECK_OK(ctx, ds_sgd_step(ctx, &opt));
@@ -205,13 +208,26 @@ static void check_sgd(ds_ctx *ctx)
             want1.data = t1->data + k * n1;
             const double e0 = ds_fixture_rel_error(p0.value, &want0);
             const double e1 = ds_fixture_rel_error(p1.value, &want1);
-            printf("  sgd step %d (lr %.4g)           rel errors %.2g %.2g\n", k, lr->data[k], e0,
-                   e1);
             DS_CHECK_MSG(e0 <= TOL && e1 <= TOL, "step %d: rel errors %.3g %.3g", k, e0, e1);
+            /* The step itself (much smaller than the values): p_k - p_(k-1) against PyTorch's,
+             * within 1e-3 (float rounding of values near 1 is ~1e-7 of a step ~1e-3). */
+            for (int64_t i = 0; i < n0; ++i) {
+                delta_got[i] = p0.value[i] - prev[i];
+                delta_want[i] = t0->data[k * n0 + i] - (k ? t0->data[(k - 1) * n0 + i] : i0->data[i]);
+            }
+            ds_fixture_array dw = want0;
+            dw.data = delta_want;
+            const double ed = ds_fixture_rel_error(delta_got, &dw);
+            DS_CHECK_MSG(ed <= 1e-3, "step %d: update rel error %.3g", k, ed);
+            printf("  sgd step %d (lr %.4g): rel errors %.2g %.2g, of the update %.2g\n", k,
+                   lr->data[k], e0, e1, ed);
         }
     }
     free(g0f);
     free(g1f);
+    free(prev);
+    free(delta_got);
+    free(delta_want);
     ds_sgd_free(&opt);
     ds_param_list_free(&list);
     ds_param_free(&p0);
