@@ -2,6 +2,8 @@
 #ifndef DS_IO_INTERNAL_H
 #define DS_IO_INTERNAL_H
 
+#include <stdint.h>
+
 #include "ds_io.h"
 #include "ds_volume.h"
 
@@ -16,6 +18,10 @@ extern "C" {
 ds_status ds_itk_read(ds_ctx *ctx, const char *path, int as_label, ds_volume **out);
 ds_status ds_itk_write(ds_ctx *ctx, const ds_volume *v, const char *path, int compress,
                        const char *shown);
+
+/* Fails (DS_ERR_FORMAT) if a .nii / .nii.gz holds fewer than header + image_bytes bytes, or if
+ * its gzip stream is corrupt or cut (nifticlib does not notice either). */
+ds_status ds_nifti_check_complete(ds_ctx *ctx, const char *path, uint64_t image_bytes);
 
 /* Case-insensitive "s ends with suffix". */
 int ds_io_ends_with(const char *s, const char *suffix);

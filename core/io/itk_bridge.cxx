@@ -87,8 +87,11 @@ itk::ImageIOBase::Pointer io_for_name(const char *path)
     case DS_IO_NIFTI:
         return itk::NiftiImageIO::New().GetPointer();
     case DS_IO_MHA:
-    case DS_IO_MHD:
-        return itk::MetaImageIO::New().GetPointer();
+    case DS_IO_MHD: {
+        auto io = itk::MetaImageIO::New();
+        io->SetDoublePrecision(17); // geometry written exactly (the default is 6 digits)
+        return io.GetPointer();
+    }
     default:
         return nullptr;
     }
@@ -213,6 +216,15 @@ ds_status read_file(ds_ctx *ctx, const char *path, int as_label, ds_volume **out
 {
     if (!ds_path_is_file(path))
         return ds_fail(ctx, DS_ERR_IO, "%s: no such file", path);
+    if (ds_io_ends_with(path, ".nii.gz")) {
+        // nifticlib looks for <base>.nii before <base>.nii.gz: with both present it would
+        // silently read the other file.
+        std::string plain(path, std::strlen(path) - 3);
+        if (ds_path_is_file(plain.c_str()))
+            return ds_fail(ctx, DS_ERR_UNSUPPORTED, "%s: %s exists beside it and the NIfTI "
+                           "library would read that one instead; remove or rename one of them",
+                           path, plain.c_str());
+    }
     itk::ImageIOBase::Pointer io = io_for_name(path);
     if (!io)
         io = itk::ImageIOFactory::CreateImageIO(path, itk::IOFileModeEnum::ReadMode);
@@ -240,6 +252,11 @@ ds_status read_file(ds_ctx *ctx, const char *path, int as_label, ds_volume **out
         if (io->GetDimensions(d) != 1)
             return ds_fail(ctx, DS_ERR_SHAPE, "%s: is %u-D (axis %u has %zu entries), a 3-D "
                            "volume is required", path, dims, d, (size_t)io->GetDimensions(d));
+    if (ds_io_format_of(path) == DS_IO_NIFTI) {
+        ds_status st = ds_nifti_check_complete(ctx, path, io->GetImageSizeInBytes());
+        if (st != DS_OK)
+            return st;
+    }
     auto reader = itk::ImageFileReader<FloatImage>::New();
     reader->SetImageIO(io);
     reader->SetFileName(path);
