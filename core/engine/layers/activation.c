@@ -34,8 +34,10 @@ ds_status ds_relu_backward(ds_ctx *ctx, const ds_tensor *y, const ds_tensor *dy,
     const float *yd = y->data, *gd = dy->data;
     float *dxd = dx->data;
 #pragma omp parallel for simd num_threads(ds_ctx_threads(ctx)) schedule(static) if (n > DS_LAYER_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; ++i)
-        dxd[i] += yd[i] > 0.0f ? gd[i] : 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+        const float g = gd[i]; /* loaded unconditionally, so that the loop vectorises */
+        dxd[i] += yd[i] > 0.0f ? g : 0.0f;
+    }
     return DS_OK;
 }
 
