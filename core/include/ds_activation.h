@@ -1,7 +1,9 @@
 /* ds_activation.h - parameter-free layers: ReLU, Dropout3d, element-wise add, channel softmax.
  *
  * Same contract as ds_conv.h: _forward overwrites y (allocated with the right shape), _backward
- * ADDS into the input gradient(s).
+ * ADDS into the input gradient(s). Every tensor argument is required (NULL fails with DS_ERR_ARG)
+ * and shapes must be equal (DS_ERR_SHAPE, naming both). Element-wise work is split statically over
+ * ds_ctx_threads(ctx) threads; results do not depend on the thread count.
  */
 #ifndef DS_ACTIVATION_H
 #define DS_ACTIVATION_H
@@ -30,8 +32,12 @@ ds_status ds_softmax_backward(ds_ctx *ctx, const ds_tensor *y, const ds_tensor *
 
 /* Dropout3d (PyTorch nn.Dropout3d): in training, each whole (n, c) channel is zeroed with
  * probability p, survivors scaled by 1 / (1 - p); in evaluation (or p == 0) y = x.
- * The keep decisions come from rng (one uniform draw per (n, c), in n-major order) and are kept in
- * the layer for backward. */
+ * The keep decisions come from rng (one uniform draw u per (n, c), in n-major order; the channel
+ * is dropped when u < p) and are kept in the layer for backward. Survivors are multiplied by the
+ * float s = 1 / (1 - p) (as PyTorch does). In evaluation, and in training with p == 0, nothing is
+ * drawn (rng may then be NULL). p must lie in [0, 1) (init and forward fail otherwise).
+ * Backward applies the mask of the last forward (or the identity after an evaluation forward);
+ * it fails if no forward came first or if (N, C) differ from it. */
 typedef struct ds_dropout3d {
     float p;
     float *scale;       /* per (n, c): 0 or 1 / (1 - p); NULL before the first training forward */

@@ -26,7 +26,9 @@ typedef struct ds_lr_multistep {
     int count;
     int64_t milestones[DS_LR_MAX_MILESTONES];
 } ds_lr_multistep;
-float ds_lr_multistep_at(void *multistep, int64_t iteration); /* a ds_lr_schedule_fn */
+/* A ds_lr_schedule_fn, as torch MultiStepLR stepped once per iteration: milestones may come in
+ * any order, a repeated milestone applies gamma twice; count is clamped to 0..MAX. */
+float ds_lr_multistep_at(void *multistep, int64_t iteration);
 
 typedef struct ds_sgd {
     float lr, momentum, weight_decay;
@@ -37,12 +39,16 @@ typedef struct ds_sgd {
     void *schedule_user;
 } ds_sgd;
 
-/* Copies the list of parameter pointers (not the parameters). */
+/* Copies the list of parameter pointers (not the parameters); the caller may free its list.
+ * lr, momentum and weight_decay must be finite and >= 0; every parameter must be allocated.
+ * Momentum buffers start at zero (saved and restored by whoever writes model files). */
 ds_status ds_sgd_init(ds_ctx *ctx, ds_sgd *opt, const ds_param_list *params, float lr,
                       float momentum, float weight_decay);
 void ds_sgd_free(ds_sgd *opt);
 void ds_sgd_set_schedule(ds_sgd *opt, ds_lr_schedule_fn fn, void *user);
-/* If a schedule is set, lr = schedule(user, steps) first; then one update; steps += 1. */
+/* If a schedule is set, lr = schedule(user, steps) first; then one update; steps += 1.
+ * Gradients are read, not modified (zero them with ds_param_list_zero_grad). Fails, changing no
+ * parameter, if the learning rate is negative or not finite. Parallel over elements. */
 ds_status ds_sgd_step(ds_ctx *ctx, ds_sgd *opt);
 
 #ifdef __cplusplus
