@@ -146,7 +146,7 @@ ds_status volume_from_image(ds_ctx *ctx, const FloatImage *img, int as_label, co
     return DS_OK;
 }
 
-// Segment<N>_Name / _LabelValue / _Layer of a Slicer .seg.nrrd.
+// Segment<N>_Name / _LabelValue / _Layer of a Slicer .seg.nrrd (segments counted by their _ID).
 ds_status read_segments(ds_ctx *ctx, const itk::MetaDataDictionary &dict, const char *path,
                         ds_volume *v)
 {
@@ -154,8 +154,7 @@ ds_status read_segments(ds_ctx *ctx, const itk::MetaDataDictionary &dict, const 
     while (count < 100000 && dict.HasKey("Segment" + std::to_string(count) + "_ID"))
         ++count;
     if (count == 0)
-        return ds_fail(ctx, DS_ERR_FORMAT, "%s: no Segment0_ID key: not a Slicer segmentation",
-                       path);
+        return DS_OK; // a plain label map named .seg.nrrd: no segment list
     auto *segs = static_cast<ds_segment *>(std::calloc(static_cast<size_t>(count),
                                                        sizeof(ds_segment)));
     if (!segs)
