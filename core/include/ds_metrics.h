@@ -18,6 +18,10 @@
  *   asd         = mean of sds(P, R) (prediction surface to reference surface);
  *   assd        = (mean sds(P, R) + mean sds(R, P)) / 2.
  *
+ * Units. The Left Atrium benchmark's test scripts call medpy without voxelspacing, so their HD95 and
+ * ASD are in voxels: compare with their tables using DS_METRICS_VOXELS; DS_METRICS_MM (the default)
+ * uses the spacing, as medpy does when given voxelspacing.
+ *
  * Empty masks. medpy raises an error when a mask is empty; here an empty prediction or reference is
  * reported explicitly: the flags DS_METRICS_PRED_EMPTY / DS_METRICS_REF_EMPTY are set, every
  * distance is NaN, Dice and Jaccard are what the formulas give (0 when exactly one mask is empty,
