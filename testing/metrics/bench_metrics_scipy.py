@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_metric_fixtures import all_metrics  # noqa: E402
 
