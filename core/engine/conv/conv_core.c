@@ -144,7 +144,7 @@ ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_ge
     const int nt = ds_ctx_threads(ctx);
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
     const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
-    const int64_t rpt = tile_rows(g, kdim, nt), tps = (rows + rpt - 1) / rpt;
+    const int64_t rpt = tile_rows(g, kdim, DS_CONV_SPLIT), tps = (rows + rpt - 1) / rpt;
     const int64_t slot = round16(kdim * rpt * g->ow);
     const int direct = is_pointwise(g);
     if (!direct) {
@@ -192,7 +192,7 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
     /* The tiling decides the summation order: it depends on the geometry only. */
     const int64_t rpt = tile_rows(g, kdim, 1), tps = (rows + rpt - 1) / rpt;
     const int direct = is_pointwise(g);
-    const int64_t per = (kdim + nt - 1) / nt;
+    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
     const int64_t slot = round16(per * rpt * g->ow);
     if (!direct) {
         ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
@@ -202,10 +202,10 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
     float *colbase = work->col;
 #pragma omp parallel num_threads(nt)
     {
-        /* Part j of nt owns the dW columns (K rows of the lowering) [k0, k1). */
+        /* Part j of DS_CONV_SPLIT owns the dW columns (K rows of the lowering) [k0, k1). */
         int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
         float *col = direct ? NULL : colbase + (int64_t)tid * slot;
-        for (int j = tid; j < nt; j += nthr) {
+        for (int j = tid; j < DS_CONV_SPLIT; j += nthr) {
         int64_t k0 = min64(kdim, per * j), k1 = min64(kdim, k0 + per);
         for (int64_t ni = 0; ni < g->n && k0 < k1; ++ni) {
             const float *xs = x + ni * in_sample;
@@ -259,7 +259,7 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
      * geometry, so every dx voxel receives its terms in the same order for any thread count. */
     const int64_t rows = g->od * g->oh, P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
     const int64_t rpt = tile_rows(g, kdim, 1), tps = (rows + rpt - 1) / rpt;
-    const int64_t cper = (g->cin + nt - 1) / nt;
+    const int64_t cper = (g->cin + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
     const int64_t slot = round16(cper * k3 * rpt * g->ow);
     ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
     if (st != DS_OK)
@@ -269,7 +269,7 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
     {
         int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
         float *dcol = colbase + (int64_t)tid * slot;
-        for (int j = tid; j < nt; j += nthr) {
+        for (int j = tid; j < DS_CONV_SPLIT; j += nthr) {
         int64_t c0 = min64(g->cin, cper * j), c1 = min64(g->cin, c0 + cper);
         for (int64_t ni = 0; ni < g->n && c0 < c1; ++ni) {
             for (int64_t ti = 0; ti < tps; ++ti) {

@@ -7,8 +7,10 @@
  *
  * Lowering is tiled: a tile is a run of consecutive output rows (od, oh) of one sample, and the
  * lowered matrix of a tile (cin*k^3 x tile columns) is bounded by DS_CONV_TILE_FLOATS per thread.
- * Tilings that decide a summation order (backward-weights, overlapping backward-data) depend only
- * on the geometry, never on the thread count, so results are identical for every thread count.
+ * Every partition of the work (tiles, and the DS_CONV_SPLIT parts of the lowered rows or input
+ * channels that threads share out) depends on the geometry only, never on the thread count: each
+ * SGEMM call then has the same arguments whichever thread runs it, and since OpenBLAS's rounding
+ * depends on a call's sizes, this is what makes results identical for every thread count.
  */
 #ifndef DS_CONV_CORE_H
 #define DS_CONV_CORE_H
@@ -20,7 +22,14 @@
 #include "ds_tensor.h"
 
 /* Lowered-matrix budget per thread, in floats (4 MiB). */
+#ifndef DS_CONV_TILE_FLOATS
 #define DS_CONV_TILE_FLOATS ((int64_t)1 << 20)
+#endif
+
+/* Fixed number of parts the lowered rows (backward-weights) or input channels (scattered
+ * backward-data) are cut into, and the multiple of tiles per sample in the forward pass, so that
+ * 1, 2 and 4 threads share the work evenly. */
+#define DS_CONV_SPLIT 4
 
 typedef struct ds_conv_geom {
     int64_t n;              /* batch                                */

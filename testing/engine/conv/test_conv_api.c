@@ -1,0 +1,182 @@
+/* test_conv_api.c - argument checking of the convolution layers, and identical results for 1 and
+ * 2 threads (the reference for the second is the first: the tilings that fix summation orders do
+ * not depend on the thread count, so the bits must agree), on shapes large enough to be cut into
+ * several tiles.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_test_util.h"
+#include "ds_tensor.h"
+#include "ds_test.h"
+#include "ds_threads.h"
+
+static void bad_arguments(ds_ctx *ctx)
+{
+    ds_conv3d c;
+    ds_conv_transpose3d t;
+    ds_tensor *x = NULL, *y = NULL, *ybad = NULL, *x4 = NULL, *tiny = NULL, *dx = NULL;
+    int64_t n, ch, d, h, w;
+    /* init */
+    DS_CHECK_FAILS(ctx, ds_conv3d_init(ctx, NULL, "c", 1, 1, 3, 1, 1, 1), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_conv3d_init(ctx, &c, "c", 0, 4, 3, 1, 1, 1), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_conv3d_init(ctx, &c, "c", 3, 4, 0, 1, 1, 1), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_conv3d_init(ctx, &c, "c", 3, 4, 3, 0, 1, 1), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_conv3d_init(ctx, &c, "c", 3, 4, 3, 1, -1, 1), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_conv_transpose3d_init(ctx, &t, "t", 3, -4, 2, 2, 0, 1), DS_ERR_ARG);
+    /* a zeroed (never initialised) layer */
+    memset(&c, 0, sizeof c);
+    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &x, 1, 3, 5, 6, 7));
+    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &y, 1, 4, 5, 6, 7));
+    DS_CHECK_FAILS(ctx, ds_conv3d_forward(ctx, &c, x, y), DS_ERR_ARG);
+
+    DS_CHECK_OK(ctx, ds_conv3d_init(ctx, &c, "enc.conv", 3, 4, 3, 1, 1, 1));
+    DS_CHECK(strcmp(c.weight.name, "enc.conv.weight") == 0 && strcmp(c.bias.name, "enc.conv.bias") == 0);
+    DS_CHECK(c.weight.numel == 4 * 3 * 27 && c.bias.numel == 4);
+    DS_CHECK_OK(ctx, ds_conv3d_output_shape(ctx, &c, x, &n, &ch, &d, &h, &w));
+    DS_CHECK(n == 1 && ch == 4 && d == 5 && h == 6 && w == 7);
+    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &ybad, 1, 4, 5, 6, 6));
+    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &x4, 1, 4, 5, 6, 7));
+    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &dx, 1, 3, 5, 6, 6));
+    /* null */
+    DS_CHECK_FAILS(ctx, ds_conv3d_forward(ctx, &c, NULL, y), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_conv3d_forward(ctx, &c, x, NULL), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_conv3d_backward(ctx, &c, x, NULL, NULL), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_conv3d_output_shape(ctx, &c, x, NULL, &ch, &d, &h, &w), DS_ERR_ARG);
+    /* channel mismatch */
+    DS_CHECK_FAILS(ctx, ds_conv3d_forward(ctx, &c, x4, y), DS_ERR_SHAPE);
+    DS_CHECK(strstr(ds_ctx_message(ctx), "channels") != NULL);
+    DS_CHECK_FAILS(ctx, ds_conv3d_output_shape(ctx, &c, x4, &n, &ch, &d, &h, &w), DS_ERR_SHAPE);
+    /* output shape mismatch */
+    DS_CHECK_FAILS(ctx, ds_conv3d_forward(ctx, &c, x, ybad), DS_ERR_SHAPE);
+    DS_CHECK(strstr(ds_ctx_message(ctx), "1x4x5x6x6") != NULL);
+    DS_CHECK_FAILS(ctx, ds_conv3d_backward(ctx, &c, x, ybad, NULL), DS_ERR_SHAPE);
+    DS_CHECK_FAILS(ctx, ds_conv3d_backward(ctx, &c, x, y, dx), DS_ERR_SHAPE);
+    /* aliasing */
+    DS_CHECK_FAILS(ctx, ds_conv3d_backward(ctx, &c, x, y, x), DS_ERR_ARG);
+    ds_conv3d_free(&c);
+    ds_conv3d_free(&c); /* a second free is harmless */
+    /* empty output: kernel 7 without padding on 5x6x7 */
+    DS_CHECK_OK(ctx, ds_conv3d_init(ctx, &c, NULL, 3, 4, 7, 1, 0, 0));
+    DS_CHECK(strcmp(c.weight.name, "weight") == 0 && c.bias.value == NULL);
+    DS_CHECK_FAILS(ctx, ds_conv3d_forward(ctx, &c, x, y), DS_ERR_SHAPE);
+    DS_CHECK(strstr(ds_ctx_message(ctx), "too small") != NULL);
+    ds_conv3d_free(&c);
+
+    /* transposed */
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_init(ctx, &t, "up", 4, 3, 2, 2, 0, 1));
+    DS_CHECK(t.weight.numel == 4 * 3 * 8);
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_output_shape(ctx, &t, x4, &n, &ch, &d, &h, &w));
+    DS_CHECK(n == 1 && ch == 3 && d == 10 && h == 12 && w == 14);
+    DS_CHECK_FAILS(ctx, ds_conv_transpose3d_forward(ctx, &t, x, y), DS_ERR_SHAPE); /* 3 channels */
+    DS_CHECK_FAILS(ctx, ds_conv_transpose3d_forward(ctx, &t, x4, x), DS_ERR_SHAPE); /* 5x6x7 */
+    DS_CHECK_FAILS(ctx, ds_conv_transpose3d_forward(ctx, &t, NULL, x), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_conv_transpose3d_backward(ctx, &t, x4, x, NULL), DS_ERR_SHAPE);
+    ds_conv_transpose3d_free(&t);
+    /* empty output: kernel 1, padding 1 on a 1x1x1 input gives -1 */
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_init(ctx, &t, "up", 3, 3, 1, 1, 1, 0));
+    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &tiny, 1, 3, 1, 1, 1));
+    DS_CHECK_FAILS(ctx, ds_conv_transpose3d_forward(ctx, &t, tiny, tiny), DS_ERR_SHAPE);
+    DS_CHECK(strstr(ds_ctx_message(ctx), "empty") != NULL);
+    ds_conv_transpose3d_free(&t);
+
+    ds_tensor_free(x);
+    ds_tensor_free(y);
+    ds_tensor_free(ybad);
+    ds_tensor_free(x4);
+    ds_tensor_free(tiny);
+    ds_tensor_free(dx);
+}
+
+typedef struct result {
+    float *y, *dx, *dw, *db;
+} result;
+
+/* Forward and backward with the given thread count; returns copies of everything produced. */
+static result run(ds_ctx *ctx, const conv_ref_shape *r, int threads)
+{
+    result out = {NULL, NULL, NULL, NULL};
+    conv_any layer;
+    ds_tensor *x = NULL, *y = NULL, *dy = NULL, *dx = NULL;
+    uint64_t st = 99;
+    DS_CHECK_OK(ctx, ds_threads_set(ctx, threads));
+    DS_CHECK_OK(ctx, conv_any_init(ctx, &layer, r, 1));
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &x, r->n, r->cin, r->d, r->h, r->w));
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &y, r->n, r->cout, r->od, r->oh, r->ow));
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &dy, r->n, r->cout, r->od, r->oh, r->ow));
+    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &dx, r->n, r->cin, r->d, r->h, r->w));
+    if (x && y && dy && dx) {
+        ds_param *pw = conv_any_weight(&layer), *pb = conv_any_bias(&layer);
+        for (int64_t i = 0; i < ds_tensor_numel(x); ++i)
+            x->data[i] = (float)conv_ref_uniform(&st);
+        for (int64_t i = 0; i < ds_tensor_numel(dy); ++i)
+            dy->data[i] = (float)conv_ref_uniform(&st);
+        for (int64_t i = 0; i < pw->numel; ++i)
+            pw->value[i] = (float)(0.1 * conv_ref_uniform(&st));
+        for (int64_t i = 0; i < pb->numel; ++i)
+            pb->value[i] = (float)conv_ref_uniform(&st);
+        DS_CHECK_OK(ctx, conv_any_forward(ctx, &layer, x, y));
+        DS_CHECK_OK(ctx, conv_any_backward(ctx, &layer, x, dy, dx));
+        size_t ny = (size_t)ds_tensor_numel(y), nx = (size_t)ds_tensor_numel(x);
+        out.y = malloc(ny * sizeof(float));
+        out.dx = malloc(nx * sizeof(float));
+        out.dw = malloc((size_t)pw->numel * sizeof(float));
+        out.db = malloc((size_t)pb->numel * sizeof(float));
+        memcpy(out.y, y->data, ny * sizeof(float));
+        memcpy(out.dx, dx->data, nx * sizeof(float));
+        memcpy(out.dw, pw->grad, (size_t)pw->numel * sizeof(float));
+        memcpy(out.db, pb->grad, (size_t)pb->numel * sizeof(float));
+    }
+    ds_tensor_free(x);
+    ds_tensor_free(y);
+    ds_tensor_free(dy);
+    ds_tensor_free(dx);
+    conv_any_free(&layer);
+    return out;
+}
+
+static void same(const char *name, const char *what, const float *a, const float *b, int64_t n)
+{
+    DS_CHECK_MSG(a && b && memcmp(a, b, (size_t)n * sizeof(float)) == 0,
+                 "%s: %s differs between 1 and 2 threads", name, what);
+}
+
+static void thread_invariance(ds_ctx *ctx)
+{
+    static const struct {
+        const char *name;
+        int transposed, cin, cout, k, s, p, d, h, w;
+    } cases[] = {
+        {"k3 s1 p1", 0, 16, 16, 3, 1, 1, 12, 20, 40},
+        {"k2 s2", 0, 16, 32, 2, 2, 0, 13, 20, 41},
+        {"k1 s1", 0, 16, 2, 1, 1, 0, 12, 20, 41},
+        {"k7 s1 p3", 0, 2, 16, 7, 1, 3, 9, 10, 21},
+        {"k1 s2", 0, 16, 32, 1, 2, 0, 13, 20, 41},
+        {"k3 s2 p1", 0, 8, 8, 3, 2, 1, 17, 15, 33},
+        {"transposed k2 s2", 1, 32, 16, 2, 2, 0, 6, 7, 11},
+        {"transposed k3 s2 p1", 1, 8, 8, 3, 2, 1, 7, 6, 9},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        conv_ref_shape r = {cases[i].transposed, 2, cases[i].cin, cases[i].cout, cases[i].k,
+                            cases[i].s, cases[i].p, cases[i].d, cases[i].h, cases[i].w, 0, 0, 0};
+        conv_ref_fill_out(&r);
+        result a = run(ctx, &r, 1), b = run(ctx, &r, 2);
+        same(cases[i].name, "y", a.y, b.y, conv_ref_out_numel(&r));
+        same(cases[i].name, "dx", a.dx, b.dx, conv_ref_in_numel(&r));
+        same(cases[i].name, "dweight", a.dw, b.dw, conv_ref_w_numel(&r));
+        same(cases[i].name, "dbias", a.db, b.db, r.cout);
+        free(a.y), free(a.dx), free(a.dw), free(a.db);
+        free(b.y), free(b.dx), free(b.dw), free(b.db);
+    }
+}
+
+int main(void)
+{
+    ds_ctx *ctx = NULL;
+    if (ds_ctx_create(&ctx) != DS_OK)
+        return 1;
+    bad_arguments(ctx);
+    thread_invariance(ctx);
+    ds_ctx_free(ctx);
+    return ds_test_finish("test_conv_api");
+}
