@@ -44,14 +44,12 @@ static void line_x(const uint8_t *feat, uint8_t mask, int64_t n, double sx, doub
     }
 }
 
-static inline double intersect(const double *f, double w2, int64_t q, int64_t r)
-{
-    return ((f[q] - f[r]) / (w2 * (double)(q - r)) + (double)(q + r)) * 0.5;
-}
-
 /* Lower envelope of the parabolas f[q] + (w (p - q))^2 over the sites q with finite f; d[p] is its
- * value at p (+inf when no site is finite). v (n) and z (n + 1) are scratch. */
-static void envelope(const double *f, int64_t n, double w, double *d, int64_t *v, double *z)
+ * value at p (+inf when no site is finite). The envelope's sites are v[0..k]; the parabolas of
+ * v[i-1] and v[i] meet at zn[i] / zd[i] (zd > 0), kept as a fraction so that the comparisons need
+ * no division (a division's latency would dominate the loop). v, zn and zd hold n entries each. */
+static void envelope(const double *f, int64_t n, double w, double *d, int64_t *v, double *zn,
+                     double *zd)
 {
     const double w2 = w * w;
     int64_t k = -1;
@@ -61,20 +59,24 @@ static void envelope(const double *f, int64_t n, double w, double *d, int64_t *v
         if (k < 0) {
             k = 0;
             v[0] = q;
-            z[0] = -INFINITY;
-            z[1] = INFINITY;
             continue;
         }
-        /* where the parabolas of q and v[k] meet; z[0] = -inf stops the loop at k = 0 */
-        double s = intersect(f, w2, q, v[k]);
-        while (s <= z[k]) {
-            --k;
-            s = intersect(f, w2, q, v[k]);
+        /* the parabolas of q and r meet at
+         * s = (f[q] - f[r] + w2 (q^2 - r^2)) / (2 w2 (q - r)); pop r while s <= its left end */
+        double num, den;
+        for (;;) {
+            const int64_t r = v[k];
+            num = (f[q] - f[r]) + w2 * (double)((q - r) * (q + r));
+            den = 2.0 * w2 * (double)(q - r);
+            if (k > 0 && num * zd[k] <= zn[k] * den)
+                --k;
+            else
+                break;
         }
         ++k;
         v[k] = q;
-        z[k] = s;
-        z[k + 1] = INFINITY;
+        zn[k] = num;
+        zd[k] = den;
     }
     if (k < 0) {
         for (int64_t p = 0; p < n; ++p)
@@ -83,7 +85,7 @@ static void envelope(const double *f, int64_t n, double w, double *d, int64_t *v
     }
     int64_t j = 0;
     for (int64_t p = 0; p < n; ++p) {
-        while (z[j + 1] < (double)p)
+        while (j < k && zn[j + 1] < (double)p * zd[j + 1])
             ++j;
         const double t = w * (double)(p - v[j]);
         d[p] = f[v[j]] + t * t;
@@ -94,9 +96,9 @@ static void envelope(const double *f, int64_t n, double w, double *d, int64_t *v
  * read or written along the line is one or two cache lines instead of BLOCK scattered ones. */
 #define BLOCK 32
 
-/* Scratch doubles per thread for lines of length n: BLOCK lines of f and d, then z (n + 1) and
- * v (n int64, the size of a double). */
-static int64_t scratch_per_thread(int64_t n) { return 2 * BLOCK * n + 2 * n + 1; }
+/* Scratch doubles per thread for lines of length n: BLOCK lines of f and d, then zn, zd (n each)
+ * and v (n int64, the size of a double). */
+static int64_t scratch_per_thread(int64_t n) { return 2 * BLOCK * n + 3 * n; }
 
 /* Passes 2 and 3: the envelope along lines of length n and stride `stride`. The lines are
  * (x, o) for x in 0..nx-1 and o in 0..outer-1, starting at x + o * outer_stride. */
@@ -107,8 +109,8 @@ static void pass_strided(int threads, double *out, int64_t nx, int64_t outer, in
 #pragma omp parallel num_threads(threads)
     {
         double *buf = scratch + (size_t)thread_index() * (size_t)scratch_per_thread(n);
-        double *f = buf, *d = buf + BLOCK * n, *z = buf + 2 * BLOCK * n;
-        int64_t *v = (int64_t *)(void *)(z + n + 1);
+        double *f = buf, *d = buf + BLOCK * n, *zn = buf + 2 * BLOCK * n, *zd = zn + n;
+        int64_t *v = (int64_t *)(void *)(zd + n);
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < blocks; ++blk) {
             const int64_t x0 = (blk % blocks_x) * BLOCK, o = blk / blocks_x;
@@ -120,7 +122,7 @@ static void pass_strided(int threads, double *out, int64_t nx, int64_t outer, in
                     f[b * n + p] = row[b];
             }
             for (int64_t b = 0; b < bw; ++b)
-                envelope(f + b * n, n, w, d + b * n, v, z);
+                envelope(f + b * n, n, w, d + b * n, v, zn, zd);
             for (int64_t p = 0; p < n; ++p) {
                 double *row = base + p * stride;
                 for (int64_t b = 0; b < bw; ++b)
