@@ -28,7 +28,7 @@ extern "C" {
 
 typedef struct ds_case {
     char *id;          /* file name without extension (and without _0000) */
-    char *image_path;  /* as given, made absolute-or-relative-to-cwd usable */
+    char *image_path;  /* the listed path joined to the cohort's folder (usable from the cwd) */
     char *label_path;  /* NULL: unlabelled */
     int is_test;       /* from "test" / imagesTs (never has a label) */
 } ds_case;

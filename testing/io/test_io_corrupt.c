@@ -71,6 +71,18 @@ static void corrupt_files(ds_ctx *ctx)
                                         "encoding: raw\n\n");
     memset(four_d + m, 1, 24);
     expect_read_fails(ctx, "time.nrrd", four_d, (size_t)m + 24, 0, DS_ERR_SHAPE);
+    /* ... but 4-D with a single time point counts as 3-D */
+    m = snprintf(four_d, sizeof four_d, "NRRD0004\ntype: uint8\ndimension: 4\nsizes: 2 2 2 1\n"
+                                        "encoding: raw\n\n");
+    for (int i = 0; i < 8; ++i)
+        four_d[m + i] = (char)i;
+    char one_t[512];
+    io_path(one_t, sizeof one_t, g_root, "onetime.nrrd");
+    DS_CHECK(io_write_text(one_t, four_d, (size_t)m + 8) == 0);
+    ds_volume *t1 = NULL;
+    DS_CHECK_OK(ctx, ds_io_read_image(ctx, one_t, &t1));
+    DS_CHECK(t1 && t1->geom.size[2] == 2 && t1->values[7] == 7.0f);
+    ds_volume_free(t1);
     char vec[256];
     m = snprintf(vec, sizeof vec, "NRRD0004\ntype: uint8\ndimension: 4\nsizes: 3 2 2 2\n"
                                   "kinds: 3-vector domain domain domain\nencoding: raw\n\n");

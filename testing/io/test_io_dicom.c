@@ -59,7 +59,7 @@ static void us(buf *b, unsigned g, unsigned e, unsigned v)
 static int write_slice(const char *path, int k)
 {
     const char *sop_class = "1.2.840.10008.5.1.4.1.1.4";
-    char sop_inst[64], ipp[64], inst[8];
+    char sop_inst[64], ipp[64], inst[16];
     snprintf(sop_inst, sizeof sop_inst, "1.2.826.0.1.3680043.9.7777.1.%d", k + 1);
     snprintf(ipp, sizeof ipp, "10\\-20\\%g", 30.0 + 2.5 * k);
     snprintf(inst, sizeof inst, "%d", k + 1);
