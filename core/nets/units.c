@@ -1,0 +1,272 @@
+/* units.c - conv-BN-ReLU and BasicBlock units with forward and backward (see units.h). */
+#include "units.h"
+#include "ds_activation.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TRY(expr)                                                                              \
+    do {                                                                                       \
+        ds_status try_st_ = (expr);                                                            \
+        if (try_st_ != DS_OK)                                                                  \
+            return try_st_;                                                                    \
+    } while (0)
+
+ds_shape ds_shape_of(const ds_tensor *t)
+{
+    ds_shape s = {t->n, t->c, t->d, t->h, t->w};
+    return s;
+}
+
+ds_status ds_shape_alloc(ds_ctx *ctx, ds_tensor **t, ds_shape s)
+{
+    if (*t && (*t)->n == s.n && (*t)->c == s.c && (*t)->d == s.d && (*t)->h == s.h &&
+        (*t)->w == s.w)
+        return DS_OK;
+    ds_tensor_free(*t);
+    *t = NULL;
+    return ds_tensor_create(ctx, t, s.n, s.c, s.d, s.h, s.w);
+}
+
+void ds_relu_mask_inplace(ds_ctx *ctx, const ds_tensor *a, ds_tensor *d)
+{
+    const int64_t count = ds_tensor_numel(d);
+    const float *av = a->data;
+    float *dv = d->data;
+#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static) if (count > 65536)
+    for (int64_t i = 0; i < count; ++i)
+        dv[i] = av[i] > 0.0f ? dv[i] : 0.0f;
+}
+
+static ds_status register_bn(ds_ctx *ctx, ds_batchnorm3d *bn, ds_param_list *params,
+                             ds_batchnorm3d **bns, int *bn_count)
+{
+    TRY(ds_param_list_add(ctx, params, &bn->weight));
+    TRY(ds_param_list_add(ctx, params, &bn->bias));
+    if (bns)
+        bns[*bn_count] = bn;
+    ++*bn_count;
+    return DS_OK;
+}
+
+/* ---- conv-BN-ReLU ------------------------------------------------------------------------ */
+
+ds_status ds_cbr_init(ds_ctx *ctx, ds_cbr *u, const char *conv_name, const char *bn_name,
+                      int in_channels, int out_channels, int kernel, int stride, int padding,
+                      int bias, int transposed)
+{
+    memset(u, 0, sizeof *u);
+    u->transposed = transposed;
+    if (transposed)
+        TRY(ds_conv_transpose3d_init(ctx, &u->tconv, conv_name, in_channels, out_channels, kernel,
+                                     stride, padding, bias));
+    else
+        TRY(ds_conv3d_init(ctx, &u->conv, conv_name, in_channels, out_channels, kernel, stride,
+                           padding, bias));
+    return ds_batchnorm3d_init(ctx, &u->bn, bn_name, out_channels);
+}
+
+void ds_cbr_free(ds_cbr *u)
+{
+    if (u->transposed)
+        ds_conv_transpose3d_free(&u->tconv);
+    else
+        ds_conv3d_free(&u->conv);
+    ds_batchnorm3d_free(&u->bn);
+    ds_tensor_free(u->z);
+    ds_tensor_free(u->a);
+    memset(u, 0, sizeof *u);
+}
+
+ds_status ds_cbr_register(ds_ctx *ctx, ds_cbr *u, ds_param_list *params, ds_batchnorm3d **bns,
+                          int *bn_count)
+{
+    if (u->transposed) {
+        TRY(ds_param_list_add(ctx, params, &u->tconv.weight));
+        if (u->tconv.has_bias)
+            TRY(ds_param_list_add(ctx, params, &u->tconv.bias));
+    } else {
+        TRY(ds_param_list_add(ctx, params, &u->conv.weight));
+        if (u->conv.has_bias)
+            TRY(ds_param_list_add(ctx, params, &u->conv.bias));
+    }
+    return register_bn(ctx, &u->bn, params, bns, bn_count);
+}
+
+ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out)
+{
+    ds_tensor probe = {in.n, in.c, in.d, in.h, in.w, NULL, 0};
+    ds_shape s;
+    if (u->transposed)
+        TRY(ds_conv_transpose3d_output_shape(ctx, &u->tconv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
+    else
+        TRY(ds_conv3d_output_shape(ctx, &u->conv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
+    TRY(ds_shape_alloc(ctx, &u->z, s));
+    TRY(ds_shape_alloc(ctx, &u->a, s));
+    *out = s;
+    return DS_OK;
+}
+
+ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, int training)
+{
+    u->x = x;
+    if (u->transposed)
+        TRY(ds_conv_transpose3d_forward(ctx, &u->tconv, x, u->z));
+    else
+        TRY(ds_conv3d_forward(ctx, &u->conv, x, u->z));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn, u->z, u->a, training));
+    return ds_relu_forward(ctx, u->a, u->a);
+}
+
+ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, ds_tensor *d_out, ds_tensor *d_x)
+{
+    ds_relu_mask_inplace(ctx, u->a, d_out);
+    ds_tensor *dz = NULL;
+    TRY(ds_pool_acquire_like(ctx, pool, u->z, 1, &dz));
+    ds_status st = ds_batchnorm3d_backward(ctx, &u->bn, u->z, d_out, dz);
+    if (st == DS_OK)
+        st = u->transposed ? ds_conv_transpose3d_backward(ctx, &u->tconv, u->x, dz, d_x)
+                           : ds_conv3d_backward(ctx, &u->conv, u->x, dz, d_x);
+    ds_pool_release(pool, dz);
+    return st;
+}
+
+int64_t ds_cbr_bytes(const ds_cbr *u)
+{
+    return (u->z ? ds_tensor_numel(u->z) : 0) * 4 + (u->a ? ds_tensor_numel(u->a) : 0) * 4;
+}
+
+/* ---- BasicBlock ---------------------------------------------------------------------------- */
+
+ds_status ds_basic_init(ds_ctx *ctx, ds_basic *u, const char *prefix, int in_channels,
+                        int out_channels, int stride)
+{
+    memset(u, 0, sizeof *u);
+    char name[DS_PARAM_NAME_CAP];
+    snprintf(name, sizeof name, "%s.conv1", prefix);
+    TRY(ds_conv3d_init(ctx, &u->conv1, name, in_channels, out_channels, 3, stride, 1, 0));
+    snprintf(name, sizeof name, "%s.bn1", prefix);
+    TRY(ds_batchnorm3d_init(ctx, &u->bn1, name, out_channels));
+    snprintf(name, sizeof name, "%s.conv2", prefix);
+    TRY(ds_conv3d_init(ctx, &u->conv2, name, out_channels, out_channels, 3, 1, 1, 0));
+    snprintf(name, sizeof name, "%s.bn2", prefix);
+    TRY(ds_batchnorm3d_init(ctx, &u->bn2, name, out_channels));
+    u->has_proj = stride != 1 || in_channels != out_channels;
+    if (u->has_proj) {
+        snprintf(name, sizeof name, "%s.downsample.0", prefix);
+        TRY(ds_conv3d_init(ctx, &u->proj, name, in_channels, out_channels, 1, stride, 0, 0));
+        snprintf(name, sizeof name, "%s.downsample.1", prefix);
+        TRY(ds_batchnorm3d_init(ctx, &u->bnp, name, out_channels));
+    }
+    return DS_OK;
+}
+
+void ds_basic_free(ds_basic *u)
+{
+    ds_conv3d_free(&u->conv1);
+    ds_conv3d_free(&u->conv2);
+    ds_batchnorm3d_free(&u->bn1);
+    ds_batchnorm3d_free(&u->bn2);
+    if (u->has_proj) {
+        ds_conv3d_free(&u->proj);
+        ds_batchnorm3d_free(&u->bnp);
+    }
+    ds_tensor *owned[] = {u->z1, u->a1, u->z2, u->zp, u->out};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i)
+        ds_tensor_free(owned[i]);
+    memset(u, 0, sizeof *u);
+}
+
+ds_status ds_basic_register(ds_ctx *ctx, ds_basic *u, ds_param_list *params, ds_batchnorm3d **bns,
+                            int *bn_count)
+{
+    TRY(ds_param_list_add(ctx, params, &u->conv1.weight));
+    TRY(register_bn(ctx, &u->bn1, params, bns, bn_count));
+    TRY(ds_param_list_add(ctx, params, &u->conv2.weight));
+    TRY(register_bn(ctx, &u->bn2, params, bns, bn_count));
+    if (u->has_proj) {
+        TRY(ds_param_list_add(ctx, params, &u->proj.weight));
+        TRY(register_bn(ctx, &u->bnp, params, bns, bn_count));
+    }
+    return DS_OK;
+}
+
+ds_status ds_basic_plan(ds_ctx *ctx, ds_basic *u, ds_shape in, ds_shape *out)
+{
+    ds_tensor probe = {in.n, in.c, in.d, in.h, in.w, NULL, 0};
+    ds_shape s;
+    TRY(ds_conv3d_output_shape(ctx, &u->conv1, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
+    TRY(ds_shape_alloc(ctx, &u->z1, s));
+    TRY(ds_shape_alloc(ctx, &u->a1, s));
+    TRY(ds_shape_alloc(ctx, &u->z2, s));
+    TRY(ds_shape_alloc(ctx, &u->out, s));
+    if (u->has_proj)
+        TRY(ds_shape_alloc(ctx, &u->zp, s));
+    *out = s;
+    return DS_OK;
+}
+
+ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
+                           int training)
+{
+    u->x = x;
+    TRY(ds_conv3d_forward(ctx, &u->conv1, x, u->z1));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn1, u->z1, u->a1, training));
+    TRY(ds_relu_forward(ctx, u->a1, u->a1));
+    TRY(ds_conv3d_forward(ctx, &u->conv2, u->a1, u->z2));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn2, u->z2, u->out, training));
+    if (u->has_proj) {
+        TRY(ds_conv3d_forward(ctx, &u->proj, x, u->zp));
+        ds_tensor *bp = NULL;
+        TRY(ds_pool_acquire_like(ctx, pool, u->zp, 0, &bp));
+        ds_status st = ds_batchnorm3d_forward(ctx, &u->bnp, u->zp, bp, training);
+        if (st == DS_OK)
+            st = ds_add_forward(ctx, u->out, bp, u->out);
+        ds_pool_release(pool, bp);
+        TRY(st);
+    } else {
+        TRY(ds_add_forward(ctx, u->out, x, u->out));
+    }
+    return ds_relu_forward(ctx, u->out, u->out);
+}
+
+ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, ds_tensor *d_out,
+                            ds_tensor *d_x)
+{
+    ds_relu_mask_inplace(ctx, u->out, d_out); /* d_out is now the gradient of the sum */
+    ds_tensor *dz = NULL, *da1 = NULL;
+    ds_status st = ds_pool_acquire_like(ctx, pool, u->z2, 1, &dz);
+    if (st == DS_OK)
+        st = ds_batchnorm3d_backward(ctx, &u->bn2, u->z2, d_out, dz);
+    if (st == DS_OK)
+        st = ds_pool_acquire_like(ctx, pool, u->a1, 1, &da1);
+    if (st == DS_OK)
+        st = ds_conv3d_backward(ctx, &u->conv2, u->a1, dz, da1);
+    if (st == DS_OK) {
+        ds_relu_mask_inplace(ctx, u->a1, da1);
+        memset(dz->data, 0, (size_t)ds_tensor_numel(dz) * sizeof(float));
+        st = ds_batchnorm3d_backward(ctx, &u->bn1, u->z1, da1, dz);
+    }
+    if (st == DS_OK)
+        st = ds_conv3d_backward(ctx, &u->conv1, u->x, dz, d_x);
+    if (st == DS_OK && u->has_proj) {
+        memset(dz->data, 0, (size_t)ds_tensor_numel(dz) * sizeof(float));
+        st = ds_batchnorm3d_backward(ctx, &u->bnp, u->zp, d_out, dz);
+        if (st == DS_OK)
+            st = ds_conv3d_backward(ctx, &u->proj, u->x, dz, d_x);
+    } else if (st == DS_OK && d_x) {
+        st = ds_tensor_accumulate(ctx, d_x, d_out);
+    }
+    ds_pool_release(pool, dz);
+    ds_pool_release(pool, da1);
+    return st;
+}
+
+int64_t ds_basic_bytes(const ds_basic *u)
+{
+    int64_t total = 0;
+    const ds_tensor *owned[] = {u->z1, u->a1, u->z2, u->zp, u->out};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i)
+        total += owned[i] ? ds_tensor_numel(owned[i]) * 4 : 0;
+    return total;
+}

@@ -1,0 +1,74 @@
+/* units.h - the building blocks of the two networks (private to core/nets).
+ *
+ *   ds_cbr    convolution (or transposed convolution) -> BatchNorm -> ReLU; keeps the conv output
+ *             z (BatchNorm's input, for its backward) and the ReLU output a.
+ *   ds_basic  ResNet BasicBlock: conv-BN-ReLU-conv-BN + shortcut (identity or 1x1x1 projection
+ *             conv + BN), then ReLU.
+ *
+ * _plan allocates the activations for an input shape and reports the output shape;
+ * _forward reads x (kept, borrowed, for backward) and writes the unit's output;
+ * _backward takes d_out, the gradient of the unit's output, which it overwrites (ReLU mask
+ * applied in place), and ADDS the input gradient into d_x (NULL: not wanted). Scratch comes
+ * from the network's pool.
+ */
+#ifndef DS_NETS_UNITS_H
+#define DS_NETS_UNITS_H
+
+#include "ds_conv.h"
+#include "ds_norm.h"
+#include "ds_param.h"
+#include "pool.h"
+
+typedef struct ds_shape {
+    int64_t n, c, d, h, w;
+} ds_shape;
+
+typedef struct ds_cbr {
+    int transposed;
+    ds_conv3d conv;
+    ds_conv_transpose3d tconv;
+    ds_batchnorm3d bn;
+    ds_tensor *z, *a;
+    const ds_tensor *x;
+} ds_cbr;
+
+/* conv_name and bn_name are the parameter name prefixes ("block_one.conv.0", ...). */
+ds_status ds_cbr_init(ds_ctx *ctx, ds_cbr *u, const char *conv_name, const char *bn_name,
+                      int in_channels, int out_channels, int kernel, int stride, int padding,
+                      int bias, int transposed);
+void ds_cbr_free(ds_cbr *u);
+ds_status ds_cbr_register(ds_ctx *ctx, ds_cbr *u, ds_param_list *params, ds_batchnorm3d **bns,
+                          int *bn_count);
+ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out);
+ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, int training);
+ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, ds_tensor *d_out, ds_tensor *d_x);
+int64_t ds_cbr_bytes(const ds_cbr *u);
+
+typedef struct ds_basic {
+    ds_conv3d conv1, conv2, proj;
+    ds_batchnorm3d bn1, bn2, bnp;
+    int has_proj;
+    ds_tensor *z1, *a1, *z2, *zp, *out;
+    const ds_tensor *x;
+} ds_basic;
+
+/* prefix is "layer1.0" etc.; a projection shortcut is made when stride != 1 or channels change. */
+ds_status ds_basic_init(ds_ctx *ctx, ds_basic *u, const char *prefix, int in_channels,
+                        int out_channels, int stride);
+void ds_basic_free(ds_basic *u);
+ds_status ds_basic_register(ds_ctx *ctx, ds_basic *u, ds_param_list *params, ds_batchnorm3d **bns,
+                            int *bn_count);
+ds_status ds_basic_plan(ds_ctx *ctx, ds_basic *u, ds_shape in, ds_shape *out);
+ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
+                           int training);
+ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, ds_tensor *d_out,
+                            ds_tensor *d_x);
+int64_t ds_basic_bytes(const ds_basic *u);
+
+/* Helpers shared by the network code. */
+ds_status ds_shape_alloc(ds_ctx *ctx, ds_tensor **t, ds_shape s); /* frees *t first */
+ds_shape ds_shape_of(const ds_tensor *t);
+/* d[i] = a[i] > 0 ? d[i] : 0, in parallel: the ReLU backward in place. */
+void ds_relu_mask_inplace(ds_ctx *ctx, const ds_tensor *a, ds_tensor *d);
+
+#endif

@@ -1,0 +1,189 @@
+/* test_net_behaviour.c - the networks' contracts beyond parity: determinism for a seed,
+ * accumulation of gradients, reuse of memory across iterations, evaluation mode, the
+ * initialisation's statistics, and refusal of bad shapes and arguments. */
+#include "ds_nets.h"
+#include "ds_test.h"
+#include "ds_threads.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fill_normal(ds_tensor *t, uint64_t seed)
+{
+    ds_rng rng;
+    ds_rng_init(&rng, seed, DS_RNG_TEST);
+    for (int64_t i = 0; i < ds_tensor_numel(t); ++i)
+        t->data[i] = ds_rng_normal(&rng);
+}
+
+static float *copy_grads(const ds_param_list *params, int64_t total)
+{
+    float *out = malloc((size_t)total * sizeof *out);
+    int64_t at = 0;
+    for (int k = 0; k < params->count; ++k) {
+        memcpy(out + at, params->items[k]->grad, (size_t)params->items[k]->numel * sizeof *out);
+        at += params->items[k]->numel;
+    }
+    return out;
+}
+
+static void check_arch(ds_ctx *ctx, ds_arch arch)
+{
+    const char *name = ds_arch_name(arch);
+    ds_net *net = NULL;
+    DS_CHECK_OK(ctx, ds_net_create(ctx, &net, arch, 1, 3, 4));
+    if (!net)
+        return;
+    ds_rng init;
+    ds_rng_init(&init, 1337, DS_RNG_INIT_A);
+    DS_CHECK_OK(ctx, ds_net_init_weights(ctx, net, &init));
+    const ds_param_list *params = ds_net_params(net);
+    DS_CHECK(strcmp(params->items[params->count - 1]->name, "out_conv.bias") == 0);
+    DS_CHECK(strcmp(params->items[0]->name,
+                    arch == DS_ARCH_VNET ? "block_one.conv.0.weight" : "stem.0.weight") == 0);
+
+    ds_tensor *x = NULL, *g = NULL;
+    ds_tensor_create(ctx, &x, 2, 1, 16, 32, 16);
+    fill_normal(x, 11);
+
+    /* Same seed: same dropout masks, same logits. */
+    const ds_tensor *logits = NULL, *feature = NULL;
+    ds_rng drop;
+    ds_rng_init(&drop, 1337, DS_RNG_DROPOUT_A);
+    DS_CHECK_OK(ctx, ds_net_forward(ctx, net, x, 1, &drop, &logits, &feature));
+    DS_CHECK(logits && logits->n == 2 && logits->c == 3 && logits->d == 16 && logits->h == 32);
+    DS_CHECK(feature && feature->c == 4);
+    ds_tensor *first = NULL;
+    ds_tensor_clone(ctx, &first, logits);
+    ds_rng_init(&drop, 1337, DS_RNG_DROPOUT_A);
+    DS_CHECK_OK(ctx, ds_net_forward(ctx, net, x, 1, &drop, &logits, &feature));
+    DS_CHECK_MSG(memcmp(first->data, logits->data, (size_t)ds_tensor_numel(first) * 4) == 0,
+                 "%s: same seed, different logits", name);
+    DS_CHECK_OK(ctx, ds_tensor_check_finite(ctx, logits, "logits"));
+    /* Dropout on: the feature has whole channels at zero (with 2 x 4 channels and p = 0.5, all
+     * kept has probability 1/256; this seed drops some). */
+    int zero_channels = 0;
+    for (int64_t n = 0; n < feature->n; ++n)
+        for (int64_t c = 0; c < feature->c; ++c) {
+            int all_zero = 1;
+            for (int64_t v = 0; v < ds_tensor_spatial_numel(feature); ++v)
+                all_zero &= *ds_tensor_at(feature, n, c, 0, 0, 0) == 0.0f &&
+                            feature->data[(n * feature->c + c) * ds_tensor_spatial_numel(feature) + v] == 0.0f;
+            zero_channels += all_zero;
+        }
+    DS_CHECK_MSG(zero_channels > 0 && zero_channels < 8, "%s: %d dropped feature channels", name,
+                 zero_channels);
+
+    /* Gradients accumulate: two backward passes of the same forward give twice one (to rounding:
+     * the second pass adds its tile sums onto the first pass's total, not onto zero). */
+    ds_tensor_create_like(ctx, &g, logits);
+    fill_normal(g, 12);
+    ds_param_list_zero_grad((ds_param_list *)params);
+    DS_CHECK_OK(ctx, ds_net_backward(ctx, net, g, NULL));
+    const int64_t total = ds_net_param_count(net);
+    float *once = copy_grads(params, total);
+    DS_CHECK_OK(ctx, ds_net_backward(ctx, net, g, NULL));
+    float *twice = copy_grads(params, total);
+    int64_t doubled = 0, nonzero = 0, at = 0;
+    for (int k = 0; k < params->count; ++k) {
+        const int64_t n = params->items[k]->numel;
+        double scale = 0.0;
+        for (int64_t i = 0; i < n; ++i)
+            scale = fmax(scale, fabs(once[at + i]));
+        for (int64_t i = 0; i < n; ++i) {
+            doubled += fabs(twice[at + i] - 2.0 * once[at + i]) <= 1e-5 * scale;
+            nonzero += once[at + i] != 0.0f;
+        }
+        at += n;
+    }
+    DS_CHECK_MSG(doubled == total, "%s: %lld of %lld gradients doubled", name, (long long)doubled,
+                 (long long)total);
+    /* Dropout (p = 0.5 on the bottleneck and the feature) silences whole channels, so many
+     * gradients are exactly zero; still, most of the network must receive a gradient. */
+    DS_CHECK_MSG(nonzero > total / 4, "%s: only %lld non-zero gradients", name, (long long)nonzero);
+    free(once);
+    free(twice);
+
+    /* Memory: the third iteration uses exactly the buffers of the second. */
+    const int64_t bytes_after_two = ds_net_activation_bytes(net);
+    DS_CHECK_OK(ctx, ds_net_forward(ctx, net, x, 1, &drop, &logits, &feature));
+    DS_CHECK_OK(ctx, ds_net_backward(ctx, net, g, NULL));
+    DS_CHECK(ds_net_activation_bytes(net) == bytes_after_two);
+
+    /* Evaluation: deterministic, no dropout, running statistics; backward refused after it. */
+    DS_CHECK_OK(ctx, ds_net_forward(ctx, net, x, 0, NULL, &logits, &feature));
+    ds_tensor *eval1 = NULL;
+    ds_tensor_clone(ctx, &eval1, logits);
+    DS_CHECK_OK(ctx, ds_net_forward(ctx, net, x, 0, NULL, &logits, &feature));
+    DS_CHECK(memcmp(eval1->data, logits->data, (size_t)ds_tensor_numel(eval1) * 4) == 0);
+    DS_CHECK(memcmp(eval1->data, first->data, (size_t)ds_tensor_numel(eval1) * 4) != 0);
+    DS_CHECK_FAILS(ctx, ds_net_backward(ctx, net, g, NULL), DS_ERR_ARG);
+
+    /* Bad shapes and arguments. */
+    ds_tensor *odd = NULL, *two_channels = NULL;
+    ds_tensor_create(ctx, &odd, 1, 1, 16, 24, 16);
+    ds_tensor_create(ctx, &two_channels, 1, 2, 16, 16, 16);
+    DS_CHECK_FAILS(ctx, ds_net_forward(ctx, net, odd, 1, &drop, &logits, &feature), DS_ERR_SHAPE);
+    DS_CHECK_FAILS(ctx, ds_net_forward(ctx, net, two_channels, 0, NULL, &logits, &feature),
+                   DS_ERR_SHAPE);
+    DS_CHECK_FAILS(ctx, ds_net_forward(ctx, net, x, 1, NULL, &logits, &feature), DS_ERR_ARG);
+    DS_CHECK_OK(ctx, ds_net_forward(ctx, net, x, 1, &drop, &logits, &feature));
+    DS_CHECK_FAILS(ctx, ds_net_backward(ctx, net, x, NULL), DS_ERR_SHAPE);
+    DS_CHECK_FAILS(ctx, ds_net_backward(ctx, net, g, g), DS_ERR_SHAPE);
+
+    ds_tensor_free(odd);
+    ds_tensor_free(two_channels);
+    ds_tensor_free(eval1);
+    ds_tensor_free(first);
+    ds_tensor_free(x);
+    ds_tensor_free(g);
+    ds_net_free(net);
+}
+
+int main(void)
+{
+    ds_ctx *ctx = NULL;
+    ds_ctx_create(&ctx);
+    ds_threads_set(ctx, 2);
+    check_arch(ctx, DS_ARCH_VNET);
+    check_arch(ctx, DS_ARCH_RESNET34_VNET);
+
+    /* Initialisation: Conv3d weights kaiming_normal_ (std sqrt(2 / fan_in)). block_five's convs
+     * of a width-16 V-Net have fan_in 256 * 27 and 1.77 M values: the sample std has a relative
+     * standard error of about 1 / sqrt(2 * 1.77e6) = 5e-4, so 1 % is a wide margin. */
+    ds_net *net = NULL;
+    DS_CHECK_OK(ctx, ds_net_create(ctx, &net, DS_ARCH_VNET, 1, 2, 16));
+    ds_rng init;
+    ds_rng_init(&init, 1337, DS_RNG_INIT_B);
+    DS_CHECK_OK(ctx, ds_net_init_weights(ctx, net, &init));
+    const ds_param_list *params = ds_net_params(net);
+    int checked = 0;
+    for (int k = 0; k < params->count; ++k) {
+        const ds_param *p = params->items[k];
+        if (strstr(p->name, "block_five.conv.") && p->numel == 256 * 256 * 27) {
+            double s = 0, ss = 0;
+            for (int64_t i = 0; i < p->numel; ++i) {
+                s += p->value[i];
+                ss += (double)p->value[i] * p->value[i];
+            }
+            const double mean = s / (double)p->numel;
+            const double std = sqrt(ss / (double)p->numel - mean * mean);
+            DS_CHECK_CLOSE(std, sqrt(2.0 / (256.0 * 27.0)), 0.01, 0.0);
+            DS_CHECK_CLOSE(mean, 0.0, 0.0, 5 * sqrt(2.0 / (256.0 * 27.0)) / sqrt((double)p->numel));
+            ++checked;
+        }
+    }
+    DS_CHECK(checked == 3);
+    ds_net_free(net);
+
+    ds_net *bad = NULL;
+    DS_CHECK_FAILS(ctx, ds_net_create(ctx, &bad, DS_ARCH_VNET, 1, 1, 16), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_net_create(ctx, &bad, DS_ARCH_VNET, 1, 2, 0), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_net_create(ctx, &bad, (ds_arch)7, 1, 2, 16), DS_ERR_ARG);
+    DS_CHECK_FAILS(ctx, ds_net_create(ctx, &bad, DS_ARCH_VNET, 0, 2, 16), DS_ERR_ARG);
+    DS_CHECK(bad == NULL);
+
+    ds_ctx_free(ctx);
+    return ds_test_finish("test_net_behaviour");
+}
