@@ -41,6 +41,8 @@ void ds_conv_work_release(ds_conv_work *work)
         return;
     ds_aligned_free(work->col);
     ds_aligned_free(work->wt);
+    ds_aligned_free(work->part);
+    ds_aligned_free(work->wpk);
     memset(work, 0, sizeof *work);
 }
 
@@ -137,11 +139,68 @@ static void col2im_add(const ds_conv_geom *g, const float *col, int64_t r0, int6
 
 static int is_pointwise(const ds_conv_geom *g) { return g->k == 1 && g->s == 1 && g->p == 0; }
 
+/* Small output planes, many lowered rows (the deepest V-Net levels): per tile, SGEMM would pack
+ * the whole weight again, so instead the K rows are cut into DS_CONV_SPLIT parts, each lowered
+ * for the whole sample and multiplied into its own partial output, and the partials are added in
+ * part order (split-K): the weight and the lowered input are each packed once. */
+static int use_split_k(const ds_conv_geom *g, int64_t kdim, int64_t P)
+{
+    return kdim >= 512 && kdim * P <= DS_CONV_SPLIT * DS_CONV_TILE_FLOATS &&
+           g->cout * P <= DS_CONV_TILE_FLOATS;
+}
+
+static ds_status forward_split_k(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                 const float *x, const float *w, const float *bias, float beta,
+                                 float *y)
+{
+    const int nt = ds_ctx_threads(ctx);
+    const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
+    const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
+    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT, pslot = round16(g->cout * P);
+    const int64_t slot = round16(per * P);
+    ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
+    if (st == DS_OK)
+        st = ds_conv_work_reserve(ctx, &work->part, &work->part_cap,
+                                  (size_t)(pslot * DS_CONV_SPLIT));
+    if (st != DS_OK)
+        return st;
+    float *colbase = work->col, *part = work->part;
+    const int parts = (int)((kdim + per - 1) / per);
+    for (int64_t ni = 0; ni < g->n; ++ni) {
+        const float *xs = x + ni * in_sample;
+        float *ys = y + ni * g->cout * P;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int j = 0; j < parts; ++j) {
+            int64_t k0 = per * j, k1 = min64(kdim, k0 + per);
+            float *col = colbase + (int64_t)omp_get_thread_num() * slot;
+            im2col(g, xs, 0, rows, k0, k1, col);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)P,
+                        (int)(k1 - k0), 1.0f, w + k0, (int)kdim, col, (int)P, 0.0f,
+                        part + j * pslot, (int)P);
+        }
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t co = 0; co < g->cout; ++co) {
+            float *row = ys + co * P;
+            for (int64_t i = 0; i < P; ++i) {
+                float s = part[co * P + i];
+                for (int j = 1; j < parts; ++j)
+                    s += part[j * pslot + co * P + i];
+                row[i] = beta == 0.0f ? s + (bias ? bias[co] : 0.0f) : row[i] + s;
+            }
+        }
+    }
+    return DS_OK;
+}
+
 ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                const float *x, const float *w, const float *bias, float beta,
                                float *y)
 {
     const int nt = ds_ctx_threads(ctx);
+    if (ds_conv_direct_usable(g))
+        return ds_conv_direct_forward(ctx, work, g, x, w, bias, beta, y);
+    if (!is_pointwise(g) && use_split_k(g, g->cin * g->k * g->k * g->k, g->od * g->oh * g->ow))
+        return forward_split_k(ctx, work, g, x, w, bias, beta, y);
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
     const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
     const int64_t rpt = tile_rows(g, kdim, DS_CONV_SPLIT), tps = (rows + rpt - 1) / rpt;

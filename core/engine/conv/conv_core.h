@@ -45,6 +45,10 @@ typedef struct ds_conv_work {
     size_t col_cap;
     float *wt;   /* transformed (flipped, transposed) weight */
     size_t wt_cap;
+    float *part; /* split-K partial outputs                  */
+    size_t part_cap;
+    float *wpk;  /* weight repacked for the direct kernel    */
+    size_t wpk_cap;
 } ds_conv_work;
 
 ds_status ds_conv_work_reserve(ds_ctx *ctx, float **buf, size_t *cap, size_t floats);
@@ -55,6 +59,12 @@ void ds_conv_work_release(ds_conv_work *work);
 ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                const float *x, const float *w, const float *bias, float beta,
                                float *y);
+/* The direct AVX2 + FMA kernel (conv_direct.c): whether it can run this geometry on this CPU
+ * (stride 1, padded planes within budget), and the same contract as ds_conv_core_forward. */
+int ds_conv_direct_usable(const ds_conv_geom *g);
+ds_status ds_conv_direct_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                 const float *x, const float *w, const float *bias, float beta,
+                                 float *y);
 /* dx += conv^T(dy, w): the gradient of a convolution with respect to its input. */
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                      const float *dy, const float *w, float *dx);
