@@ -1,5 +1,6 @@
 /* cohort.c - per-case per-class rows, mean +- std per class, CSV written atomically. */
 #include "metrics_internal.h"
+#include "ds_atomic_file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -239,44 +240,10 @@ ds_status ds_metrics_cohort_write_csv(ds_ctx *ctx, const ds_metrics_cohort *coho
     if (!cohort || !path || !*path)
         return ds_fail(ctx, DS_ERR_ARG, "%s: %s", what,
                        !cohort ? "cohort is NULL" : "the path is NULL or empty");
-    const size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    if (!tmp)
-        return ds_fail(ctx, DS_ERR_NOMEM, "%s: out of memory", what);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp.XXXXXX", 12);
-    const int fd = mkstemp(tmp);
-    if (fd < 0) {
-        const int e = errno;
-        free(tmp);
-        return ds_fail(ctx, DS_ERR_IO, "%s: cannot create a temporary file beside '%s': %s", what,
-                       path, strerror(e));
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        const int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return ds_fail(ctx, DS_ERR_IO, "%s: cannot open a stream on '%s': %s", what, path,
-                       strerror(e));
-    }
-    write_table(f, cohort);
-    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int e = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad) {
-        unlink(tmp);
-        free(tmp);
-        return ds_fail(ctx, DS_ERR_IO, "%s: cannot write '%s': %s", what, path, strerror(e));
-    }
-    free(tmp);
-    return DS_OK;
+    ds_atomic_file af;
+    ds_status st = ds_atomic_open(ctx, &af, path);
+    if (st != DS_OK)
+        return st;
+    write_table(af.f, cohort);
+    return ds_atomic_commit(ctx, &af);
 }

@@ -1,15 +1,14 @@
 /* model_file.c - saving and loading the model file (format in ds_model.h). */
 #include "ds_model.h"
+#include "ds_atomic_file.h"
 #include "ds_checksum.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define TRY(expr)                                                                              \
     do {                                                                                       \
@@ -230,38 +229,15 @@ ds_status ds_model_save(ds_ctx *ctx, const ds_model *model, const char *path)
     if (!path || !*path)
         return ds_fail(ctx, DS_ERR_ARG, "model save: empty path");
     TRY(check_model(ctx, model, path));
-    const size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    if (!tmp)
-        return ds_fail(ctx, DS_ERR_NOMEM, "model save: out of memory");
-    snprintf(tmp, len + 16, "%s.tmp.XXXXXX", path);
-    const int fd = mkstemp(tmp);
-    if (fd < 0) {
-        ds_status st = ds_fail(ctx, DS_ERR_IO, "model %s: cannot create a temporary file beside it: %s",
-                               path, strerror(errno));
-        free(tmp);
-        return st;
+    ds_atomic_file af;
+    TRY(ds_atomic_open(ctx, &af, path));
+    sink s = {af.f, 0, 0, 0};
+    write_model(&s, model);
+    if (s.failed) {
+        ds_atomic_abort(&af);
+        return ds_fail(ctx, DS_ERR_IO, "model %s: write failed: %s", path, strerror(errno));
     }
-    FILE *f = fdopen(fd, "wb");
-    sink s = {f, 0, 0, f == NULL};
-    if (f)
-        write_model(&s, model);
-    int ok = !s.failed && f && fflush(f) == 0 && fsync(fd) == 0;
-    const int saved_errno = errno;
-    if (f)
-        ok = (fclose(f) == 0) && ok;
-    else
-        close(fd);
-    if (ok && rename(tmp, path) != 0)
-        ok = 0;
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return ds_fail(ctx, DS_ERR_IO, "model %s: write failed: %s", path,
-                       strerror(saved_errno ? saved_errno : EIO));
-    }
-    free(tmp);
-    return DS_OK;
+    return ds_atomic_commit(ctx, &af);
 }
 
 /* ---- reading: a bounds-checked cursor over the whole file ------------------------------------ */
