@@ -245,6 +245,8 @@ ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_ge
 ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                        const float *x, const float *dy, float *dw)
 {
+    if (ds_conv_direct_weight_usable(g))
+        return ds_conv_direct_backward_weight(ctx, work, g, x, dy, dw);
     const int nt = ds_ctx_threads(ctx);
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
     const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
