@@ -101,8 +101,11 @@ ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out)
         TRY(ds_conv_transpose3d_output_shape(ctx, &u->tconv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
     else
         TRY(ds_conv3d_output_shape(ctx, &u->conv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
-    TRY(ds_shape_alloc(ctx, &u->z, s));
     TRY(ds_shape_alloc(ctx, &u->a, s));
+    if (u->z && !ds_tensor_same_shape(u->z, u->a)) { /* made again by the next training forward */
+        ds_tensor_free(u->z);
+        u->z = NULL;
+    }
     *out = s;
     return DS_OK;
 }
@@ -110,11 +113,18 @@ ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out)
 ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, int training)
 {
     u->x = x;
+    /* Training keeps the conv output z for BatchNorm's backward (allocated on the first training
+     * forward); evaluation normalises in place and needs only a. */
+    ds_tensor *conv_out = u->a;
+    if (training) {
+        TRY(ds_shape_alloc(ctx, &u->z, ds_shape_of(u->a)));
+        conv_out = u->z;
+    }
     if (u->transposed)
-        TRY(ds_conv_transpose3d_forward(ctx, &u->tconv, x, u->z));
+        TRY(ds_conv_transpose3d_forward(ctx, &u->tconv, x, conv_out));
     else
-        TRY(ds_conv3d_forward(ctx, &u->conv, x, u->z));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn, u->z, u->a, training));
+        TRY(ds_conv3d_forward(ctx, &u->conv, x, conv_out));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn, conv_out, u->a, training));
     return ds_relu_forward(ctx, u->a, u->a);
 }
 
@@ -196,12 +206,14 @@ ds_status ds_basic_plan(ds_ctx *ctx, ds_basic *u, ds_shape in, ds_shape *out)
     ds_tensor probe = {in.n, in.c, in.d, in.h, in.w, NULL, 0};
     ds_shape s;
     TRY(ds_conv3d_output_shape(ctx, &u->conv1, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
-    TRY(ds_shape_alloc(ctx, &u->z1, s));
     TRY(ds_shape_alloc(ctx, &u->a1, s));
-    TRY(ds_shape_alloc(ctx, &u->z2, s));
     TRY(ds_shape_alloc(ctx, &u->out, s));
-    if (u->has_proj)
-        TRY(ds_shape_alloc(ctx, &u->zp, s));
+    ds_tensor **training_only[] = {&u->z1, &u->z2, &u->zp};
+    for (size_t i = 0; i < sizeof training_only / sizeof training_only[0]; ++i)
+        if (*training_only[i] && !ds_tensor_same_shape(*training_only[i], u->out)) {
+            ds_tensor_free(*training_only[i]);
+            *training_only[i] = NULL;
+        }
     *out = s;
     return DS_OK;
 }
@@ -210,16 +222,30 @@ ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_ten
                            int training)
 {
     u->x = x;
-    TRY(ds_conv3d_forward(ctx, &u->conv1, x, u->z1));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn1, u->z1, u->a1, training));
+    /* Training keeps the conv outputs z1, z2, zp for the BatchNorms' backward (allocated on the
+     * first training forward); evaluation normalises in place. */
+    ds_tensor *z1 = u->a1, *z2 = u->out, *zp = NULL;
+    if (training) {
+        const ds_shape s = ds_shape_of(u->out);
+        TRY(ds_shape_alloc(ctx, &u->z1, s));
+        TRY(ds_shape_alloc(ctx, &u->z2, s));
+        if (u->has_proj)
+            TRY(ds_shape_alloc(ctx, &u->zp, s));
+        z1 = u->z1;
+        z2 = u->z2;
+        zp = u->zp;
+    }
+    TRY(ds_conv3d_forward(ctx, &u->conv1, x, z1));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn1, z1, u->a1, training));
     TRY(ds_relu_forward(ctx, u->a1, u->a1));
-    TRY(ds_conv3d_forward(ctx, &u->conv2, u->a1, u->z2));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn2, u->z2, u->out, training));
+    TRY(ds_conv3d_forward(ctx, &u->conv2, u->a1, z2));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn2, z2, u->out, training));
     if (u->has_proj) {
-        TRY(ds_conv3d_forward(ctx, &u->proj, x, u->zp));
         ds_tensor *bp = NULL;
-        TRY(ds_pool_acquire_like(ctx, pool, u->zp, 0, &bp));
-        ds_status st = ds_batchnorm3d_forward(ctx, &u->bnp, u->zp, bp, training);
+        TRY(ds_pool_acquire_like(ctx, pool, u->out, 0, &bp));
+        ds_status st = ds_conv3d_forward(ctx, &u->proj, x, zp ? zp : bp);
+        if (st == DS_OK)
+            st = ds_batchnorm3d_forward(ctx, &u->bnp, zp ? zp : bp, bp, training);
         if (st == DS_OK)
             st = ds_add_forward(ctx, u->out, bp, u->out);
         ds_pool_release(pool, bp);
