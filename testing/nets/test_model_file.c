@@ -220,7 +220,8 @@ int main(void)
         bytes[flips[i]] ^= 0x10;
     }
     /* Wrong magic: a foreign file. */
-    write_all(bad, "PK\x03\x04 this is a zip file, not a model", 38);
+    static const char foreign[] = "PK\x03\x04 this is a zip file, not a model";
+    write_all(bad, foreign, sizeof foreign - 1);
     expect_rejected(ctx, bad, "a foreign file", "magic");
     /* Another format version, with a valid checksum. */
     bytes[8] = 99;
