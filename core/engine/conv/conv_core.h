@@ -65,7 +65,7 @@ int ds_conv_direct_usable(const ds_conv_geom *g);
 ds_status ds_conv_direct_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                  const float *x, const float *w, const float *bias, float beta,
                                  float *y);
-/* Direct backward-weights (kernel 3, stride 1, cout a multiple of 4, 8 <= cin, cin * cout <= 1024). */
+/* Direct backward-weights (kernel 3, stride 1, cout a multiple of 4, cin * cout <= 1024). */
 int ds_conv_direct_weight_usable(const ds_conv_geom *g);
 ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                          const float *x, const float *dy, float *dw);

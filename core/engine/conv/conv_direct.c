@@ -194,7 +194,7 @@ int ds_conv_direct_weight_usable(const ds_conv_geom *g)
 {
     /* Measured (bench_conv): faster than the lowered SGEMM up to 32 x 32 channels; at 64 x 64 on
      * 20-column rows SGEMM wins. */
-    return ds_conv_direct_usable(g) && g->k == 3 && g->cin >= 8 && g->cout % CB == 0 &&
+    return ds_conv_direct_usable(g) && g->k == 3 && g->cout % CB == 0 &&
            g->cin * g->cout <= 32 * 32;
 }
 
@@ -291,16 +291,17 @@ ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const 
         return st;
     float *bufbase = work->col;
     const int64_t plane = g->od * g->oh * g->ow, in_sample = g->cin * g->d * g->h * g->w;
-    /* One unit per input channel: its dW entries, summed over samples and planes in order. */
+    /* One unit per (input channel, block of 4 output channels): its dW entries, summed over
+     * samples and planes in a fixed order. */
+    const int64_t nblk = g->cout / CB;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t ci = 0; ci < g->cin; ++ci) {
+    for (int64_t u = 0; u < g->cin * nblk; ++u) {
+        int64_t ci = u / nblk, co0 = (u % nblk) * CB;
         float *buf = bufbase + (int64_t)omp_get_thread_num() * slot;
         for (int64_t ni = 0; ni < g->n; ++ni)
             for (int64_t od = 0; od < g->od; ++od) {
                 fill_channel(g, x + ni * in_sample, od, ci, buf);
-                const float *dyplane = dy + ni * g->cout * plane + od * g->oh * g->ow;
-                for (int64_t co0 = 0; co0 < g->cout; co0 += CB)
-                    weight_kernel(g, buf, dyplane, co0, ci, dw);
+                weight_kernel(g, buf, dy + ni * g->cout * plane + od * g->oh * g->ow, co0, ci, dw);
             }
     }
     return DS_OK;

@@ -25,9 +25,10 @@ static const gc_case cases[] = {
     {"k3 s2 p1 (general)", 0, 2, 3, 3, 2, 1, 7, 6, 5},
     {"k3 s1 p2 (general)", 0, 2, 3, 3, 1, 2, 3, 4, 5},
     /* rows of 16 columns or more: the direct AVX2 kernels (forward, flipped backward-data, and
-     * backward-weights with cin >= 8, cout % 4 == 0), including a partial vector and channel tail */
+     * backward-weights with cout % 4 == 0), including a partial vector and channel tail */
     {"k3 s1 p1 (direct)", 0, 8, 8, 3, 1, 1, 3, 4, 17},
     {"k7 s1 p3 (direct)", 0, 1, 3, 7, 1, 3, 3, 4, 17},
+    {"k3 s1 p1 (direct, one input channel)", 0, 1, 4, 3, 1, 1, 3, 3, 19},
     {"k3 s1 p2 (direct)", 0, 2, 5, 3, 1, 2, 3, 2, 18},
     {"transposed k2 s2", 1, 3, 4, 2, 2, 0, 3, 4, 5},
     {"transposed k3 s2 p1 (general)", 1, 2, 3, 3, 2, 1, 3, 4, 5},
