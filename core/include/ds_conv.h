@@ -14,6 +14,17 @@
  *   into layer->weight.grad and layer->bias.grad. x is the forward input.
  * Work buffers are owned by the layer, grow on demand and are reused: a training loop over
  * fixed shapes allocates only in its first iteration. Parallel over ds_ctx_threads(ctx) threads.
+ * Results are bit-identical for every thread count (every partition of the work, and so every
+ * summation order, depends on the shapes only).
+ *
+ * Implementation (core/engine/conv/): stride-1 layers with rows of 16 or more columns and at most
+ * 64 x 64 channels run direct AVX2 + FMA kernels (chosen at run time; backward-data as a
+ * convolution with the flipped, transposed kernel; backward-weights direct up to 32 x 32 channels
+ * for kernel 3; their buffers: padded input planes, at most 8 MiB per thread). Everything else is
+ * lowered in bounded tiles (at most 4 MiB of lowered matrix per thread; never a whole im2col) and
+ * multiplied with OpenBLAS SGEMM, one GEMM per thread inside our parallel region. Kernel-1
+ * stride-1 layers need no lowering. Also per layer: a copy of the weight, and for the deepest
+ * layers (split-K) 4 partial outputs of at most 4 MiB each.
  */
 #ifndef DS_CONV_H
 #define DS_CONV_H

@@ -26,10 +26,10 @@ ds_status ds_conv3d_init(ds_ctx *ctx, ds_conv3d *conv, const char *name_prefix, 
                        in_channels, out_channels, DS_CONV_MAX_CHANNELS);
     if (kernel < 1 || stride < 1 || padding < 0 || kernel > DS_CONV_MAX_KSP ||
         stride > DS_CONV_MAX_KSP || padding > DS_CONV_MAX_KSP)
-        return ds_fail(ctx, DS_ERR_ARG,
-                       "conv3d %s: kernel %d, stride %d, padding %d out of range (1..%d, 1..%d, 0..%d)",
-                       pre, kernel, stride, padding, DS_CONV_MAX_KSP, DS_CONV_MAX_KSP,
-                       DS_CONV_MAX_KSP);
+        return ds_fail(
+            ctx, DS_ERR_ARG,
+            "conv3d %s: kernel %d, stride %d, padding %d out of range (1..%d, 1..%d, 0..%d)", pre,
+            kernel, stride, padding, DS_CONV_MAX_KSP, DS_CONV_MAX_KSP, DS_CONV_MAX_KSP);
     conv->in_channels = in_channels;
     conv->out_channels = out_channels;
     conv->kernel = kernel;
@@ -39,7 +39,8 @@ ds_status ds_conv3d_init(ds_ctx *ctx, ds_conv3d *conv, const char *name_prefix, 
     char name[DS_PARAM_NAME_CAP];
     int64_t k3 = (int64_t)kernel * kernel * kernel;
     snprintf(name, sizeof name, "%s%sweight", pre, pre[0] ? "." : "");
-    ds_status st = ds_param_init(ctx, &conv->weight, name, (int64_t)out_channels * in_channels * k3);
+    ds_status st =
+        ds_param_init(ctx, &conv->weight, name, (int64_t)out_channels * in_channels * k3);
     if (st == DS_OK && conv->has_bias) {
         snprintf(name, sizeof name, "%s%sbias", pre, pre[0] ? "." : "");
         st = ds_param_init(ctx, &conv->bias, name, out_channels);
@@ -73,8 +74,8 @@ static int64_t out_size(int64_t in, const ds_conv3d *c)
     return span < 0 ? 0 : span / c->stride + 1;
 }
 
-ds_status ds_conv3d_output_shape(ds_ctx *ctx, const ds_conv3d *conv, const ds_tensor *x,
-                                 int64_t *n, int64_t *c, int64_t *d, int64_t *h, int64_t *w)
+ds_status ds_conv3d_output_shape(ds_ctx *ctx, const ds_conv3d *conv, const ds_tensor *x, int64_t *n,
+                                 int64_t *c, int64_t *d, int64_t *h, int64_t *w)
 {
     if (!conv || !x || !n || !c || !d || !h || !w)
         return ds_fail(ctx, DS_ERR_ARG, "conv3d output shape: null argument");
@@ -82,9 +83,9 @@ ds_status ds_conv3d_output_shape(ds_ctx *ctx, const ds_conv3d *conv, const ds_te
         return ds_fail(ctx, DS_ERR_ARG, "conv3d %s: layer not initialised", conv->weight.name);
     char buf[96];
     if (x->c != conv->in_channels)
-        return ds_fail(ctx, DS_ERR_SHAPE, "conv3d %s: input %s has %" PRId64
-                       " channels, the layer takes %d", conv->weight.name,
-                       ds_tensor_shape_str(x, buf, sizeof buf), x->c, conv->in_channels);
+        return ds_fail(
+            ctx, DS_ERR_SHAPE, "conv3d %s: input %s has %" PRId64 " channels, the layer takes %d",
+            conv->weight.name, ds_tensor_shape_str(x, buf, sizeof buf), x->c, conv->in_channels);
     int64_t od = out_size(x->d, conv), oh = out_size(x->h, conv), ow = out_size(x->w, conv);
     if (od < 1 || oh < 1 || ow < 1)
         return ds_fail(ctx, DS_ERR_SHAPE,
@@ -92,9 +93,10 @@ ds_status ds_conv3d_output_shape(ds_ctx *ctx, const ds_conv3d *conv, const ds_te
                        conv->weight.name, ds_tensor_shape_str(x, buf, sizeof buf), conv->kernel,
                        conv->stride, conv->padding);
     if (od * oh * ow > INT_MAX / 2 || x->d * x->h * x->w > INT_MAX / 2)
-        return ds_fail(ctx, DS_ERR_UNSUPPORTED, "conv3d %s: input %s: a channel plane over 2^30 "
-                       "voxels is not supported", conv->weight.name,
-                       ds_tensor_shape_str(x, buf, sizeof buf));
+        return ds_fail(ctx, DS_ERR_UNSUPPORTED,
+                       "conv3d %s: input %s: a channel plane over 2^30 "
+                       "voxels is not supported",
+                       conv->weight.name, ds_tensor_shape_str(x, buf, sizeof buf));
     *n = x->n;
     *c = conv->out_channels;
     *d = od;
@@ -103,15 +105,15 @@ ds_status ds_conv3d_output_shape(ds_ctx *ctx, const ds_conv3d *conv, const ds_te
     return DS_OK;
 }
 
-static ds_status prepare(ds_ctx *ctx, const ds_conv3d *conv, const ds_tensor *x,
-                         ds_conv_geom *g)
+static ds_status prepare(ds_ctx *ctx, const ds_conv3d *conv, const ds_tensor *x, ds_conv_geom *g)
 {
     int64_t n, c, d, h, w;
     ds_status st = ds_conv3d_output_shape(ctx, conv, x, &n, &c, &d, &h, &w);
     if (st != DS_OK)
         return st;
-    ds_conv_geom t = {n, conv->in_channels, c, conv->kernel, conv->stride, conv->padding,
-                      x->d, x->h, x->w, d, h, w};
+    ds_conv_geom t = {
+        n, conv->in_channels, c, conv->kernel, conv->stride, conv->padding, x->d, x->h, x->w, d, h,
+        w};
     *g = t;
     return DS_OK;
 }
@@ -123,7 +125,8 @@ ds_status ds_conv3d_forward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, ds
     ds_conv_geom g;
     ds_status st = prepare(ctx, conv, x, &g);
     if (st == DS_OK)
-        st = ds_conv_check_shape(ctx, conv->weight.name, "output", y, g.n, g.cout, g.od, g.oh, g.ow);
+        st =
+            ds_conv_check_shape(ctx, conv->weight.name, "output", y, g.n, g.cout, g.od, g.oh, g.ow);
     if (st != DS_OK)
         return st;
     if (x->data == y->data)
@@ -151,10 +154,11 @@ ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, c
         return ds_fail(ctx, DS_ERR_ARG, "conv3d %s: input gradient aliases another argument",
                        conv->weight.name);
     if (dx)
-        st = ds_conv_core_backward_data(ctx, conv->work, &g, dy->data, conv->weight.value,
-                                        dx->data);
+        st =
+            ds_conv_core_backward_data(ctx, conv->work, &g, dy->data, conv->weight.value, dx->data);
     if (st == DS_OK)
-        st = ds_conv_core_backward_weight(ctx, conv->work, &g, x->data, dy->data, conv->weight.grad);
+        st =
+            ds_conv_core_backward_weight(ctx, conv->work, &g, x->data, dy->data, conv->weight.grad);
     if (st == DS_OK && conv->has_bias)
         ds_conv_core_bias_grad(ctx, g.n, g.cout, g.od * g.oh * g.ow, dy->data, conv->bias.grad);
     return st;

@@ -5,9 +5,9 @@
  * Backward-data:    stride 1: a convolution of dy with the flipped, transposed kernel;
  *                   otherwise dcol[K, cols] = W^T * dy, scattered into dx (parallel over input
  *                   channels, so no two threads write the same dx voxel).
- * K = cin * k^3, rows (ci, kd, kh, kw) in that order: the weight's own layout. Each GEMM runs on one
- * thread inside our parallel region (the OpenMP build of OpenBLAS), so the total thread count is
- * ds_ctx_threads(ctx). A kernel-1, stride-1, unpadded convolution needs no lowering at all.
+ * K = cin * k^3, rows (ci, kd, kh, kw) in that order: the weight's own layout. Each GEMM runs on
+ * one thread inside our parallel region (the OpenMP build of OpenBLAS), so the total thread count
+ * is ds_ctx_threads(ctx). A kernel-1, stride-1, unpadded convolution needs no lowering at all.
  */
 #include "conv_core.h"
 
@@ -26,7 +26,8 @@ ds_status ds_conv_work_reserve(ds_ctx *ctx, float **buf, size_t *cap, size_t flo
     *buf = NULL;
     *cap = 0;
     if (floats > ((size_t)1 << 36) / sizeof(float))
-        return ds_fail(ctx, DS_ERR_NOMEM, "convolution: work buffer of %zu floats is absurd", floats);
+        return ds_fail(ctx, DS_ERR_NOMEM, "convolution: work buffer of %zu floats is absurd",
+                       floats);
     *buf = ds_aligned_alloc(floats * sizeof(float));
     if (!*buf)
         return ds_fail(ctx, DS_ERR_NOMEM, "convolution: out of memory for a %zu-float work buffer",
@@ -267,26 +268,26 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
         int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
         float *col = direct ? NULL : colbase + (int64_t)tid * slot;
         for (int j = tid; j < DS_CONV_SPLIT; j += nthr) {
-        int64_t k0 = min64(kdim, per * j), k1 = min64(kdim, k0 + per);
-        for (int64_t ni = 0; ni < g->n && k0 < k1; ++ni) {
-            const float *xs = x + ni * in_sample;
-            for (int64_t ti = 0; ti < tps; ++ti) {
-                int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
-                const float *b;
-                int64_t ldb;
-                if (direct) {
-                    b = xs + k0 * P + r0 * g->ow;
-                    ldb = P;
-                } else {
-                    im2col(g, xs, r0, r1, k0, k1, col);
-                    b = col;
-                    ldb = cols;
+            int64_t k0 = min64(kdim, per * j), k1 = min64(kdim, k0 + per);
+            for (int64_t ni = 0; ni < g->n && k0 < k1; ++ni) {
+                const float *xs = x + ni * in_sample;
+                for (int64_t ti = 0; ti < tps; ++ti) {
+                    int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
+                    const float *b;
+                    int64_t ldb;
+                    if (direct) {
+                        b = xs + k0 * P + r0 * g->ow;
+                        ldb = P;
+                    } else {
+                        im2col(g, xs, r0, r1, k0, k1, col);
+                        b = col;
+                        ldb = cols;
+                    }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout,
+                                (int)(k1 - k0), (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow,
+                                (int)P, b, (int)ldb, 1.0f, dw + k0, (int)kdim);
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)(k1 - k0),
-                            (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow, (int)P, b,
-                            (int)ldb, 1.0f, dw + k0, (int)kdim);
             }
-        }
         }
     }
     return DS_OK;
@@ -311,8 +312,8 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
                 for (int64_t r = 0; r < k3; ++r)
                     dst[r] = src[k3 - 1 - r];
             }
-        ds_conv_geom t = {g->n, g->cout, g->cin, g->k, 1, g->k - 1 - g->p,
-                          g->od, g->oh, g->ow, g->d, g->h, g->w};
+        ds_conv_geom t = {g->n,  g->cout, g->cin, g->k, 1,    g->k - 1 - g->p,
+                          g->od, g->oh,   g->ow,  g->d, g->h, g->w};
         return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx);
     }
     /* dcol = W^T dy per tile, scattered back: each thread owns input channels [c0, c1), i.e. the
@@ -331,16 +332,16 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
         int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
         float *dcol = colbase + (int64_t)tid * slot;
         for (int j = tid; j < DS_CONV_SPLIT; j += nthr) {
-        int64_t c0 = min64(g->cin, cper * j), c1 = min64(g->cin, c0 + cper);
-        for (int64_t ni = 0; ni < g->n && c0 < c1; ++ni) {
-            for (int64_t ti = 0; ti < tps; ++ti) {
-                int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((c1 - c0) * k3),
-                            (int)cols, (int)g->cout, 1.0f, w + c0 * k3, (int)kdim,
-                            dy + ni * g->cout * P + r0 * g->ow, (int)P, 0.0f, dcol, (int)cols);
-                col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
+            int64_t c0 = min64(g->cin, cper * j), c1 = min64(g->cin, c0 + cper);
+            for (int64_t ni = 0; ni < g->n && c0 < c1; ++ni) {
+                for (int64_t ti = 0; ti < tps; ++ti) {
+                    int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((c1 - c0) * k3),
+                                (int)cols, (int)g->cout, 1.0f, w + c0 * k3, (int)kdim,
+                                dy + ni * g->cout * P + r0 * g->ow, (int)P, 0.0f, dcol, (int)cols);
+                    col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
+                }
             }
-        }
         }
     }
     return DS_OK;

@@ -32,22 +32,22 @@
 #define DS_CONV_SPLIT 4
 
 typedef struct ds_conv_geom {
-    int64_t n;              /* batch                                */
-    int64_t cin, cout;      /* channels                             */
-    int64_t k, s, p;        /* kernel, stride, padding              */
-    int64_t d, h, w;        /* input spatial size                   */
-    int64_t od, oh, ow;     /* output spatial size                  */
+    int64_t n;          /* batch                                */
+    int64_t cin, cout;  /* channels                             */
+    int64_t k, s, p;    /* kernel, stride, padding              */
+    int64_t d, h, w;    /* input spatial size                   */
+    int64_t od, oh, ow; /* output spatial size                  */
 } ds_conv_geom;
 
 /* Growable, 64-byte aligned scratch owned by a layer. */
 typedef struct ds_conv_work {
-    float *col;  /* lowered tiles, one slot per thread       */
+    float *col; /* lowered tiles, one slot per thread       */
     size_t col_cap;
-    float *wt;   /* transformed (flipped, transposed) weight */
+    float *wt; /* transformed (flipped, transposed) weight */
     size_t wt_cap;
     float *part; /* split-K partial outputs                  */
     size_t part_cap;
-    float *wpk;  /* weight repacked for the direct kernel    */
+    float *wpk; /* weight repacked for the direct kernel    */
     size_t wpk_cap;
 } ds_conv_work;
 

@@ -1,13 +1,13 @@
 /* conv_direct.c - direct AVX2 + FMA forward kernel for stride-1 convolutions (see conv_core.h).
  *
  * For each output plane od, a thread copies the k input planes it needs into a zero-padded buffer
- * (cin x k planes of hp x wq, hp = h + 2p, wq = w + 2p rounded up to 8). On that padded grid, output position
- * j = oh * wq + ow reads tap (kh, kw) at j + kh * wq + kw, so runs of consecutive j need no
- * boundary tests: the few positions with ow >= out width are computed and dropped. Register block:
- * 4 output channels x 3 vectors of 8 positions; per tap, 3 input loads and 4 weight broadcasts
- * feed 12 FMAs. Weights are repacked once per call as [co / 4][ci][kd][kh][kw][4]. Each output
- * value sums its terms in a fixed order (ci, kd, kh, kw), whatever the thread count. Selected at
- * run time when the CPU has AVX2 and FMA.
+ * (cin x k planes of hp x wq, hp = h + 2p, wq = w + 2p rounded up to 8). On that padded grid,
+ * output position j = oh * wq + ow reads tap (kh, kw) at j + kh * wq + kw, so runs of consecutive j
+ * need no boundary tests: the few positions with ow >= out width are computed and dropped. Register
+ * block: 4 output channels x 3 vectors of 8 positions; per tap, 3 input loads and 4 weight
+ * broadcasts feed 12 FMAs. Weights are repacked once per call as [co / 4][ci][kd][kh][kw][4]. Each
+ * output value sums its terms in a fixed order (ci, kd, kh, kw), whatever the thread count.
+ * Selected at run time when the CPU has AVX2 and FMA.
  */
 #include "conv_core.h"
 
@@ -19,8 +19,8 @@
 #include <immintrin.h>
 #endif
 
-#define CB 4  /* output channels per register block         */
-#define VW 3  /* vectors of 8 positions per register block  */
+#define CB 4     /* output channels per register block         */
+#define VW 3     /* vectors of 8 positions per register block  */
 #define SLACK 64 /* floats after the planes: loads may run past the last plane */
 
 /* Row length of the padded planes: w + 2p rounded up to 8 floats (32-byte aligned rows). */
@@ -78,11 +78,9 @@ static void fill_planes(const ds_conv_geom *g, const float *x, int64_t od, float
 }
 
 /* Positions [j0, j0 + 24) of the padded output plane for output channels [cb*CB, cb*CB + CB). */
-__attribute__((target("avx2,fma"))) static void block_kernel(const ds_conv_geom *g,
-                                                             const float *buf, const float *wpk,
-                                                             int64_t cb, int64_t j0,
-                                                             const float *bias, float beta,
-                                                             float *yplane)
+__attribute__((target("avx2,fma"))) static void
+block_kernel(const ds_conv_geom *g, const float *buf, const float *wpk, int64_t cb, int64_t j0,
+             const float *bias, float beta, float *yplane)
 {
     const int64_t k = g->k, hp = g->h + 2 * g->p, wq = row_q(g);
     const int64_t plane = g->od * g->oh * g->ow, taps = g->cin * k * k * k;
@@ -161,7 +159,8 @@ ds_status ds_conv_direct_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
     const int nt = ds_ctx_threads(ctx);
     const int64_t k3 = g->k * g->k * g->k, taps = g->cin * k3, nblk = (g->cout + CB - 1) / CB;
     const int64_t slot = (plane_floats(g) + 15) & ~(int64_t)15;
-    ds_status st = ds_conv_work_reserve(ctx, &work->wpk, &work->wpk_cap, (size_t)(nblk * taps * CB));
+    ds_status st =
+        ds_conv_work_reserve(ctx, &work->wpk, &work->wpk_cap, (size_t)(nblk * taps * CB));
     if (st == DS_OK)
         st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
     if (st != DS_OK)

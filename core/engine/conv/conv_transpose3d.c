@@ -47,7 +47,8 @@ ds_status ds_conv_transpose3d_init(ds_ctx *ctx, ds_conv_transpose3d *conv, const
     char name[DS_PARAM_NAME_CAP];
     int64_t k3 = (int64_t)kernel * kernel * kernel;
     snprintf(name, sizeof name, "%s%sweight", pre, pre[0] ? "." : "");
-    ds_status st = ds_param_init(ctx, &conv->weight, name, (int64_t)in_channels * out_channels * k3);
+    ds_status st =
+        ds_param_init(ctx, &conv->weight, name, (int64_t)in_channels * out_channels * k3);
     if (st == DS_OK && conv->has_bias) {
         snprintf(name, sizeof name, "%s%sbias", pre, pre[0] ? "." : "");
         st = ds_param_init(ctx, &conv->bias, name, out_channels);
@@ -91,9 +92,10 @@ ds_status ds_conv_transpose3d_output_shape(ds_ctx *ctx, const ds_conv_transpose3
                        conv->weight.name);
     char buf[96];
     if (x->c != conv->in_channels)
-        return ds_fail(ctx, DS_ERR_SHAPE, "conv_transpose3d %s: input %s has %" PRId64
-                       " channels, the layer takes %d", conv->weight.name,
-                       ds_tensor_shape_str(x, buf, sizeof buf), x->c, conv->in_channels);
+        return ds_fail(ctx, DS_ERR_SHAPE,
+                       "conv_transpose3d %s: input %s has %" PRId64 " channels, the layer takes %d",
+                       conv->weight.name, ds_tensor_shape_str(x, buf, sizeof buf), x->c,
+                       conv->in_channels);
     int64_t od = out_size(x->d, conv), oh = out_size(x->h, conv), ow = out_size(x->w, conv);
     if (od < 1 || oh < 1 || ow < 1)
         return ds_fail(ctx, DS_ERR_SHAPE,
@@ -102,9 +104,10 @@ ds_status ds_conv_transpose3d_output_shape(ds_ctx *ctx, const ds_conv_transpose3
                        conv->weight.name, ds_tensor_shape_str(x, buf, sizeof buf), conv->kernel,
                        conv->stride, conv->padding);
     if (od * oh * ow > INT_MAX / 2 || x->d * x->h * x->w > INT_MAX / 2)
-        return ds_fail(ctx, DS_ERR_UNSUPPORTED, "conv_transpose3d %s: input %s: a channel plane "
-                       "over 2^30 voxels is not supported", conv->weight.name,
-                       ds_tensor_shape_str(x, buf, sizeof buf));
+        return ds_fail(ctx, DS_ERR_UNSUPPORTED,
+                       "conv_transpose3d %s: input %s: a channel plane "
+                       "over 2^30 voxels is not supported",
+                       conv->weight.name, ds_tensor_shape_str(x, buf, sizeof buf));
     *n = x->n;
     *c = conv->out_channels;
     *d = od;
@@ -121,8 +124,9 @@ static ds_status prepare(ds_ctx *ctx, const ds_conv_transpose3d *conv, const ds_
     ds_status st = ds_conv_transpose3d_output_shape(ctx, conv, x, &n, &c, &d, &h, &w);
     if (st != DS_OK)
         return st;
-    ds_conv_geom t = {n, c, conv->in_channels, conv->kernel, conv->stride, conv->padding,
-                      d, h, w, x->d, x->h, x->w};
+    ds_conv_geom t = {
+        n,    c,   conv->in_channels, conv->kernel, conv->stride, conv->padding, d, h, w, x->d,
+        x->h, x->w};
     *g = t;
     return DS_OK;
 }
@@ -169,8 +173,8 @@ ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, c
         st = ds_conv_core_forward(ctx, conv->work, &g, dy->data, conv->weight.value, NULL, 1.0f,
                                   dx->data);
     if (st == DS_OK)
-        st = ds_conv_core_backward_weight(ctx, conv->work, &g, dy->data, x->data,
-                                          conv->weight.grad);
+        st =
+            ds_conv_core_backward_weight(ctx, conv->work, &g, dy->data, x->data, conv->weight.grad);
     if (st == DS_OK && conv->has_bias)
         ds_conv_core_bias_grad(ctx, g.n, g.cin, g.d * g.h * g.w, dy->data, conv->bias.grad);
     return st;

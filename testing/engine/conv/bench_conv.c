@@ -2,10 +2,10 @@
  * forward, backward-data and backward-weights, against OpenBLAS SGEMM (2048^3) measured in the
  * same run. FLOPs = 2 * multiply-adds. Median of several repetitions.
  *
- * Usage: bench_conv [threads (default 2)] [repetitions (default 5)] [row (0-based, default all; -1 all)]
- *                   [best: report the fastest repetition instead of the median (for tuning on a
- *                    busy machine) | cpu: the same with process CPU time, which a busy machine
- *                    disturbs less (meaningful with 1 thread)]
+ * Usage: bench_conv [threads (default 2)] [repetitions (default 5)] [row (0-based, default all; -1
+ * all)] [best: report the fastest repetition instead of the median (for tuning on a busy machine) |
+ * cpu: the same with process CPU time, which a busy machine disturbs less (meaningful with 1
+ * thread)]
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -56,15 +56,19 @@ typedef struct shape {
 
 /* The distinct convolution shapes of the V-Net (METHOD.md section 1) at 1x1x112x112x80. */
 static const shape shapes[] = {
-    {0, 1, 16, 3, 1, 1, 112, 112, 80},   {0, 16, 16, 3, 1, 1, 112, 112, 80},
-    {0, 16, 32, 2, 2, 0, 112, 112, 80},  {0, 32, 32, 3, 1, 1, 56, 56, 40},
-    {0, 32, 64, 2, 2, 0, 56, 56, 40},    {0, 64, 64, 3, 1, 1, 28, 28, 20},
-    {0, 64, 128, 2, 2, 0, 28, 28, 20},   {0, 128, 128, 3, 1, 1, 14, 14, 10},
-    {0, 128, 256, 2, 2, 0, 14, 14, 10},  {0, 256, 256, 3, 1, 1, 7, 7, 5},
-    {1, 256, 128, 2, 2, 0, 7, 7, 5},     {1, 128, 64, 2, 2, 0, 14, 14, 10},
-    {1, 64, 32, 2, 2, 0, 28, 28, 20},    {1, 32, 16, 2, 2, 0, 56, 56, 40},
+    {0, 1, 16, 3, 1, 1, 112, 112, 80},  {0, 16, 16, 3, 1, 1, 112, 112, 80},
+    {0, 16, 32, 2, 2, 0, 112, 112, 80}, {0, 32, 32, 3, 1, 1, 56, 56, 40},
+    {0, 32, 64, 2, 2, 0, 56, 56, 40},   {0, 64, 64, 3, 1, 1, 28, 28, 20},
+    {0, 64, 128, 2, 2, 0, 28, 28, 20},  {0, 128, 128, 3, 1, 1, 14, 14, 10},
+    {0, 128, 256, 2, 2, 0, 14, 14, 10}, {0, 256, 256, 3, 1, 1, 7, 7, 5},
+    {1, 256, 128, 2, 2, 0, 7, 7, 5},    {1, 128, 64, 2, 2, 0, 14, 14, 10},
+    {1, 64, 32, 2, 2, 0, 28, 28, 20},   {1, 32, 16, 2, 2, 0, 56, 56, 40},
     {0, 16, 2, 1, 1, 0, 112, 112, 80},
+    /* ResNet-34 encoder extras (not V-Net): 7x7x7 stem, a stride-2 1x1x1 shortcut */
+    {0, 1, 16, 7, 1, 3, 112, 112, 80},
+    {0, 16, 32, 1, 2, 0, 112, 112, 80},
 };
+#define DS_VNET_ROWS 15
 
 int main(int argc, char **argv)
 {
@@ -84,7 +88,8 @@ int main(int argc, char **argv)
 
     /* SGEMM 2048^3 through the OpenBLAS pool (outside any parallel region). */
     const int n = 2048;
-    float *a = ds_aligned_alloc(sizeof(float) * n * n), *b = ds_aligned_alloc(sizeof(float) * n * n);
+    float *a = ds_aligned_alloc(sizeof(float) * n * n),
+          *b = ds_aligned_alloc(sizeof(float) * n * n);
     float *c = ds_aligned_alloc(sizeof(float) * n * n);
     fill(a, (int64_t)n * n, 1);
     fill(b, (int64_t)n * n, 2);
@@ -100,11 +105,11 @@ int main(int argc, char **argv)
     ds_aligned_free(b);
     ds_aligned_free(c);
     printf("bench_conv: %d threads (OpenBLAS %s, %d threads), %s of %d\n", ds_ctx_threads(ctx),
-           ds_threads_blas_model(), ds_threads_blas(), best ? (use_cpu_clock ? "best (CPU time)" : "best") : "median",
-           reps);
+           ds_threads_blas_model(), ds_threads_blas(),
+           best ? (use_cpu_clock ? "best (CPU time)" : "best") : "median", reps);
     printf("OpenBLAS SGEMM 2048^3: %.1f GFLOP/s\n\n", sgemm);
-    printf("%-34s %8s | %7s %5s | %7s %5s | %7s %5s\n", "shape (input -> output)", "GFLOP",
-           "fwd", "%", "bwd-dat", "%", "bwd-wgt", "%");
+    printf("%-34s %8s | %7s %5s | %7s %5s | %7s %5s\n", "shape (input -> output)", "GFLOP", "fwd",
+           "%", "bwd-dat", "%", "bwd-wgt", "%");
 
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; ++si) {
         const shape *s = &shapes[si];
@@ -118,7 +123,8 @@ int main(int argc, char **argv)
         int64_t on, oc, od, oh, ow;
         ds_status st = ds_tensor_create(ctx, &x, 1, s->cin, s->d, s->h, s->w);
         if (s->transposed) {
-            st = st ? st : ds_conv_transpose3d_init(ctx, &ct, "t", s->cin, s->cout, s->k, s->s, s->p, 1);
+            st = st ? st
+                    : ds_conv_transpose3d_init(ctx, &ct, "t", s->cin, s->cout, s->k, s->s, s->p, 1);
             st = st ? st : ds_conv_transpose3d_output_shape(ctx, &ct, x, &on, &oc, &od, &oh, &ow);
             pw = &ct.weight;
             work = ct.work;
@@ -157,15 +163,15 @@ int main(int argc, char **argv)
                     st = s->transposed ? ds_conv_transpose3d_forward(ctx, &ct, x, y)
                                        : ds_conv3d_forward(ctx, &cv, x, y);
                 } else if (phase == 1) {
-                    st = s->transposed
-                             ? ds_conv_core_forward(ctx, work, &g, dy->data, pw->value, NULL, 1.0f,
-                                                    dx->data)
-                             : ds_conv_core_backward_data(ctx, work, &g, dy->data, pw->value,
-                                                          dx->data);
+                    st = s->transposed ? ds_conv_core_forward(ctx, work, &g, dy->data, pw->value,
+                                                              NULL, 1.0f, dx->data)
+                                       : ds_conv_core_backward_data(ctx, work, &g, dy->data,
+                                                                    pw->value, dx->data);
                 } else {
-                    st = s->transposed
-                             ? ds_conv_core_backward_weight(ctx, work, &g, dy->data, x->data, pw->grad)
-                             : ds_conv_core_backward_weight(ctx, work, &g, x->data, dy->data, pw->grad);
+                    st = s->transposed ? ds_conv_core_backward_weight(ctx, work, &g, dy->data,
+                                                                      x->data, pw->grad)
+                                       : ds_conv_core_backward_weight(ctx, work, &g, x->data,
+                                                                      dy->data, pw->grad);
                 }
                 if (r >= 0)
                     t[r] = now() - t0;
@@ -176,6 +182,8 @@ int main(int argc, char **argv)
             }
             res[phase] = gflop / median(t, reps);
         }
+        if (si == DS_VNET_ROWS)
+            printf("-- ResNet-34 encoder shapes (extra, no target) --\n");
         char label[64];
         snprintf(label, sizeof label, "%s k%d s%d %d->%d %dx%dx%d->%dx%dx%d",
                  s->transposed ? "convT" : "conv", s->k, s->s, s->cin, s->cout, s->d, s->h, s->w,

@@ -31,7 +31,8 @@ static void bad_arguments(ds_ctx *ctx)
     DS_CHECK_FAILS(ctx, ds_conv3d_forward(ctx, &c, x, y), DS_ERR_ARG);
 
     DS_CHECK_OK(ctx, ds_conv3d_init(ctx, &c, "enc.conv", 3, 4, 3, 1, 1, 1));
-    DS_CHECK(strcmp(c.weight.name, "enc.conv.weight") == 0 && strcmp(c.bias.name, "enc.conv.bias") == 0);
+    DS_CHECK(strcmp(c.weight.name, "enc.conv.weight") == 0 &&
+             strcmp(c.bias.name, "enc.conv.bias") == 0);
     DS_CHECK(c.weight.numel == 4 * 3 * 27 && c.bias.numel == 4);
     DS_CHECK_OK(ctx, ds_conv3d_output_shape(ctx, &c, x, &n, &ch, &d, &h, &w));
     DS_CHECK(n == 1 && ch == 4 && d == 5 && h == 6 && w == 7);
@@ -68,7 +69,7 @@ static void bad_arguments(ds_ctx *ctx)
     DS_CHECK(t.weight.numel == 4 * 3 * 8);
     DS_CHECK_OK(ctx, ds_conv_transpose3d_output_shape(ctx, &t, x4, &n, &ch, &d, &h, &w));
     DS_CHECK(n == 1 && ch == 3 && d == 10 && h == 12 && w == 14);
-    DS_CHECK_FAILS(ctx, ds_conv_transpose3d_forward(ctx, &t, x, y), DS_ERR_SHAPE); /* 3 channels */
+    DS_CHECK_FAILS(ctx, ds_conv_transpose3d_forward(ctx, &t, x, y), DS_ERR_SHAPE);  /* 3 channels */
     DS_CHECK_FAILS(ctx, ds_conv_transpose3d_forward(ctx, &t, x4, x), DS_ERR_SHAPE); /* 5x6x7 */
     DS_CHECK_FAILS(ctx, ds_conv_transpose3d_forward(ctx, &t, NULL, x), DS_ERR_ARG);
     DS_CHECK_FAILS(ctx, ds_conv_transpose3d_backward(ctx, &t, x4, x, NULL), DS_ERR_SHAPE);
@@ -157,8 +158,19 @@ static void thread_invariance(ds_ctx *ctx)
         {"transposed k3 s2 p1", 1, 8, 8, 3, 2, 1, 7, 6, 9},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
-        conv_ref_shape r = {cases[i].transposed, 2, cases[i].cin, cases[i].cout, cases[i].k,
-                            cases[i].s, cases[i].p, cases[i].d, cases[i].h, cases[i].w, 0, 0, 0};
+        conv_ref_shape r = {cases[i].transposed,
+                            2,
+                            cases[i].cin,
+                            cases[i].cout,
+                            cases[i].k,
+                            cases[i].s,
+                            cases[i].p,
+                            cases[i].d,
+                            cases[i].h,
+                            cases[i].w,
+                            0,
+                            0,
+                            0};
         conv_ref_fill_out(&r);
         result a = run(ctx, &r, 1), b = run(ctx, &r, 2);
         same(cases[i].name, "y", a.y, b.y, conv_ref_out_numel(&r));

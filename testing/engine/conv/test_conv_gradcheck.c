@@ -73,8 +73,8 @@ static void check_fd(const char *what, const char *name, const conv_ref_shape *r
 
 static void run_case(ds_ctx *ctx, const gc_case *c, int bias)
 {
-    conv_ref_shape r = {c->transposed, 2, c->cin, c->cout, c->k, c->s, c->p, c->d, c->h, c->w,
-                        0, 0, 0};
+    conv_ref_shape r = {c->transposed, 2,    c->cin, c->cout, c->k, c->s, c->p,
+                        c->d,          c->h, c->w,   0,       0,    0};
     conv_ref_fill_out(&r);
     int64_t nx = conv_ref_in_numel(&r), ny = conv_ref_out_numel(&r), nw = conv_ref_w_numel(&r);
     double *x = malloc(sizeof(double) * (size_t)nx), *w = malloc(sizeof(double) * (size_t)nw);

@@ -49,11 +49,12 @@ static void compare(const char *variant, const char *what, const float *got,
 
 static void run_variant(ds_ctx *ctx, const ds_fixture *fx, const conv_variant *v)
 {
-    conv_ref_shape r = {v->transposed, 2, v->cin, v->cout, v->k, v->s, v->p, v->d, v->h, v->w,
-                        0, 0, 0};
+    conv_ref_shape r = {v->transposed, 2,    v->cin, v->cout, v->k, v->s, v->p,
+                        v->d,          v->h, v->w,   0,       0,    0};
     conv_ref_fill_out(&r);
     const ds_fixture_array *fxx = get(fx, v->name, "x"), *fw = get(fx, v->name, "weight");
-    const ds_fixture_array *fdy = get(fx, v->name, "dy"), *fb = v->bias ? get(fx, v->name, "bias") : NULL;
+    const ds_fixture_array *fdy = get(fx, v->name, "dy"),
+                           *fb = v->bias ? get(fx, v->name, "bias") : NULL;
     DS_CHECK_MSG(fxx && fw && fdy && (!v->bias || fb), "%s: arrays missing", v->name);
     if (!fxx || !fw || !fdy || (v->bias && !fb))
         return;
@@ -61,8 +62,8 @@ static void run_variant(ds_ctx *ctx, const ds_fixture *fx, const conv_variant *v
                      (int64_t)fw->numel == conv_ref_w_numel(&r) &&
                      (int64_t)fdy->numel == conv_ref_out_numel(&r),
                  "%s: fixture shapes do not match the table", v->name);
-    if ((int64_t)fxx->numel != conv_ref_in_numel(&r) || (int64_t)fw->numel != conv_ref_w_numel(&r) ||
-        (int64_t)fdy->numel != conv_ref_out_numel(&r))
+    if ((int64_t)fxx->numel != conv_ref_in_numel(&r) ||
+        (int64_t)fw->numel != conv_ref_w_numel(&r) || (int64_t)fdy->numel != conv_ref_out_numel(&r))
         return;
     conv_any layer;
     ds_tensor *x = NULL, *y = NULL, *dy = NULL, *dx = NULL;
