@@ -14,7 +14,8 @@
 #include <omp.h>
 #include <string.h>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* -DDS_CONV_NO_DIRECT builds without these kernels (everything then goes through SGEMM). */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(DS_CONV_NO_DIRECT)
 #define DS_CONV_HAVE_DIRECT 1
 #include <immintrin.h>
 #endif
@@ -23,6 +24,7 @@
 #define VW 3     /* vectors of 8 positions per register block  */
 #define SLACK 64 /* floats after the planes: loads may run past the last plane */
 
+#ifdef DS_CONV_HAVE_DIRECT
 /* Row length of the padded planes: w + 2p rounded up to 8 floats (32-byte aligned rows). */
 static int64_t row_q(const ds_conv_geom *g) { return (g->w + 2 * g->p + 7) & ~(int64_t)7; }
 
@@ -32,14 +34,13 @@ static int64_t plane_floats(const ds_conv_geom *g)
     return g->cin * g->k * (g->h + 2 * g->p) * row_q(g) + SLACK;
 }
 
+#endif
+
 int ds_conv_direct_usable(const ds_conv_geom *g)
 {
 #ifdef DS_CONV_HAVE_DIRECT
-    static int cpu = -1;
-    if (cpu < 0) {
-        __builtin_cpu_init();
-        cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
+    /* libgcc fills the CPU model before main; nothing is cached here (no global state). */
+    int cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     /* Measured against the lowered SGEMM path (bench_conv): faster for narrow layers on wide
      * planes; with 128 channels or more, or short rows, SGEMM wins. Kernel 1 needs no lowering. */
     return cpu && g->s == 1 && g->k > 1 && g->cin * g->cout <= 64 * 64 && g->ow >= 16 &&
