@@ -46,14 +46,14 @@ static double loss(const conv_ref_shape *r, const double *x, const double *w, co
     return s;
 }
 
-/* Central differences of L with respect to up to ~48 entries of v (a stride through it); checks
+/* Central differences of L with respect to up to ~32 entries of v (a stride through it); checks
  * got[i] - base[i] against them. */
 static void check_fd(const char *what, const char *name, const conv_ref_shape *r, double *v,
                      int64_t n, const float *got, const float *base, double *x, double *w,
                      double *b, const double *dy, double *ybuf)
 {
     const double eps = 1e-3;
-    int64_t step = n > 48 ? n / 48 : 1;
+    int64_t step = n > 32 ? n / 32 : 1;
     double maxref = 0.0, maxdiff = 0.0;
     for (int64_t i = 0; i < n; i += step) {
         double keep = v[i];
