@@ -42,7 +42,8 @@ typedef struct ds_conv3d {
     int has_bias;
     ds_param weight; /* out x in x k x k x k           */
     ds_param bias;   /* out (unallocated if !has_bias) */
-    void *work;      /* private work buffers           */
+    void *work;      /* the work buffers in use: own_work or a shared workspace */
+    void *own_work;  /* private work buffers                                    */
 } ds_conv3d;
 
 /* name_prefix (may be NULL) names the parameters "<prefix>.weight" and "<prefix>.bias".
@@ -64,7 +65,8 @@ typedef struct ds_conv_transpose3d {
     int has_bias;
     ds_param weight; /* in x out x k x k x k */
     ds_param bias;   /* out                  */
-    void *work;
+    void *work;      /* as in ds_conv3d */
+    void *own_work;
 } ds_conv_transpose3d;
 
 ds_status ds_conv_transpose3d_init(ds_ctx *ctx, ds_conv_transpose3d *conv, const char *name_prefix,
@@ -78,6 +80,16 @@ ds_status ds_conv_transpose3d_forward(ds_ctx *ctx, ds_conv_transpose3d *conv, co
                                       ds_tensor *y);
 ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, const ds_tensor *x,
                                        const ds_tensor *dy, ds_tensor *dx);
+
+/* A workspace that layers run one after another can share, instead of each keeping its own
+ * work buffers at their largest size (a network has dozens of layers). Layers that share one must
+ * never run at the same time. The workspace must outlive its users' last call. */
+typedef struct ds_conv_workspace ds_conv_workspace;
+ds_status ds_conv_workspace_create(ds_ctx *ctx, ds_conv_workspace **out);
+void ds_conv_workspace_free(ds_conv_workspace *ws);
+/* Makes the layer use ws (NULL: its own buffers again). */
+void ds_conv3d_use_workspace(ds_conv3d *conv, ds_conv_workspace *ws);
+void ds_conv_transpose3d_use_workspace(ds_conv_transpose3d *conv, ds_conv_workspace *ws);
 
 #ifdef __cplusplus
 }

@@ -88,6 +88,15 @@ ds_status ds_net_forward(ds_ctx *ctx, ds_net *net, const ds_tensor *x, int train
 ds_status ds_net_backward(ds_ctx *ctx, ds_net *net, const ds_tensor *dlogits,
                           const ds_tensor *dfeature);
 
+/* Scratch memory: the gradient-buffer pool and the convolutions' work buffers. Each network has
+ * its own; the two networks of a pair, which run one after the other, can share one and so need
+ * only the larger of the two. The scratch must outlive the last call of every network using it. */
+typedef struct ds_net_scratch ds_net_scratch;
+ds_status ds_net_scratch_create(ds_ctx *ctx, ds_net_scratch **out);
+void ds_net_scratch_free(ds_net_scratch *scratch);
+/* Makes net use scratch (NULL: its own again). Not between a forward and its backward. */
+void ds_net_use_scratch(ds_net *net, ds_net_scratch *scratch);
+
 /* Bytes held by activations and gradient buffers now (for memory reports). */
 int64_t ds_net_activation_bytes(const ds_net *net);
 

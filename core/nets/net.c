@@ -158,7 +158,10 @@ ds_status ds_net_create(ds_ctx *ctx, ds_net **out, ds_arch arch, int in_channels
     net->classes = classes;
     net->width = width;
     net->dropout_enabled = 1;
-    ds_status st = arch == DS_ARCH_VNET ? build_vnet_encoder(ctx, net)
+    net->scratch = &net->own_scratch;
+    ds_status st = ds_conv_workspace_create(ctx, &net->own_scratch.conv_work);
+    if (st == DS_OK)
+        st = arch == DS_ARCH_VNET ? build_vnet_encoder(ctx, net)
                                         : build_resnet_encoder(ctx, net);
     if (st == DS_OK)
         st = build_decoder(ctx, net);
@@ -168,6 +171,7 @@ ds_status ds_net_create(ds_ctx *ctx, ds_net **out, ds_arch arch, int in_channels
         ds_net_free(net);
         return st;
     }
+    ds_net_use_scratch(net, NULL);
     *out = net;
     return DS_OK;
 }
@@ -176,6 +180,8 @@ void ds_net_free(ds_net *net)
 {
     if (!net)
         return;
+    if (net->eval_feature) /* lent from a scratch that may outlive the network */
+        ds_pool_release(&net->scratch->pool, net->eval_feature);
     for (int u = 0; u < DS_NET_MAX_UNITS; ++u) {
         if (net->enc[u].is_basic)
             ds_basic_free(&net->enc[u].basic);
@@ -195,7 +201,8 @@ void ds_net_free(ds_net *net)
     ds_tensor_free(net->feature);
     ds_tensor_free(net->logits);
     ds_param_list_free(&net->params);
-    ds_pool_free(&net->pool);
+    ds_pool_free(&net->own_scratch.pool);
+    ds_conv_workspace_free(net->own_scratch.conv_work);
     free(net);
 }
 
@@ -281,4 +288,66 @@ ds_status ds_net_init_weights(ds_ctx *ctx, ds_net *net, ds_rng *rng)
         bn->num_batches_tracked = 0;
     }
     return DS_OK;
+}
+
+ds_status ds_net_scratch_create(ds_ctx *ctx, ds_net_scratch **out)
+{
+    if (!out)
+        return ds_fail(ctx, DS_ERR_ARG, "network scratch: null output pointer");
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return ds_fail(ctx, DS_ERR_NOMEM, "network scratch: out of memory");
+    ds_status st = ds_conv_workspace_create(ctx, &(*out)->conv_work);
+    if (st != DS_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+void ds_net_scratch_free(ds_net_scratch *scratch)
+{
+    if (!scratch)
+        return;
+    ds_pool_free(&scratch->pool);
+    ds_conv_workspace_free(scratch->conv_work);
+    free(scratch);
+}
+
+static void cbr_use(ds_cbr *u, ds_conv_workspace *ws)
+{
+    if (u->transposed)
+        ds_conv_transpose3d_use_workspace(&u->tconv, ws);
+    else
+        ds_conv3d_use_workspace(&u->conv, ws);
+}
+
+/* Every convolution of the network runs in the scratch's workspace: they run one at a time. */
+void ds_net_use_scratch(ds_net *net, ds_net_scratch *scratch)
+{
+    if (!net)
+        return;
+    if (net->eval_feature) {
+        ds_pool_release(&net->scratch->pool, net->eval_feature);
+        net->eval_feature = NULL;
+        net->feature_used = NULL;
+    }
+    net->scratch = scratch ? scratch : &net->own_scratch;
+    ds_conv_workspace *ws = net->scratch->conv_work;
+    for (int u = 0; u < net->enc_count; ++u) {
+        if (net->enc[u].is_basic) {
+            ds_conv3d_use_workspace(&net->enc[u].basic.conv1, ws);
+            ds_conv3d_use_workspace(&net->enc[u].basic.conv2, ws);
+            if (net->enc[u].basic.has_proj)
+                ds_conv3d_use_workspace(&net->enc[u].basic.proj, ws);
+        } else {
+            cbr_use(&net->enc[u].cbr, ws);
+        }
+    }
+    for (int j = 0; j < 4; ++j) {
+        cbr_use(&net->up[j], ws);
+        for (int i = 0; i < net->stage_count[j]; ++i)
+            cbr_use(&net->stage[j][i], ws);
+    }
+    ds_conv3d_use_workspace(&net->out_conv, ws);
 }

@@ -10,6 +10,11 @@
 #define DS_NET_MAX_UNITS 24  /* encoder units: V-Net 19, ResNet-34 1 stem + 16 blocks */
 #define DS_NET_MAX_BN 96
 
+struct ds_net_scratch {
+    ds_pool pool;
+    ds_conv_workspace *conv_work;
+};
+
 /* One encoder unit: a conv-BN-ReLU (V-Net, ResNet stem) or a BasicBlock. */
 typedef struct ds_enc_unit {
     int is_basic;
@@ -42,6 +47,7 @@ struct ds_net {
     ds_tensor *feature;    /* last decoder output after dropout (training with dropout) */
     ds_tensor *logits;
     const ds_tensor *feature_used, *bottleneck_used; /* what the last forward fed onwards */
+    ds_tensor *eval_feature; /* the last evaluation forward's feature, lent from the pool */
     const ds_tensor *input;
     int last_training, last_dropout;
     ds_shape planned;
@@ -49,7 +55,8 @@ struct ds_net {
     ds_param_list params;
     ds_batchnorm3d *bns[DS_NET_MAX_BN];
     int bn_count;
-    ds_pool pool;
+    ds_net_scratch own_scratch;
+    ds_net_scratch *scratch; /* &own_scratch or a shared one */
 };
 
 const ds_tensor *ds_enc_output(const ds_enc_unit *u);

@@ -61,6 +61,18 @@ void ds_pool_free(ds_pool *pool)
     memset(pool, 0, sizeof *pool);
 }
 
+void ds_pool_trim(ds_pool *pool)
+{
+    int kept = 0;
+    for (int i = 0; i < pool->count; ++i) {
+        if (pool->entries[i].in_use)
+            pool->entries[kept++] = pool->entries[i];
+        else
+            ds_tensor_free(pool->entries[i].tensor);
+    }
+    pool->count = kept;
+}
+
 int64_t ds_pool_bytes(const ds_pool *pool)
 {
     int64_t total = 0;

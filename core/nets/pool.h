@@ -28,6 +28,8 @@ ds_status ds_pool_acquire_like(ds_ctx *ctx, ds_pool *pool, const ds_tensor *like
 /* Gives a buffer back (NULL and foreign tensors are ignored). */
 void ds_pool_release(ds_pool *pool, ds_tensor *t);
 void ds_pool_free(ds_pool *pool);
+/* Frees the buffers not lent out (those lent, e.g. another network's feature, stay). */
+void ds_pool_trim(ds_pool *pool);
 int64_t ds_pool_bytes(const ds_pool *pool);
 /* Number of buffers currently lent out (0 between iterations: tests check it). */
 int ds_pool_in_use(const ds_pool *pool);

@@ -93,6 +93,16 @@ ds_status ds_cbr_register(ds_ctx *ctx, ds_cbr *u, ds_param_list *params, ds_batc
     return register_bn(ctx, &u->bn, params, bns, bn_count);
 }
 
+/* Frees *t unless it already has shape s (training tensors are made again on first use). */
+static void drop_if_reshaped(ds_tensor **t, ds_shape s)
+{
+    if (*t && ((*t)->n != s.n || (*t)->c != s.c || (*t)->d != s.d || (*t)->h != s.h ||
+               (*t)->w != s.w)) {
+        ds_tensor_free(*t);
+        *t = NULL;
+    }
+}
+
 ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out)
 {
     ds_tensor probe = {in.n, in.c, in.d, in.h, in.w, NULL, 0};
@@ -101,31 +111,34 @@ ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out)
         TRY(ds_conv_transpose3d_output_shape(ctx, &u->tconv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
     else
         TRY(ds_conv3d_output_shape(ctx, &u->conv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
-    TRY(ds_shape_alloc(ctx, &u->a, s));
-    if (u->z && !ds_tensor_same_shape(u->z, u->a)) { /* made again by the next training forward */
-        ds_tensor_free(u->z);
-        u->z = NULL;
-    }
+    drop_if_reshaped(&u->z, s);
+    drop_if_reshaped(&u->a, s);
+    u->out_shape = s;
     *out = s;
     return DS_OK;
 }
 
-ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, int training)
+static ds_status cbr_conv(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, ds_tensor *y)
+{
+    return u->transposed ? ds_conv_transpose3d_forward(ctx, &u->tconv, x, y)
+                         : ds_conv3d_forward(ctx, &u->conv, x, y);
+}
+
+ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x)
 {
     u->x = x;
-    /* Training keeps the conv output z for BatchNorm's backward (allocated on the first training
-     * forward); evaluation normalises in place and needs only a. */
-    ds_tensor *conv_out = u->a;
-    if (training) {
-        TRY(ds_shape_alloc(ctx, &u->z, ds_shape_of(u->a)));
-        conv_out = u->z;
-    }
-    if (u->transposed)
-        TRY(ds_conv_transpose3d_forward(ctx, &u->tconv, x, conv_out));
-    else
-        TRY(ds_conv3d_forward(ctx, &u->conv, x, conv_out));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn, conv_out, u->a, training));
+    TRY(ds_shape_alloc(ctx, &u->z, u->out_shape)); /* BatchNorm's input, for its backward */
+    TRY(ds_shape_alloc(ctx, &u->a, u->out_shape));
+    TRY(cbr_conv(ctx, u, x, u->z));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn, u->z, u->a, 1));
     return ds_relu_forward(ctx, u->a, u->a);
+}
+
+ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, ds_tensor *y)
+{
+    TRY(cbr_conv(ctx, u, x, y));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn, y, y, 0));
+    return ds_relu_forward(ctx, y, y);
 }
 
 ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, ds_tensor *d_out, ds_tensor *d_x)
@@ -206,54 +219,68 @@ ds_status ds_basic_plan(ds_ctx *ctx, ds_basic *u, ds_shape in, ds_shape *out)
     ds_tensor probe = {in.n, in.c, in.d, in.h, in.w, NULL, 0};
     ds_shape s;
     TRY(ds_conv3d_output_shape(ctx, &u->conv1, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
-    TRY(ds_shape_alloc(ctx, &u->a1, s));
-    TRY(ds_shape_alloc(ctx, &u->out, s));
-    ds_tensor **training_only[] = {&u->z1, &u->z2, &u->zp};
-    for (size_t i = 0; i < sizeof training_only / sizeof training_only[0]; ++i)
-        if (*training_only[i] && !ds_tensor_same_shape(*training_only[i], u->out)) {
-            ds_tensor_free(*training_only[i]);
-            *training_only[i] = NULL;
-        }
+    ds_tensor **owned[] = {&u->z1, &u->a1, &u->z2, &u->zp, &u->out};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i)
+        drop_if_reshaped(owned[i], s);
+    u->out_shape = s;
     *out = s;
     return DS_OK;
 }
 
-ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
-                           int training)
+/* shortcut = BN(proj(x)) or x, added into out; then ReLU. zp keeps proj(x) when not NULL. */
+static ds_status basic_finish(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
+                              ds_tensor *out, ds_tensor *zp, int training)
 {
-    u->x = x;
-    /* Training keeps the conv outputs z1, z2, zp for the BatchNorms' backward (allocated on the
-     * first training forward); evaluation normalises in place. */
-    ds_tensor *z1 = u->a1, *z2 = u->out, *zp = NULL;
-    if (training) {
-        const ds_shape s = ds_shape_of(u->out);
-        TRY(ds_shape_alloc(ctx, &u->z1, s));
-        TRY(ds_shape_alloc(ctx, &u->z2, s));
-        if (u->has_proj)
-            TRY(ds_shape_alloc(ctx, &u->zp, s));
-        z1 = u->z1;
-        z2 = u->z2;
-        zp = u->zp;
-    }
-    TRY(ds_conv3d_forward(ctx, &u->conv1, x, z1));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn1, z1, u->a1, training));
-    TRY(ds_relu_forward(ctx, u->a1, u->a1));
-    TRY(ds_conv3d_forward(ctx, &u->conv2, u->a1, z2));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn2, z2, u->out, training));
     if (u->has_proj) {
         ds_tensor *bp = NULL;
-        TRY(ds_pool_acquire_like(ctx, pool, u->out, 0, &bp));
+        TRY(ds_pool_acquire_like(ctx, pool, out, 0, &bp));
         ds_status st = ds_conv3d_forward(ctx, &u->proj, x, zp ? zp : bp);
         if (st == DS_OK)
             st = ds_batchnorm3d_forward(ctx, &u->bnp, zp ? zp : bp, bp, training);
         if (st == DS_OK)
-            st = ds_add_forward(ctx, u->out, bp, u->out);
+            st = ds_add_forward(ctx, out, bp, out);
         ds_pool_release(pool, bp);
         TRY(st);
     } else {
-        TRY(ds_add_forward(ctx, u->out, x, u->out));
+        TRY(ds_add_forward(ctx, out, x, out));
     }
-    return ds_relu_forward(ctx, u->out, u->out);
+    return ds_relu_forward(ctx, out, out);
+}
+
+ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x)
+{
+    u->x = x;
+    /* The conv outputs z1, z2, zp are BatchNorm inputs, kept for the backward. */
+    TRY(ds_shape_alloc(ctx, &u->z1, u->out_shape));
+    TRY(ds_shape_alloc(ctx, &u->a1, u->out_shape));
+    TRY(ds_shape_alloc(ctx, &u->z2, u->out_shape));
+    TRY(ds_shape_alloc(ctx, &u->out, u->out_shape));
+    if (u->has_proj)
+        TRY(ds_shape_alloc(ctx, &u->zp, u->out_shape));
+    TRY(ds_conv3d_forward(ctx, &u->conv1, x, u->z1));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn1, u->z1, u->a1, 1));
+    TRY(ds_relu_forward(ctx, u->a1, u->a1));
+    TRY(ds_conv3d_forward(ctx, &u->conv2, u->a1, u->z2));
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn2, u->z2, u->out, 1));
+    return basic_finish(ctx, u, pool, x, u->out, u->zp, 1);
+}
+
+ds_status ds_basic_forward_into(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
+                                ds_tensor *y)
+{
+    ds_tensor *a1 = NULL;
+    TRY(ds_pool_acquire_like(ctx, pool, y, 0, &a1));
+    ds_status st = ds_conv3d_forward(ctx, &u->conv1, x, a1);
+    if (st == DS_OK)
+        st = ds_batchnorm3d_forward(ctx, &u->bn1, a1, a1, 0);
+    if (st == DS_OK)
+        st = ds_relu_forward(ctx, a1, a1);
+    if (st == DS_OK)
+        st = ds_conv3d_forward(ctx, &u->conv2, a1, y);
+    ds_pool_release(pool, a1);
+    TRY(st);
+    TRY(ds_batchnorm3d_forward(ctx, &u->bn2, y, y, 0));
+    return basic_finish(ctx, u, pool, x, y, NULL, 0);
 }
 
 ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, ds_tensor *d_out,

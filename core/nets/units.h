@@ -5,8 +5,9 @@
  *   ds_basic  ResNet BasicBlock: conv-BN-ReLU-conv-BN + shortcut (identity or 1x1x1 projection
  *             conv + BN), then ReLU.
  *
- * _plan allocates the activations for an input shape and reports the output shape;
- * _forward reads x (kept, borrowed, for backward) and writes the unit's output;
+ * _plan records the output shape for an input shape; _forward (training) reads x (kept,
+ * borrowed, for backward) and writes the unit's own output, allocating the activations backward
+ * needs on first use; _forward_into (evaluation) writes into a caller's buffer and keeps nothing;
  * _backward takes d_out, the gradient of the unit's output, which it overwrites (ReLU mask
  * applied in place), and ADDS the input gradient into d_x (NULL: not wanted). Scratch comes
  * from the network's pool.
@@ -25,6 +26,7 @@ typedef struct ds_shape {
 
 typedef struct ds_cbr {
     int transposed;
+    ds_shape out_shape;
     ds_conv3d conv;
     ds_conv_transpose3d tconv;
     ds_batchnorm3d bn;
@@ -40,11 +42,13 @@ void ds_cbr_free(ds_cbr *u);
 ds_status ds_cbr_register(ds_ctx *ctx, ds_cbr *u, ds_param_list *params, ds_batchnorm3d **bns,
                           int *bn_count);
 ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out);
-ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, int training);
+ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x);
+ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, ds_tensor *y);
 ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, ds_tensor *d_out, ds_tensor *d_x);
 int64_t ds_cbr_bytes(const ds_cbr *u);
 
 typedef struct ds_basic {
+    ds_shape out_shape;
     ds_conv3d conv1, conv2, proj;
     ds_batchnorm3d bn1, bn2, bnp;
     int has_proj;
@@ -59,8 +63,9 @@ void ds_basic_free(ds_basic *u);
 ds_status ds_basic_register(ds_ctx *ctx, ds_basic *u, ds_param_list *params, ds_batchnorm3d **bns,
                             int *bn_count);
 ds_status ds_basic_plan(ds_ctx *ctx, ds_basic *u, ds_shape in, ds_shape *out);
-ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
-                           int training);
+ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x);
+ds_status ds_basic_forward_into(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
+                                ds_tensor *y);
 ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, ds_tensor *d_out,
                             ds_tensor *d_x);
 int64_t ds_basic_bytes(const ds_basic *u);

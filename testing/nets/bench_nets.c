@@ -69,6 +69,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_nets: unknown architecture %s\n", arch);
         return 2;
     }
+    ds_net_scratch *shared = NULL; /* a pair shares its scratch, as the trainer does */
+    if (count == 2) {
+        CHECK(ds_net_scratch_create(ctx, &shared));
+        ds_net_use_scratch(nets[0], shared);
+        ds_net_use_scratch(nets[1], shared);
+    }
     ds_sgd opt[2];
     ds_rng rng[2];
     for (int i = 0; i < count; ++i) {
@@ -115,6 +121,7 @@ int main(int argc, char **argv)
         ds_sgd_free(&opt[i]);
         ds_net_free(nets[i]);
     }
+    ds_net_scratch_free(shared);
     ds_tensor_free(x);
     ds_tensor_free(g);
     ds_ctx_free(ctx);

@@ -141,6 +141,48 @@ static void check_arch(ds_ctx *ctx, ds_arch arch)
     ds_net_free(net);
 }
 
+/* One training step of a pair (both forwards, then both backwards, as the trainer does);
+ * returns all gradients of both networks concatenated. */
+static float *pair_step(ds_ctx *ctx, ds_net_scratch *shared, int64_t *total)
+{
+    ds_net *nets[2] = {NULL, NULL};
+    ds_net_create(ctx, &nets[0], DS_ARCH_RESNET34_VNET, 1, 2, 4);
+    ds_net_create(ctx, &nets[1], DS_ARCH_VNET, 1, 2, 4);
+    ds_tensor *x = NULL, *g = NULL;
+    ds_tensor_create(ctx, &x, 2, 1, 16, 16, 32);
+    ds_tensor_create(ctx, &g, 2, 2, 16, 16, 32);
+    fill_normal(x, 21);
+    fill_normal(g, 22);
+    *total = 0;
+    for (int i = 0; i < 2; ++i) {
+        ds_rng init;
+        ds_rng_init(&init, 1337, i ? DS_RNG_INIT_B : DS_RNG_INIT_A);
+        ds_net_init_weights(ctx, nets[i], &init);
+        ds_net_use_scratch(nets[i], shared);
+        *total += ds_net_param_count(nets[i]);
+    }
+    ds_rng drop[2];
+    for (int i = 0; i < 2; ++i) {
+        const ds_tensor *logits = NULL;
+        ds_rng_init(&drop[i], 1337, i ? DS_RNG_DROPOUT_B : DS_RNG_DROPOUT_A);
+        DS_CHECK_OK(ctx, ds_net_forward(ctx, nets[i], x, 1, &drop[i], &logits, NULL));
+    }
+    for (int i = 0; i < 2; ++i)
+        DS_CHECK_OK(ctx, ds_net_backward(ctx, nets[i], g, NULL));
+    float *a = copy_grads(ds_net_params(nets[0]), ds_net_param_count(nets[0]));
+    float *b = copy_grads(ds_net_params(nets[1]), ds_net_param_count(nets[1]));
+    float *all = malloc((size_t)*total * sizeof *all);
+    memcpy(all, a, (size_t)ds_net_param_count(nets[0]) * sizeof *all);
+    memcpy(all + ds_net_param_count(nets[0]), b, (size_t)ds_net_param_count(nets[1]) * sizeof *all);
+    free(a);
+    free(b);
+    ds_tensor_free(x);
+    ds_tensor_free(g);
+    ds_net_free(nets[0]);
+    ds_net_free(nets[1]);
+    return all;
+}
+
 int main(void)
 {
     ds_ctx *ctx = NULL;
@@ -176,6 +218,63 @@ int main(void)
     }
     DS_CHECK(checked == 3);
     ds_net_free(net);
+
+    /* A pair sharing one scratch (gradient pool and conv workspace) computes exactly what two
+     * separate networks compute. */
+    ds_net_scratch *shared = NULL;
+    DS_CHECK_OK(ctx, ds_net_scratch_create(ctx, &shared));
+    int64_t total_own = 0, total_shared = 0;
+    float *own = pair_step(ctx, NULL, &total_own);
+    float *with_shared = pair_step(ctx, shared, &total_shared);
+    DS_CHECK(total_own == total_shared &&
+             memcmp(own, with_shared, (size_t)total_own * sizeof *own) == 0);
+    free(own);
+    free(with_shared);
+    ds_net_scratch_free(shared);
+
+    /* Evaluation with a shared scratch: the second network's forward does not disturb the first
+     * one's results (its feature stays lent to it), and evaluation holds far less memory than a
+     * training forward of the same shape. */
+    {
+        ds_net *a = NULL, *b = NULL;
+        ds_net_scratch *scratch = NULL;
+        ds_net_create(ctx, &a, DS_ARCH_RESNET34_VNET, 1, 2, 4);
+        ds_net_create(ctx, &b, DS_ARCH_VNET, 1, 2, 4);
+        ds_net_scratch_create(ctx, &scratch);
+        ds_rng init_ab;
+        ds_rng_init(&init_ab, 3, DS_RNG_INIT_A);
+        ds_net_init_weights(ctx, a, &init_ab);
+        ds_net_init_weights(ctx, b, &init_ab);
+        ds_net_use_scratch(a, scratch);
+        ds_net_use_scratch(b, scratch);
+        ds_tensor *x = NULL, *fa = NULL, *la = NULL;
+        ds_tensor_create(ctx, &x, 1, 1, 32, 32, 32);
+        fill_normal(x, 31);
+        const ds_tensor *logits = NULL, *feature = NULL, *lb = NULL, *fb = NULL;
+        DS_CHECK_OK(ctx, ds_net_forward(ctx, a, x, 0, NULL, &logits, &feature));
+        ds_tensor_clone(ctx, &la, logits);
+        ds_tensor_clone(ctx, &fa, feature);
+        const int64_t eval_bytes = ds_net_activation_bytes(a);
+        DS_CHECK_OK(ctx, ds_net_forward(ctx, b, x, 0, NULL, &lb, &fb));
+        DS_CHECK(fb != feature);
+        DS_CHECK(memcmp(feature->data, fa->data, (size_t)ds_tensor_numel(fa) * 4) == 0);
+        DS_CHECK(memcmp(logits->data, la->data, (size_t)ds_tensor_numel(la) * 4) == 0);
+        /* The same network's next forward reproduces its outputs exactly. */
+        DS_CHECK_OK(ctx, ds_net_forward(ctx, a, x, 0, NULL, &logits, &feature));
+        DS_CHECK(memcmp(feature->data, fa->data, (size_t)ds_tensor_numel(fa) * 4) == 0);
+        ds_rng drop;
+        ds_rng_init(&drop, 1, DS_RNG_DROPOUT_A);
+        DS_CHECK_OK(ctx, ds_net_forward(ctx, a, x, 1, &drop, &logits, &feature));
+        DS_CHECK_MSG(2 * eval_bytes < ds_net_activation_bytes(a),
+                     "evaluation holds %lld bytes, training %lld", (long long)eval_bytes,
+                     (long long)ds_net_activation_bytes(a));
+        ds_tensor_free(x);
+        ds_tensor_free(fa);
+        ds_tensor_free(la);
+        ds_net_free(a); /* gives its lent buffers back to the scratch */
+        ds_net_free(b);
+        ds_net_scratch_free(scratch);
+    }
 
     ds_net *bad = NULL;
     DS_CHECK_FAILS(ctx, ds_net_create(ctx, &bad, DS_ARCH_VNET, 1, 1, 16), DS_ERR_ARG);

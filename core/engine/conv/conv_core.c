@@ -14,8 +14,10 @@
 #include <cblas.h>
 #include <inttypes.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ds_conv.h"
 #include "ds_tensor.h"
 
 ds_status ds_conv_work_reserve(ds_ctx *ctx, float **buf, size_t *cap, size_t floats)
@@ -390,4 +392,25 @@ void ds_conv_fill_bias(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const
         for (int64_t i = 0; i < spatial; ++i)
             row[i] = v;
     }
+}
+
+/* A shared workspace is a ds_conv_work that no layer owns. */
+struct ds_conv_workspace {
+    ds_conv_work work;
+};
+
+ds_status ds_conv_workspace_create(ds_ctx *ctx, ds_conv_workspace **out)
+{
+    if (!out)
+        return ds_fail(ctx, DS_ERR_ARG, "conv workspace: null output pointer");
+    *out = calloc(1, sizeof **out);
+    return *out ? DS_OK : ds_fail(ctx, DS_ERR_NOMEM, "conv workspace: out of memory");
+}
+
+void ds_conv_workspace_free(ds_conv_workspace *ws)
+{
+    if (!ws)
+        return;
+    ds_conv_work_release(&ws->work);
+    free(ws);
 }

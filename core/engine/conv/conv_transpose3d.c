@@ -53,7 +53,7 @@ ds_status ds_conv_transpose3d_init(ds_ctx *ctx, ds_conv_transpose3d *conv, const
         snprintf(name, sizeof name, "%s%sbias", pre, pre[0] ? "." : "");
         st = ds_param_init(ctx, &conv->bias, name, out_channels);
     }
-    if (st == DS_OK && !(conv->work = calloc(1, sizeof(ds_conv_work))))
+    if (st == DS_OK && !(conv->work = conv->own_work = calloc(1, sizeof(ds_conv_work))))
         st = ds_fail(ctx, DS_ERR_NOMEM, "conv_transpose3d %s: out of memory", pre);
     if (st != DS_OK) {
         ds_conv_transpose3d_free(conv);
@@ -71,8 +71,8 @@ void ds_conv_transpose3d_free(ds_conv_transpose3d *conv)
         return;
     ds_param_free(&conv->weight);
     ds_param_free(&conv->bias);
-    ds_conv_work_release(conv->work);
-    free(conv->work);
+    ds_conv_work_release(conv->own_work);
+    free(conv->own_work);
     memset(conv, 0, sizeof *conv);
 }
 
@@ -178,4 +178,10 @@ ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, c
     if (st == DS_OK && conv->has_bias)
         ds_conv_core_bias_grad(ctx, g.n, g.cin, g.d * g.h * g.w, dy->data, conv->bias.grad);
     return st;
+}
+
+void ds_conv_transpose3d_use_workspace(ds_conv_transpose3d *conv, ds_conv_workspace *ws)
+{
+    if (conv)
+        conv->work = ws ? (void *)ws : conv->own_work;
 }
