@@ -19,6 +19,7 @@
 #define DS_COHORT_H
 
 #include <stdint.h>
+#include "ds_intensity.h"
 #include "ds_status.h"
 #include "ds_volume.h"
 
@@ -50,12 +51,6 @@ ds_status ds_cohort_open_csv(ds_ctx *ctx, const char *csv_path, ds_cohort **out)
 void ds_cohort_free(ds_cohort *c);
 
 /* ---- Loading a case ---- */
-
-typedef enum ds_norm_mode {
-    DS_NORM_ZSCORE = 0, /* per-volume z-score (default) */
-    DS_NORM_WINDOW = 1, /* clip to [window_lo, window_hi], scale to [0, 1] (CT) */
-    DS_NORM_NONE = 2
-} ds_norm_mode;
 
 typedef struct ds_load_options {
     ds_norm_mode norm;

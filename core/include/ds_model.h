@@ -20,6 +20,7 @@
 #ifndef DS_MODEL_H
 #define DS_MODEL_H
 
+#include "ds_intensity.h"
 #include "ds_nets.h"
 #include "ds_optim.h"
 #include "ds_rng.h"
@@ -32,11 +33,6 @@ extern "C" {
 #define DS_MODEL_MAX_NETS 2
 #define DS_MODEL_MAX_RNG 16
 #define DS_MODEL_NAME_CAP 64
-
-typedef enum ds_norm_mode {
-    DS_NORM_ZSCORE = 0, /* per-volume (x - mean) / std */
-    DS_NORM_WINDOW = 1  /* clip to [lo, hi], then map to [0, 1] */
-} ds_norm_mode;
 
 typedef struct ds_model_meta {
     int classes;

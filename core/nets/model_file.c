@@ -323,7 +323,7 @@ static ds_status read_meta(ds_ctx *ctx, cursor *c, ds_model_meta *meta, const ch
         if (!get_str(c, meta->class_names[k], DS_MODEL_NAME_CAP))
             return CORRUPT("class name");
     uint64_t patch[3], iteration;
-    if (!get_u32(c, &mode) || mode > DS_NORM_WINDOW || !get_f32s(c, &meta->norm_lo, 1) ||
+    if (!get_u32(c, &mode) || mode > DS_NORM_NONE || !get_f32s(c, &meta->norm_lo, 1) ||
         !get_f32s(c, &meta->norm_hi, 1) || !get_u64(c, &patch[0]) || !get_u64(c, &patch[1]) ||
         !get_u64(c, &patch[2]) || !get_f64(c, &meta->spacing[0]) ||
         !get_f64(c, &meta->spacing[1]) || !get_f64(c, &meta->spacing[2]) ||
