@@ -9,9 +9,6 @@
 
 #include "conv_core.h"
 
-/* Largest kernel, stride or padding accepted; anything larger is refused as absurd. */
-#define DS_CONV_MAX_KSP 64
-#define DS_CONV_MAX_CHANNELS 65536
 
 ds_status ds_conv3d_init(ds_ctx *ctx, ds_conv3d *conv, const char *name_prefix, int in_channels,
                          int out_channels, int kernel, int stride, int padding, int has_bias)
@@ -19,52 +16,24 @@ ds_status ds_conv3d_init(ds_ctx *ctx, ds_conv3d *conv, const char *name_prefix, 
     if (!conv)
         return ds_fail(ctx, DS_ERR_ARG, "conv3d init: null layer");
     memset(conv, 0, sizeof *conv);
-    const char *pre = name_prefix ? name_prefix : "";
-    if (in_channels < 1 || out_channels < 1 || in_channels > DS_CONV_MAX_CHANNELS ||
-        out_channels > DS_CONV_MAX_CHANNELS)
-        return ds_fail(ctx, DS_ERR_ARG, "conv3d %s: channels %d -> %d out of range 1..%d", pre,
-                       in_channels, out_channels, DS_CONV_MAX_CHANNELS);
-    if (kernel < 1 || stride < 1 || padding < 0 || kernel > DS_CONV_MAX_KSP ||
-        stride > DS_CONV_MAX_KSP || padding > DS_CONV_MAX_KSP)
-        return ds_fail(
-            ctx, DS_ERR_ARG,
-            "conv3d %s: kernel %d, stride %d, padding %d out of range (1..%d, 1..%d, 0..%d)", pre,
-            kernel, stride, padding, DS_CONV_MAX_KSP, DS_CONV_MAX_KSP, DS_CONV_MAX_KSP);
     conv->in_channels = in_channels;
     conv->out_channels = out_channels;
     conv->kernel = kernel;
     conv->stride = stride;
     conv->padding = padding;
     conv->has_bias = has_bias ? 1 : 0;
-    char name[DS_PARAM_NAME_CAP];
-    int64_t k3 = (int64_t)kernel * kernel * kernel;
-    snprintf(name, sizeof name, "%s%sweight", pre, pre[0] ? "." : "");
-    ds_status st =
-        ds_param_init(ctx, &conv->weight, name, (int64_t)out_channels * in_channels * k3);
-    if (st == DS_OK && conv->has_bias) {
-        snprintf(name, sizeof name, "%s%sbias", pre, pre[0] ? "." : "");
-        st = ds_param_init(ctx, &conv->bias, name, out_channels);
-    }
-    if (st == DS_OK && !(conv->work = conv->own_work = calloc(1, sizeof(ds_conv_work))))
-        st = ds_fail(ctx, DS_ERR_NOMEM, "conv3d %s: out of memory", pre);
-    if (st != DS_OK) {
-        ds_conv3d_free(conv);
-        return st;
-    }
-    memset(conv->weight.value, 0, (size_t)conv->weight.numel * sizeof(float));
-    if (conv->has_bias)
-        memset(conv->bias.value, 0, (size_t)conv->bias.numel * sizeof(float));
-    return DS_OK;
+    ds_status st = ds_conv_layer_init(ctx, "conv3d", name_prefix, in_channels, out_channels, kernel,
+                                      stride, padding, conv->has_bias, &conv->weight, &conv->bias,
+                                      &conv->own_work);
+    conv->work = conv->own_work;
+    return st;
 }
 
 void ds_conv3d_free(ds_conv3d *conv)
 {
     if (!conv)
         return;
-    ds_param_free(&conv->weight);
-    ds_param_free(&conv->bias);
-    ds_conv_work_release(conv->own_work);
-    free(conv->own_work);
+    ds_conv_layer_free(&conv->weight, &conv->bias, conv->own_work);
     memset(conv, 0, sizeof *conv);
 }
 

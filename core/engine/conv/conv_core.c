@@ -14,6 +14,7 @@
 #include <cblas.h>
 #include <inttypes.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,50 @@ void ds_conv_work_release(ds_conv_work *work)
     ds_aligned_free(work->part);
     ds_aligned_free(work->wpk);
     memset(work, 0, sizeof *work);
+}
+
+ds_status ds_conv_layer_init(ds_ctx *ctx, const char *kind, const char *prefix, int in_channels,
+                             int out_channels, int kernel, int stride, int padding, int has_bias,
+                             ds_param *weight, ds_param *bias, void **own_work)
+{
+    const char *pre = prefix ? prefix : "";
+    if (in_channels < 1 || out_channels < 1 || in_channels > DS_CONV_MAX_CHANNELS ||
+        out_channels > DS_CONV_MAX_CHANNELS)
+        return ds_fail(ctx, DS_ERR_ARG, "%s %s: channels %d -> %d out of range 1..%d", kind, pre,
+                       in_channels, out_channels, DS_CONV_MAX_CHANNELS);
+    if (kernel < 1 || stride < 1 || padding < 0 || kernel > DS_CONV_MAX_KSP ||
+        stride > DS_CONV_MAX_KSP || padding > DS_CONV_MAX_KSP)
+        return ds_fail(ctx, DS_ERR_ARG,
+                       "%s %s: kernel %d, stride %d, padding %d out of range (1..%d, 1..%d, 0..%d)",
+                       kind, pre, kernel, stride, padding, DS_CONV_MAX_KSP, DS_CONV_MAX_KSP,
+                       DS_CONV_MAX_KSP);
+    char name[DS_PARAM_NAME_CAP];
+    const int64_t k3 = (int64_t)kernel * kernel * kernel;
+    snprintf(name, sizeof name, "%s%sweight", pre, pre[0] ? "." : "");
+    ds_status st = ds_param_init(ctx, weight, name, (int64_t)in_channels * out_channels * k3);
+    if (st == DS_OK && has_bias) {
+        snprintf(name, sizeof name, "%s%sbias", pre, pre[0] ? "." : "");
+        st = ds_param_init(ctx, bias, name, out_channels);
+    }
+    if (st == DS_OK && !(*own_work = calloc(1, sizeof(ds_conv_work))))
+        st = ds_fail(ctx, DS_ERR_NOMEM, "%s %s: out of memory", kind, pre);
+    if (st != DS_OK) {
+        ds_conv_layer_free(weight, bias, *own_work);
+        *own_work = NULL;
+        return st;
+    }
+    memset(weight->value, 0, (size_t)weight->numel * sizeof(float));
+    if (has_bias)
+        memset(bias->value, 0, (size_t)bias->numel * sizeof(float));
+    return DS_OK;
+}
+
+void ds_conv_layer_free(ds_param *weight, ds_param *bias, void *own_work)
+{
+    ds_param_free(weight);
+    ds_param_free(bias);
+    ds_conv_work_release(own_work);
+    free(own_work);
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }

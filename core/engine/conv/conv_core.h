@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ds_param.h"
 #include "ds_status.h"
 #include "ds_tensor.h"
 
@@ -50,6 +51,19 @@ typedef struct ds_conv_work {
     float *wpk; /* weight repacked for the direct kernel    */
     size_t wpk_cap;
 } ds_conv_work;
+
+/* Largest kernel, stride, padding and channel count accepted; larger is refused as absurd. */
+#define DS_CONV_MAX_KSP 64
+#define DS_CONV_MAX_CHANNELS 65536
+
+/* What the two layer types' init and free share: checks the sizes (messages say "<kind>
+ * <prefix>: ..."), makes the zeroed weight (in * out * k^3 values: the same count for both
+ * layouts) and bias (out, when has_bias), named "<prefix>.weight" / "<prefix>.bias", and the
+ * layer's own work buffers. On failure everything made is freed. */
+ds_status ds_conv_layer_init(ds_ctx *ctx, const char *kind, const char *prefix, int in_channels,
+                             int out_channels, int kernel, int stride, int padding, int has_bias,
+                             ds_param *weight, ds_param *bias, void **own_work);
+void ds_conv_layer_free(ds_param *weight, ds_param *bias, void *own_work);
 
 ds_status ds_conv_work_reserve(ds_ctx *ctx, float **buf, size_t *cap, size_t floats);
 void ds_conv_work_release(ds_conv_work *work);
