@@ -31,7 +31,6 @@ static const ds_tensor *level_output(const ds_net *net, int l)
     return ds_enc_output(&net->enc[net->level_end[l]]);
 }
 
-
 ds_status ds_net_plan(ds_ctx *ctx, ds_net *net, int64_t n, int64_t d, int64_t h, int64_t w)
 {
     if (!net)
