@@ -1,4 +1,5 @@
 /* model_file.c - saving and loading the model file (format in ds_model.h). */
+#include "try.h"
 #include "ds_model.h"
 #include "ds_atomic_file.h"
 #include "ds_checksum.h"
@@ -9,13 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        ds_status try_st_ = (expr);                                                            \
-        if (try_st_ != DS_OK)                                                                  \
-            return try_st_;                                                                    \
-    } while (0)
 
 static const unsigned char model_magic[8] = {'D', 'U', 'A', 'L', 'S', 'E', 'G', 0x1A};
 

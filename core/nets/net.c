@@ -1,17 +1,11 @@
 /* net.c - construction of the two networks, parameters, initialisation (see ds_nets.h). */
+#include "try.h"
 #include "net_internal.h"
 #include "ds_init.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        ds_status try_st_ = (expr);                                                            \
-        if (try_st_ != DS_OK)                                                                  \
-            return try_st_;                                                                    \
-    } while (0)
 
 const char *ds_arch_name(ds_arch arch)
 {

@@ -4,17 +4,11 @@
  * Decoder, for j = 3..0: s_j = up_j(y_{j+1}) + x_j, y_j = stage_j(s_j), with y_4 the bottleneck
  * (after dropout for the V-Net); then f = dropout(y_0) and logits = out_conv(f).
  */
+#include "try.h"
 #include "net_internal.h"
 
 #include <inttypes.h>
 #include <string.h>
-
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        ds_status try_st_ = (expr);                                                            \
-        if (try_st_ != DS_OK)                                                                  \
-            return try_st_;                                                                    \
-    } while (0)
 
 /* Gives back the evaluation feature lent from the scratch pool by the last forward. */
 static void release_eval_feature(ds_net *net)

@@ -1,16 +1,10 @@
 /* units.c - conv-BN-ReLU and BasicBlock units with forward and backward (see units.h). */
+#include "try.h"
 #include "units.h"
 #include "ds_activation.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        ds_status try_st_ = (expr);                                                            \
-        if (try_st_ != DS_OK)                                                                  \
-            return try_st_;                                                                    \
-    } while (0)
 
 ds_shape ds_shape_of(const ds_tensor *t)
 {
