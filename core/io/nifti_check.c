@@ -75,7 +75,8 @@ static ds_status scaling_from_header(ds_ctx *ctx, const char *path, float slope,
 static ds_status parse_header(ds_ctx *ctx, const char *path, const unsigned char *b,
                               ds_nifti_header *h)
 {
-    const int swap = load32(b, 0) != NIFTI1_HEADER_BYTES;
+    const uint32_t native = load32(b, 0);
+    const int swap = native != NIFTI1_HEADER_BYTES && native != NIFTI2_HEADER_BYTES;
     const uint32_t size = load32(b, swap);
     if (size == NIFTI2_HEADER_BYTES)
         return ds_fail(ctx, DS_ERR_UNSUPPORTED, "%s: is a NIfTI-2 file, which the ITK NIfTI "
