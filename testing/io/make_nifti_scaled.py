@@ -96,9 +96,10 @@ VALUES = {
     "slope0": (np.int16, 0.0, 7.0, 8),
     "label_s2": (np.uint8, 2.0, 0.0, None),  # labels 0, 2, 4, 6
     "label_half": (np.uint8, 0.5, 0.0, None),  # odd stored values: 0.5, 1.5: not labels
+    "i16_plain": (np.int16, 1.0, 0.0, 9),  # not scaled: read by ITK
 }
 
-# case -> (value set, big-endian, qform_code, sform_code, 4-D)
+# case -> (value set, big-endian, qform_code, sform_code, 4-D[, with a header extension])
 CASES = {
     "i8": ("i8", False, 1, 1, False),
     "u8": ("u8", False, 1, 1, False),
@@ -117,6 +118,8 @@ CASES = {
     "time1": ("i16", False, 1, 1, True),
     "label_s2": ("label_s2", False, 1, 1, False),
     "label_half": ("label_half", False, 1, 1, False),
+    # data after a 32-byte extension (vox_offset 384): a cut of 1 byte must still be seen
+    "i16_ext": ("i16_plain", False, 1, 1, False, True),
 }
 
 
@@ -141,12 +144,14 @@ def make_image(data, slope, inter, big, qcode, scode):
 
 
 def write_case(name, spec, tmp):
-    vname, big, qcode, scode, four_d = spec
+    vname, big, qcode, scode, four_d = spec[:5]
     dtype, slope, inter, seed = VALUES[vname]
     data = label_stored(vname) if seed is None else stored(dtype, seed)
     if four_d:
         data = data[..., np.newaxis]
     img = make_image(data, slope, inter, big, qcode, scode)
+    if len(spec) > 5:
+        img.header.extensions.append(nib.nifti1.Nifti1Extension("comment", b"DualSeg issue 17"))
     gz = os.path.join(OUT_DIR, name + ".nii.gz")
     plain = os.path.join(tmp, name + ".nii")
     nib.save(img, gz)
@@ -158,6 +163,7 @@ def write_case(name, spec, tmp):
     assert (np.asanyarray(back.dataobj.get_unscaled()) == data).all(), name
     assert int(h["qform_code"]) == qcode and int(h["sform_code"]) == scode, name
     assert (h.endianness == ">") == big, name
+    assert back.dataobj.offset == (384 if len(spec) > 5 else 352), (name, back.dataobj.offset)
     assert np.allclose(h.get_qform(coded=False), QFORM, atol=1e-6), name
     assert np.allclose(h.get_sform(coded=False), SFORM, atol=1e-6), name
     nibabel_choice = "sform" if scode != 0 else "qform"  # nibabel prefers any coded sform
