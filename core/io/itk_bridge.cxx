@@ -260,6 +260,27 @@ ds_status read_dicom(ds_ctx *ctx, const char *dir, int as_label, ds_volume **out
     return volume_from_image(ctx, reader->GetOutput(), as_label, dir, out);
 }
 
+// One component per voxel, 3-D (extra axes of size 1 allowed), from the file's information.
+ds_status check_scalar_3d(ds_ctx *ctx, const itk::ImageIOBase *io, bool seg, const char *path)
+{
+    const unsigned dims = io->GetNumberOfDimensions();
+    if (io->GetNumberOfComponents() != 1) {
+        if (seg)
+            return ds_fail(ctx, DS_ERR_UNSUPPORTED,
+                           "%s: multi-layer segmentation (%u layers) is not supported (export a "
+                           "label map from Slicer)", path, io->GetNumberOfComponents());
+        return ds_fail(ctx, DS_ERR_FORMAT, "%s: has %u components per voxel; only scalar "
+                       "images are read", path, io->GetNumberOfComponents());
+    }
+    if (dims < 3)
+        return ds_fail(ctx, DS_ERR_SHAPE, "%s: is %u-D, a 3-D volume is required", path, dims);
+    for (unsigned d = 3; d < dims; ++d)
+        if (io->GetDimensions(d) != 1)
+            return ds_fail(ctx, DS_ERR_SHAPE, "%s: is %u-D (axis %u has %zu entries), a 3-D "
+                           "volume is required", path, dims, d, (size_t)io->GetDimensions(d));
+    return DS_OK;
+}
+
 ds_status read_file(ds_ctx *ctx, const char *path, int as_label, ds_volume **out)
 {
     if (!ds_path_is_file(path))
@@ -292,27 +313,12 @@ ds_status read_file(ds_ctx *ctx, const char *path, int as_label, ds_volume **out
                        io->GetNameOfClass());
     io->SetFileName(path);
     io->ReadImageInformation();
-    const unsigned dims = io->GetNumberOfDimensions();
     const bool seg = ds_io_format_of(path) == DS_IO_SEG_NRRD;
-    if (io->GetNumberOfComponents() != 1) {
-        if (seg)
-            return ds_fail(ctx, DS_ERR_UNSUPPORTED,
-                           "%s: multi-layer segmentation (%u layers) is not supported (export a "
-                           "label map from Slicer)", path, io->GetNumberOfComponents());
-        return ds_fail(ctx, DS_ERR_FORMAT, "%s: has %u components per voxel; only scalar "
-                       "images are read", path, io->GetNumberOfComponents());
-    }
-    if (dims < 3)
-        return ds_fail(ctx, DS_ERR_SHAPE, "%s: is %u-D, a 3-D volume is required", path, dims);
-    for (unsigned d = 3; d < dims; ++d)
-        if (io->GetDimensions(d) != 1)
-            return ds_fail(ctx, DS_ERR_SHAPE, "%s: is %u-D (axis %u has %zu entries), a 3-D "
-                           "volume is required", path, dims, d, (size_t)io->GetDimensions(d));
-    if (nifti) {
-        ds_status st = ds_nifti_check_complete(ctx, path, &nh);
-        if (st != DS_OK)
-            return st;
-    }
+    ds_status st = check_scalar_3d(ctx, io, seg, path);
+    if (st == DS_OK && nifti)
+        st = ds_nifti_check_complete(ctx, path, &nh);
+    if (st != DS_OK)
+        return st;
     auto reader = itk::ImageFileReader<FloatImage>::New();
     reader->SetImageIO(io);
     reader->SetFileName(path);
@@ -322,7 +328,7 @@ ds_status read_file(ds_ctx *ctx, const char *path, int as_label, ds_volume **out
     }
     reader->Update();
     ds_volume *v = nullptr;
-    ds_status st = volume_from_image(ctx, reader->GetOutput(), as_label, path, &v);
+    st = volume_from_image(ctx, reader->GetOutput(), as_label, path, &v);
     if (st == DS_OK && as_label && seg)
         st = read_segments(ctx, io->GetMetaDataDictionary(), path, v);
     if (st != DS_OK) {

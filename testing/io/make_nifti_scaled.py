@@ -53,10 +53,13 @@ QFORM = affine(rotation(30, 2), [-12.5, 30.25, 7.0])
 SFORM = affine(rotation(20, 0) @ rotation(-15, 1), [4.5, -8.25, 16.0])
 
 
-def which_transform(qcode, scode):
+def which_transform(qcode, scode, extra):
     """ITK 5.2.1's NiftiImageIO, as measured on Debian's build (every qform_code 0..2 against
     every sform_code 0..4, consistent pixdim): the sform when its code is 1 (scanner), or when the
-    qform code is 0 and the sform code is not; otherwise the qform."""
+    qform code is 0 and the sform code is not; otherwise the qform. The sform must also be
+    orthonormal once divided by pixdim, or ITK uses the qform (and fails if there is none)."""
+    if extra == "sform_zooms":
+        return "qform"
     if scode == 1 or (qcode == 0 and scode != 0):
         return "sform"
     return "qform" if qcode != 0 else "none"
@@ -99,7 +102,7 @@ VALUES = {
     "i16_plain": (np.int16, 1.0, 0.0, 9),  # not scaled: read by ITK
 }
 
-# case -> (value set, big-endian, qform_code, sform_code, 4-D[, with a header extension])
+# case -> (value set, big-endian, qform_code, sform_code, 4-D[, "extension" | "sform_zooms"])
 CASES = {
     "i8": ("i8", False, 1, 1, False),
     "u8": ("u8", False, 1, 1, False),
@@ -119,7 +122,9 @@ CASES = {
     "label_s2": ("label_s2", False, 1, 1, False),
     "label_half": ("label_half", False, 1, 1, False),
     # data after a 32-byte extension (vox_offset 384): a cut of 1 byte must still be seen
-    "i16_ext": ("i16_plain", False, 1, 1, False, True),
+    "i16_ext": ("i16_plain", False, 1, 1, False, "extension"),
+    # sform_code 1 but the sform's zooms are not pixdim: ITK falls back to the qform
+    "s1_zooms": ("i16", False, 1, 1, False, "sform_zooms"),
 }
 
 
@@ -145,12 +150,15 @@ def make_image(data, slope, inter, big, qcode, scode):
 
 def write_case(name, spec, tmp):
     vname, big, qcode, scode, four_d = spec[:5]
+    extra = spec[5] if len(spec) > 5 else None
     dtype, slope, inter, seed = VALUES[vname]
     data = label_stored(vname) if seed is None else stored(dtype, seed)
     if four_d:
         data = data[..., np.newaxis]
     img = make_image(data, slope, inter, big, qcode, scode)
-    if len(spec) > 5:
+    if extra == "sform_zooms":
+        img.set_sform(SFORM @ np.diag([2.0, 1.0, 1.0, 1.0]), code=scode)
+    if extra == "extension":
         img.header.extensions.append(nib.nifti1.Nifti1Extension("comment", b"DualSeg issue 17"))
     gz = os.path.join(OUT_DIR, name + ".nii.gz")
     plain = os.path.join(tmp, name + ".nii")
@@ -163,12 +171,13 @@ def write_case(name, spec, tmp):
     assert (np.asanyarray(back.dataobj.get_unscaled()) == data).all(), name
     assert int(h["qform_code"]) == qcode and int(h["sform_code"]) == scode, name
     assert (h.endianness == ">") == big, name
-    assert back.dataobj.offset == (384 if len(spec) > 5 else 352), (name, back.dataobj.offset)
+    assert back.dataobj.offset == (384 if extra == "extension" else 352), name
     assert np.allclose(h.get_qform(coded=False), QFORM, atol=1e-6), name
-    assert np.allclose(h.get_sform(coded=False), SFORM, atol=1e-6), name
+    if extra != "sform_zooms":
+        assert np.allclose(h.get_sform(coded=False), SFORM, atol=1e-6), name
     nibabel_choice = "sform" if scode != 0 else "qform"  # nibabel prefers any coded sform
     assert np.array_equal(back.affine, getattr(h, "get_" + nibabel_choice)(coded=False)), name
-    which = which_transform(qcode, scode)
+    which = which_transform(qcode, scode, extra)
     values = np.float32(back.get_fdata()).ravel(order="F")
     return vname, values, which, h
 

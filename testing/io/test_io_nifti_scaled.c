@@ -3,8 +3,8 @@
  *
  * Reference: nibabel 5.0 (Debian's python3-nibabel), testing/io/make_nifti_scaled.py: it wrote
  * the small files of testing/io/nifti_scaled/ (every integer datatype, float32, big-endian, slope
- * 0, qform only, sform only, both with different codes, 4-D with one time point, label maps, an
- * unscaled file whose data follow a header extension) and
+ * 0, qform only, sform only, both with different codes, an sform whose zooms are not pixdim,
+ * 4-D with one time point, label maps, an unscaled file whose data follow a header extension) and
  * recorded get_fdata() and the geometry in nifti_scaled_ref.bin. The plain .nii copies, the cut
  * copies and the scaled copies of a real Hippocampus image are made here, in a scratch folder.
  * Values are compared exactly (float32 of nibabel's float64), geometry to 1e-6 (ITK's float
@@ -157,6 +157,7 @@ static const scaled_case k_cases[] = {
     {"q1_s2", "i16", 0},       {"q2_s1", "i16", 0},
     {"time1", "i16", 0},       {"label_s2", "label_s2", 1},
     {"label_half", "label_half", 0},    {"i16_ext", "i16_plain", 0},
+    {"s1_zooms", "i16", 0},
 };
 
 static void read_and_compare(ds_ctx *ctx, const scaled_case *c, const char *path)
