@@ -29,7 +29,7 @@ typedef enum ds_nifti_scaling {
 
 /* What DualSeg takes from a single-file NIfTI-1 header (nifti_check.c). */
 typedef struct ds_nifti_header {
-    int swapped;          /* the file's byte order is not the machine's */
+    int big_endian;       /* the file's byte order */
     int datatype;         /* NIfTI datatype code */
     int bytes_per_voxel;  /* of that datatype (bitpix is ignored, as nifticlib does) */
     uint64_t voxels;      /* product of dim[1..dim[0]] */

@@ -169,8 +169,8 @@ ds_status volume_from_image(ds_ctx *ctx, const FloatImage *img, int as_label, co
     return DS_OK;
 }
 
-// A NIfTI file whose values are read here (ds_nifti_read_values), with the geometry ITK gives
-// info (read without its data).
+// A NIfTI file whose values are read here (ds_nifti_read_values); info is the image ITK made from
+// the file's header alone (geometry, no data).
 ds_status volume_from_nifti(ds_ctx *ctx, const FloatImage *info, const ds_nifti_header *h,
                             int as_label, const char *path, ds_volume **out)
 {

@@ -84,7 +84,7 @@ static ds_status parse_header(ds_ctx *ctx, const char *path, const unsigned char
     if (size != NIFTI1_HEADER_BYTES || memcmp(b + 344, "n+1", 4) != 0)
         return ds_fail(ctx, DS_ERR_FORMAT, "%s: not a single-file NIfTI-1 file (header size "
                        "or magic 'n+1' wrong)", path);
-    h->swapped = swap;
+    h->big_endian = swap; /* load32 reads little-endian whatever the machine */
     h->datatype = load16(b + 70, swap);
     h->bytes_per_voxel = datatype_bytes(h->datatype);
     if (h->bytes_per_voxel == 0)
@@ -122,7 +122,7 @@ ds_status ds_nifti_read_header(ds_ctx *ctx, const char *path, ds_nifti_header *h
     unsigned char b[NIFTI1_HEADER_BYTES];
     const int n = gzread(g, b, sizeof b);
     gzclose(g);
-    if (n < (int)sizeof b) /* also a NIfTI-2 file: its header is longer */
+    if (n < (int)sizeof b) /* a NIfTI-2 header is longer still */
         return ds_fail(ctx, DS_ERR_FORMAT, "%s: truncated or corrupt inside the NIfTI header "
                        "(%d of 348 bytes read)", path, n < 0 ? 0 : n);
     return parse_header(ctx, path, b, h);

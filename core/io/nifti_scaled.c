@@ -1,6 +1,6 @@
 /* nifti_scaled.c - the values of a scaled NIfTI-1 file, read here rather than through ITK 5.2,
- * which converts int32 (and wider) stored values to float before scaling them (so int32 values
- * beyond 2^24 are rounded twice) and adds scl_inter even when scl_slope is 0 (the standard says
+ * which converts the stored values to float before scaling them (so int32 values beyond 2^24
+ * are rounded twice; measured) and adds scl_inter even when scl_slope is 0 (the standard says
  * such a file is not scaled). Each value is slope * stored + inter computed in double, product and
  * sum rounded separately (as nibabel's numpy does; strict C11 keeps the compiler from fusing
  * them), then rounded once to float32. */
@@ -57,7 +57,9 @@ ds_status ds_nifti_read_values(ds_ctx *ctx, const char *path, const ds_nifti_hea
         return ds_fail(ctx, DS_ERR_FORMAT, "%s: the NIfTI header holds %llu voxels, ITK reads "
                        "%llu", path, (unsigned long long)h->voxels, (unsigned long long)n);
     const size_t width = (size_t)h->bytes_per_voxel;
-    if (!scale_chunk(NULL, h->datatype, 0, 1.0, 0.0, NULL))
+    const uint16_t one = 1;
+    const int swap = h->big_endian != (*(const unsigned char *)&one == 0);
+    if (!scale_chunk(NULL, h->datatype, 0, 1.0, 0.0, NULL)) /* no values: is the type known? */
         return ds_fail(ctx, DS_ERR_UNSUPPORTED, "%s: scaled NIfTI data of datatype %d (not a "
                        "real scalar type) is not supported", path, h->datatype);
     enum { CHUNK = 1 << 16 }; /* voxels per read */
@@ -77,7 +79,7 @@ ds_status ds_nifti_read_values(ds_ctx *ctx, const char *path, const ds_nifti_hea
             st = ds_fail(ctx, DS_ERR_FORMAT, "%s: truncated or corrupt NIfTI data", path);
             break;
         }
-        if (h->swapped)
+        if (swap)
             swap_bytes(buf, count, (int)width);
         scale_chunk(buf, h->datatype, count, h->slope, h->inter, dst + done);
         done += count;
