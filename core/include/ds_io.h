@@ -7,8 +7,26 @@
  * axes have size 1 counts as 3-D). Geometry is kept as ITK reads it (ds_volume.h).
  *
  * Scalar images become float32 in memory. Label maps are uint16 in memory; a label file stored as
- * floats is accepted when every value is an integer in 0..65535. Label maps are written with the
- * smallest unsigned integer type that holds them (uint8 or uint16), compressed.
+ * floats (or scaled) is accepted when every value is within 1e-3 of an integer in 0..65535.
+ * Label maps are written with the smallest unsigned integer type that holds them (uint8 or
+ * uint16), compressed.
+ *
+ * NIfTI specifics (NIfTI-1 single files, either byte order; NIfTI-2 is refused with
+ * DS_ERR_UNSUPPORTED, as ITK 5.2 cannot read it):
+ * - A file shorter than its header says (vox_offset + the data of its datatype and dimensions),
+ *   or whose gzip stream is cut or corrupt, is refused (DS_ERR_FORMAT); nifticlib would not notice.
+ * - Scaling: when scl_slope is finite and not 0, each value is scl_slope * stored + scl_inter,
+ *   computed in double and rounded once to float32 (what nibabel's get_fdata() gives, as float32),
+ *   for every integer and float datatype; a scaled label map must still hold integers (above).
+ *   scl_slope 0 (or not finite) means no scaling, scl_inter included, as the standard says (ITK
+ *   5.2 alone would add scl_inter; it also rounds int32 data to float32 before scaling).
+ * - Geometry when a file holds a qform and an sform: we follow ITK 5.2.1 (hence Slicer), which
+ *   uses the sform when sform_code is 1 (NIFTI_XFORM_SCANNER_ANAT), or when qform_code is 0 and
+ *   sform_code is not; otherwise the qform (measured on Debian's ITK 5.2.1 for qform_code 0..2
+ *   against sform_code 0..4). ITK also falls back to the qform when the sform's columns divided
+ *   by pixdim are not orthonormal (and refuses the file when there is no qform then). nibabel
+ *   instead prefers the sform whenever sform_code is not 0, so a file with qform_code 1 and
+ *   sform_code 2, 3 or 4 and different transforms has a different geometry in nibabel.
  *
  * Writes are atomic: the file (and, for .nhdr / .mhd, its detached data file) is written into a
  * temporary folder created beside the target, then renamed into place (data file first, header

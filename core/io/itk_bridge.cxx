@@ -33,6 +33,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -113,34 +114,82 @@ ds_status geometry_from_image(ds_ctx *ctx, const FloatImage *img, ds_geometry *g
     return ds_geometry_check(ctx, g, path);
 }
 
-// Copies the float image into a new volume; labels are checked and converted.
-ds_status volume_from_image(ds_ctx *ctx, const FloatImage *img, int as_label, const char *path,
-                            ds_volume **out)
+// Labels from floats: each value must be within 1e-3 of an integer in 0..65535. h, when not
+// null, is the scaling that made the floats (named in the message: the stored values may be fine).
+ds_status labels_from_floats(ds_ctx *ctx, const float *src, int64_t n, uint16_t *dst,
+                             const char *path, const ds_nifti_header *h)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = src[i];
+        const float r = std::nearbyint(x);
+        if (!std::isfinite(x) || std::fabs(x - r) > 1e-3f || r < 0.0f || r > 65535.0f) {
+            char why[128] = "";
+            if (h && h->scaling == DS_NIFTI_SCALED)
+                std::snprintf(why, sizeof why, " (the file's stored values are scaled by "
+                              "scl_slope %g, scl_inter %g)", h->slope, h->inter);
+            return ds_fail(ctx, DS_ERR_FORMAT,
+                           "%s: label value %g at voxel %lld is not an integer in 0..65535%s",
+                           path, static_cast<double>(x), static_cast<long long>(i), why);
+        }
+        dst[i] = static_cast<uint16_t>(r);
+    }
+    return DS_OK;
+}
+
+// A new volume with the geometry of img (whose buffer is not needed).
+ds_status volume_like(ds_ctx *ctx, const FloatImage *img, int as_label, const char *path,
+                      ds_volume **out)
 {
     ds_geometry g;
     ds_status st = geometry_from_image(ctx, img, &g, path);
     if (st != DS_OK)
         return st;
+    return ds_volume_create(ctx, out, &g, as_label ? DS_VOLUME_LABEL : DS_VOLUME_SCALAR);
+}
+
+// Copies the float image into a new volume; labels are checked and converted.
+ds_status volume_from_image(ds_ctx *ctx, const FloatImage *img, int as_label, const char *path,
+                            ds_volume **out)
+{
     ds_volume *v = nullptr;
-    st = ds_volume_create(ctx, &v, &g, as_label ? DS_VOLUME_LABEL : DS_VOLUME_SCALAR);
+    ds_status st = volume_like(ctx, img, as_label, path, &v);
     if (st != DS_OK)
         return st;
     const float *src = img->GetBufferPointer();
-    const int64_t n = ds_geometry_voxels(&g);
-    if (!as_label) {
+    const int64_t n = ds_volume_voxels(v);
+    if (!as_label)
         std::memcpy(v->values, src, static_cast<size_t>(n) * sizeof(float));
+    else
+        st = labels_from_floats(ctx, src, n, v->labels, path, nullptr);
+    if (st != DS_OK) {
+        ds_volume_free(v);
+        return st;
+    }
+    *out = v;
+    return DS_OK;
+}
+
+// A NIfTI file whose values are read here (ds_nifti_read_values); info is the image ITK made from
+// the file's header alone (geometry, no data).
+ds_status volume_from_nifti(ds_ctx *ctx, const FloatImage *info, const ds_nifti_header *h,
+                            int as_label, const char *path, ds_volume **out)
+{
+    ds_volume *v = nullptr;
+    ds_status st = volume_like(ctx, info, as_label, path, &v);
+    if (st != DS_OK)
+        return st;
+    const int64_t n = ds_volume_voxels(v);
+    if (!as_label) {
+        st = ds_nifti_read_values(ctx, path, h, v->values, static_cast<uint64_t>(n));
     } else {
-        for (int64_t i = 0; i < n; ++i) {
-            const float x = src[i];
-            const float r = std::nearbyint(x);
-            if (!std::isfinite(x) || std::fabs(x - r) > 1e-3f || r < 0.0f || r > 65535.0f) {
-                ds_volume_free(v);
-                return ds_fail(ctx, DS_ERR_FORMAT,
-                               "%s: label value %g at voxel %lld is not an integer in 0..65535",
-                               path, static_cast<double>(x), static_cast<long long>(i));
-            }
-            v->labels[i] = static_cast<uint16_t>(r);
-        }
+        std::vector<float> values(static_cast<size_t>(n));
+        st = ds_nifti_read_values(ctx, path, h, values.data(), static_cast<uint64_t>(n));
+        if (st == DS_OK)
+            st = labels_from_floats(ctx, values.data(), n, v->labels, path, h);
+    }
+    if (st != DS_OK) {
+        ds_volume_free(v);
+        return st;
     }
     *out = v;
     return DS_OK;
@@ -211,32 +260,10 @@ ds_status read_dicom(ds_ctx *ctx, const char *dir, int as_label, ds_volume **out
     return volume_from_image(ctx, reader->GetOutput(), as_label, dir, out);
 }
 
-ds_status read_file(ds_ctx *ctx, const char *path, int as_label, ds_volume **out)
+// One component per voxel, 3-D (extra axes of size 1 allowed), from the file's information.
+ds_status check_scalar_3d(ds_ctx *ctx, const itk::ImageIOBase *io, bool seg, const char *path)
 {
-    if (!ds_path_is_file(path))
-        return ds_fail(ctx, DS_ERR_IO, "%s: no such file", path);
-    if (ds_io_ends_with(path, ".nii.gz")) {
-        // nifticlib looks for <base>.nii before <base>.nii.gz: with both present it would
-        // silently read the other file.
-        std::string plain(path, std::strlen(path) - 3);
-        if (ds_path_is_file(plain.c_str()))
-            return ds_fail(ctx, DS_ERR_UNSUPPORTED, "%s: %s exists beside it and the NIfTI "
-                           "library would read that one instead; remove or rename one of them",
-                           path, plain.c_str());
-    }
-    itk::ImageIOBase::Pointer io = io_for_name(path);
-    if (!io)
-        io = itk::ImageIOFactory::CreateImageIO(path, itk::IOFileModeEnum::ReadMode);
-    if (!io)
-        return ds_fail(ctx, DS_ERR_FORMAT, "%s: not a format DualSeg reads (NRRD, NIfTI, "
-                       "MetaImage, DICOM folder)", path);
-    if (!io->CanReadFile(path))
-        return ds_fail(ctx, DS_ERR_FORMAT, "%s: not a valid %s file (bad header or magic)", path,
-                       io->GetNameOfClass());
-    io->SetFileName(path);
-    io->ReadImageInformation();
     const unsigned dims = io->GetNumberOfDimensions();
-    const bool seg = ds_io_format_of(path) == DS_IO_SEG_NRRD;
     if (io->GetNumberOfComponents() != 1) {
         if (seg)
             return ds_fail(ctx, DS_ERR_UNSUPPORTED,
@@ -251,17 +278,57 @@ ds_status read_file(ds_ctx *ctx, const char *path, int as_label, ds_volume **out
         if (io->GetDimensions(d) != 1)
             return ds_fail(ctx, DS_ERR_SHAPE, "%s: is %u-D (axis %u has %zu entries), a 3-D "
                            "volume is required", path, dims, d, (size_t)io->GetDimensions(d));
-    if (ds_io_format_of(path) == DS_IO_NIFTI) {
-        ds_status st = ds_nifti_check_complete(ctx, path, io->GetImageSizeInBytes());
+    return DS_OK;
+}
+
+ds_status read_file(ds_ctx *ctx, const char *path, int as_label, ds_volume **out)
+{
+    if (!ds_path_is_file(path))
+        return ds_fail(ctx, DS_ERR_IO, "%s: no such file", path);
+    if (ds_io_ends_with(path, ".nii.gz")) {
+        // nifticlib looks for <base>.nii before <base>.nii.gz: with both present it would
+        // silently read the other file.
+        std::string plain(path, std::strlen(path) - 3);
+        if (ds_path_is_file(plain.c_str()))
+            return ds_fail(ctx, DS_ERR_UNSUPPORTED, "%s: %s exists beside it and the NIfTI "
+                           "library would read that one instead; remove or rename one of them",
+                           path, plain.c_str());
+    }
+    // NIfTI: the header is read here too, for the data's size on disk and the scaling
+    const bool nifti = ds_io_format_of(path) == DS_IO_NIFTI;
+    ds_nifti_header nh;
+    if (nifti) {
+        ds_status st = ds_nifti_read_header(ctx, path, &nh);
         if (st != DS_OK)
             return st;
     }
+    itk::ImageIOBase::Pointer io = io_for_name(path);
+    if (!io)
+        io = itk::ImageIOFactory::CreateImageIO(path, itk::IOFileModeEnum::ReadMode);
+    if (!io)
+        return ds_fail(ctx, DS_ERR_FORMAT, "%s: not a format DualSeg reads (NRRD, NIfTI, "
+                       "MetaImage, DICOM folder)", path);
+    if (!io->CanReadFile(path))
+        return ds_fail(ctx, DS_ERR_FORMAT, "%s: not a valid %s file (bad header or magic)", path,
+                       io->GetNameOfClass());
+    io->SetFileName(path);
+    io->ReadImageInformation();
+    const bool seg = ds_io_format_of(path) == DS_IO_SEG_NRRD;
+    ds_status st = check_scalar_3d(ctx, io, seg, path);
+    if (st == DS_OK && nifti)
+        st = ds_nifti_check_complete(ctx, path, &nh);
+    if (st != DS_OK)
+        return st;
     auto reader = itk::ImageFileReader<FloatImage>::New();
     reader->SetImageIO(io);
     reader->SetFileName(path);
+    if (nifti && nh.scaling != DS_NIFTI_UNSCALED) {
+        reader->UpdateOutputInformation();
+        return volume_from_nifti(ctx, reader->GetOutput(), &nh, as_label, path, out);
+    }
     reader->Update();
     ds_volume *v = nullptr;
-    ds_status st = volume_from_image(ctx, reader->GetOutput(), as_label, path, &v);
+    st = volume_from_image(ctx, reader->GetOutput(), as_label, path, &v);
     if (st == DS_OK && as_label && seg)
         st = read_segments(ctx, io->GetMetaDataDictionary(), path, v);
     if (st != DS_OK) {
