@@ -668,7 +668,7 @@ static void crafted_sections(ds_ctx *ctx, const blob *good)
     section_splice(&b, 5, meta_name(&b, 5, 3), 0, "\x05\0\0\0extra", 9);
     refused(ctx, &b, "a second, different metadata section", "repeated");
     b = blob_copy(good);
-    repeat_section(&b, S_RNG - 1);
+    repeat_section(&b, S_OPT1);
     refused(ctx, &b, "an optimiser twice", "optimiser 1");
     b = blob_copy(good);
     repeat_section(&b, S_NET1);
