@@ -14,8 +14,10 @@
  *   trailer: u32 CRC-32 of every byte before it.
  * Saving writes a temporary file in the same folder, flushes it to disk, then renames it over the
  * destination: an existing file is never left half-written. Loading checks the size, magic,
- * version, checksum and every length before using anything, and fails with a message naming the
- * file and the problem.
+ * version, checksum and every length before using anything (a network's size against its section
+ * before building it; each section once, NET and OPTIM once per index; names without NUL bytes),
+ * and fails with a message naming the file and the problem. Values (weights, statistics,
+ * metadata numbers) are stored bit for bit and not judged: a NaN weight loads as a NaN.
  */
 #ifndef DS_MODEL_H
 #define DS_MODEL_H

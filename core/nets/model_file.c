@@ -291,17 +291,27 @@ static int get_f32s(cursor *c, float *v, int64_t n)
     return 1;
 }
 
-/* Reads a length-prefixed string into out (cap bytes); fails if longer. */
+/* Reads a length-prefixed string into out (cap bytes); fails if longer or if it holds a NUL
+ * (the name compared would otherwise be only the part before it). */
 static int get_str(cursor *c, char *out, size_t cap)
 {
     uint32_t n;
-    if (!get_u32(c, &n) || n >= cap || !get_bytes(c, out, n))
+    if (!get_u32(c, &n) || n >= cap || !get_bytes(c, out, n) || memchr(out, '\0', n))
         return 0;
     out[n] = '\0';
     return 1;
 }
 
 #define CORRUPT(what) ds_fail(ctx, DS_ERR_FORMAT, "model %s: corrupt %s", path, what)
+
+/* Fails naming the file, quoting the message a lower layer left in ctx (copied first: ds_fail
+ * formats into the buffer that holds it). */
+static ds_status fail_quoting(ds_ctx *ctx, const char *path, const char *what, uint32_t index)
+{
+    char why[DS_MESSAGE_CAP];
+    snprintf(why, sizeof why, "%s", ds_ctx_message(ctx));
+    return ds_fail(ctx, DS_ERR_FORMAT, "model %s: %s %u: %s", path, what, index, why);
+}
 
 static ds_status read_meta(ds_ctx *ctx, cursor *c, ds_model_meta *meta, const char *path)
 {
@@ -330,6 +340,25 @@ static ds_status read_meta(ds_ctx *ctx, cursor *c, ds_model_meta *meta, const ch
     return DS_OK;
 }
 
+/* The parameter values of a network, without building it at its width: every weight is
+ * cin * cout * k^3 with cin and cout each fixed or a multiple of the width (biases and BatchNorm:
+ * one of them), so the count is a quadratic in the width, fixed by the networks of width 1, 2
+ * and 3 (small). */
+static ds_status planned_values(ds_ctx *ctx, ds_arch arch, int in_ch, int classes, int width,
+                                int64_t *out)
+{
+    int64_t n[3];
+    for (int w = 1; w <= 3; ++w) {
+        ds_net *net = NULL;
+        TRY(ds_net_create(ctx, &net, arch, in_ch, classes, w));
+        n[w - 1] = ds_net_param_count(net);
+        ds_net_free(net);
+    }
+    const int64_t k = width - 1;
+    *out = n[0] + k * (n[1] - n[0]) + k * (k - 1) / 2 * (n[2] - 2 * n[1] + n[0]);
+    return DS_OK;
+}
+
 static ds_status read_net(ds_ctx *ctx, cursor *c, ds_model *m, const char *path)
 {
     uint32_t index, arch, in_ch, classes, width, count;
@@ -342,11 +371,22 @@ static ds_status read_net(ds_ctx *ctx, cursor *c, ds_model *m, const char *path)
     if ((int)classes != m->meta.classes || (int)in_ch != m->meta.in_channels)
         return ds_fail(ctx, DS_ERR_FORMAT, "model %s: network %u disagrees with the metadata",
                        path, index);
-    ds_status st = ds_net_create(ctx, &m->net[index], (ds_arch)arch, (int)in_ch, (int)classes,
-                                 (int)width);
-    if (st != DS_OK)
-        return ds_fail(ctx, DS_ERR_FORMAT, "model %s: network %u: %s", path, index,
-                       ds_ctx_message(ctx));
+    /* a few bytes claiming a wide network must not make us allocate gigabytes first */
+    int64_t values = 0;
+    if (width > 3 && width <= DS_NET_MAX_WIDTH) {
+        if (planned_values(ctx, (ds_arch)arch, (int)in_ch, (int)classes, (int)width, &values) !=
+            DS_OK)
+            return fail_quoting(ctx, path, "network", index);
+        if ((uint64_t)values > (uint64_t)(c->end - c->p) / 4)
+            return ds_fail(ctx, DS_ERR_FORMAT,
+                           "model %s: network %u (%s, width %u) needs %" PRId64
+                           " parameter values, its section holds %zu bytes",
+                           path, index, ds_arch_name((ds_arch)arch), width, values,
+                           (size_t)(c->end - c->p));
+    }
+    if (ds_net_create(ctx, &m->net[index], (ds_arch)arch, (int)in_ch, (int)classes,
+                      (int)width) != DS_OK)
+        return fail_quoting(ctx, path, "network", index);
     m->net_count++;
     ds_net *net = m->net[index];
     const ds_param_list *params = ds_net_params(net);
@@ -402,12 +442,14 @@ static ds_status read_optim(ds_ctx *ctx, cursor *c, ds_model *m, const char *pat
         !get_f32s(c, &decay, 1) || !get_u64(c, &steps) || !get_u32(c, &count))
         return CORRUPT("optimiser header");
     if (index >= DS_MODEL_MAX_NETS || !m->net[index] || m->optim[index].momentum_buf)
-        return ds_fail(ctx, DS_ERR_FORMAT, "model %s: optimiser %u has no network before it", path,
+        return ds_fail(ctx, DS_ERR_FORMAT,
+                       "model %s: optimiser %u repeated or without a network before it", path,
                        index);
     const ds_param_list *params = ds_net_params(m->net[index]);
     if ((int)count != params->count)
         return CORRUPT("optimiser parameter count");
-    TRY(ds_sgd_init(ctx, &m->optim[index], params, lr, momentum, decay));
+    if (ds_sgd_init(ctx, &m->optim[index], params, lr, momentum, decay) != DS_OK)
+        return fail_quoting(ctx, path, "optimiser", index);
     m->optim[index].steps = (int64_t)steps;
     for (int i = 0; i < params->count; ++i)
         if (!get_f32s(c, m->optim[index].momentum_buf[i], params->items[i]->numel))
@@ -448,7 +490,7 @@ static ds_status parse_model(ds_ctx *ctx, const unsigned char *data, size_t size
                        path);
     if (!get_u32(&c, &sections) || sections > 16)
         return CORRUPT("section count");
-    int seen_meta = 0;
+    int seen_meta = 0, seen_rng = 0;
     for (uint32_t s = 0; s < sections; ++s) {
         uint32_t tag;
         uint64_t length;
@@ -456,6 +498,10 @@ static ds_status parse_model(ds_ctx *ctx, const unsigned char *data, size_t size
             return CORRUPT("section header");
         cursor body = {c.p, c.p + length};
         c.p += length;
+        /* a second META would re-describe networks already built from the first */
+        if ((tag == TAG_META && seen_meta) || (tag == TAG_RNG && seen_rng))
+            return ds_fail(ctx, DS_ERR_FORMAT, "model %s: %s section repeated", path,
+                           tag == TAG_META ? "metadata" : "RNG");
         ds_status st;
         if (tag == TAG_META) {
             st = read_meta(ctx, &body, &m->meta, path);
@@ -469,6 +515,7 @@ static ds_status parse_model(ds_ctx *ctx, const unsigned char *data, size_t size
             m->has_optim = 1;
         } else if (tag == TAG_RNG) {
             st = read_rng(ctx, &body, m, path);
+            seen_rng = 1;
         } else {
             return ds_fail(ctx, DS_ERR_FORMAT, "model %s: unknown section tag 0x%08x", path, tag);
         }
