@@ -81,7 +81,6 @@ typedef struct cli_spec {
     int n_params;
     cli_issue *issues;
     int n_issues;
-    int starts_right; /* rule 1: the bytes begin with "<?xml " */
 } cli_spec;
 
 /* Builds the spec of an XML text; NULL only when out of memory. Problems with the text are issues

@@ -288,7 +288,8 @@ cli_spec *cli_spec_load(const char *xml, size_t len)
     cli_spec *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->starts_right = len >= 6 && memcmp(xml, "<?xml ", 6) == 0;
+    if (!(len >= 6 && memcmp(xml, "<?xml ", 6) == 0))
+        cli_spec_issue(s, 1, 1, "the text must start with the bytes '<?xml ' (no BOM, no space)");
     xmlDoc *doc = len > 0 && len < (size_t)1 << 30
                       ? xmlReadMemory(xml, (int)len, "module.xml", NULL,
                                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
