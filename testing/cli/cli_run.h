@@ -18,14 +18,14 @@ typedef struct cli_result {
     double seconds; /* wall time */
 } cli_result;
 
-static double cli_now(void)
+static inline double cli_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void cli_append(char **buf, size_t *n, const char *data, size_t len)
+static inline void cli_append(char **buf, size_t *n, const char *data, size_t len)
 {
     char *grown = realloc(*buf, *n + len + 1);
     if (!grown)
@@ -37,7 +37,7 @@ static void cli_append(char **buf, size_t *n, const char *data, size_t len)
 }
 
 /* Runs argv (NULL-terminated); stdout and stderr are kept NUL-terminated in r. */
-static void cli_run(char *const argv[], cli_result *r)
+static inline void cli_run(char *const argv[], cli_result *r)
 {
     memset(r, 0, sizeof *r);
     cli_append(&r->out, &r->out_n, "", 0);
@@ -81,7 +81,7 @@ static void cli_run(char *const argv[], cli_result *r)
     r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static void cli_result_free(cli_result *r)
+static inline void cli_result_free(cli_result *r)
 {
     free(r->out);
     free(r->err);
@@ -89,7 +89,7 @@ static void cli_result_free(cli_result *r)
 }
 
 /* Number of lines of a text (a last line without '\n' counts). */
-static int cli_lines(const char *t)
+static inline int cli_lines(const char *t)
 {
     int n = 0;
     for (const char *c = t; *c; ++c)
