@@ -56,6 +56,10 @@ static void check_values(cli_spec *s, const cli_param *p)
                         p->tag->path == CLI_NOT_PATH;
     if (p->tag->enumeration && p->n_elements == 0)
         cli_spec_issue(s, 4, p->line, "%s: an enumeration needs <element> children", p->name);
+    if (p->tag->enumeration && p->n_elements > 0 && empty(p->default_text) &&
+        !cli_param_is_return(p))
+        cli_spec_issue(s, 0, p->line, "%s: an enumeration needs a <default> (Slicer shows one "
+                       "element chosen)", p->name);
     if (!p->tag->enumeration && p->n_elements > 0)
         cli_spec_issue(s, 4, p->line, "%s: <element> belongs to enumerations only", p->name);
     if (!numeric && (p->has_min || p->has_max || p->has_step))

@@ -165,6 +165,13 @@ static void test_pair(void)
         fclose(f);
     DS_CHECK_MSG(lines == 1 + 2 + 2 + 2, "%d table lines", lines);
     cli_result_free(&r);
+    /* --echo prints the values (from the XML's names and defaults) and still runs */
+    char *echo[] = {DS_EVALUATE_EXE, "--echo", "--prediction", pp, "--reference", rp, NULL};
+    cli_run(echo, &r);
+    DS_CHECK(r.code == 0 && strncmp(r.out, "Command Line Arguments\n", 23) == 0 &&
+             strstr(r.out, "\n    numberOfClasses: 0\n") && strstr(r.out, "\n    distanceUnits: mm\n") &&
+             strstr(r.out, "<filter-end>"));
+    cli_result_free(&r);
     ds_volume_free(pred);
     ds_volume_free(ref);
 }
