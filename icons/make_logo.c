@@ -89,8 +89,9 @@ static void chunk(FILE *f, const char *type, const unsigned char *data, uint32_t
 {
     put32(f, n);
     fwrite(type, 1, 4, f);
-    fwrite(data, 1, n, f);
-    put32(f, ds_crc32(ds_crc32(0, type, 4), data, n));
+    if (n > 0)
+        fwrite(data, 1, n, f);
+    put32(f, n > 0 ? ds_crc32(ds_crc32(0, type, 4), data, n) : ds_crc32(0, type, 4));
 }
 
 static int write_png(const char *path, const unsigned char *px)

@@ -309,8 +309,10 @@ static void test_logo(void)
     char *gen_raw[] = {DS_MAKE_LOGO_EXE, "rgba", raw, NULL}, *gen_png[] = {DS_MAKE_LOGO_EXE, "png", png, NULL};
     cli_result g;
     cli_run(gen_raw, &g);
+    DS_CHECK_MSG(g.code == 0 && g.err_n == 0, "make_logo rgba: %d %s", g.code, g.err);
     cli_result_free(&g);
     cli_run(gen_png, &g);
+    DS_CHECK_MSG(g.code == 0 && g.err_n == 0, "make_logo png: %d %s", g.code, g.err);
     cli_result_free(&g);
     size_t n_raw = 0, n_png = 0, n_committed = 0;
     want = slurp(raw, &n_raw);
