@@ -98,6 +98,21 @@ static int check_return_file(const char *path, char *err, size_t cap)
     return 0;
 }
 
+/* --xml, --logo, --help, --version: the answer on stdout, then the exit code. */
+static int early_answer(const ds_cli *cli, early e)
+{
+    const ds_cli_module *m = cli->m;
+    if (e == EARLY_XML)
+        fwrite(m->xml, 1, m->xml_size, stdout);
+    else if (e == EARLY_LOGO && m->logo)
+        fputs(m->logo, stdout);
+    else if (e == EARLY_HELP)
+        cli_print_help(cli->spec, m->name, stdout);
+    else if (e == EARLY_VERSION)
+        printf("%s %s\n", m->name, cli->spec->version ? cli->spec->version : "");
+    return fflush(stdout) == 0 ? DS_CLI_EXIT_OK : DS_CLI_EXIT_FAILED;
+}
+
 ds_cli *ds_cli_begin(const ds_cli_module *m, int argc, char **argv, int *exit_code)
 {
     if (argc >= 2 && strcmp(argv[1], "--xml") == 0) {
@@ -136,15 +151,7 @@ ds_cli *ds_cli_begin(const ds_cli_module *m, int argc, char **argv, int *exit_co
             bad = check_return_file(cli->return_file, err, sizeof err);
     }
     if (e != EARLY_NONE) {
-        if (e == EARLY_XML)
-            fwrite(m->xml, 1, m->xml_size, stdout);
-        else if (e == EARLY_LOGO && m->logo)
-            fputs(m->logo, stdout);
-        else if (e == EARLY_HELP)
-            cli_print_help(cli->spec, m->name, stdout);
-        else if (e == EARLY_VERSION)
-            printf("%s %s\n", m->name, cli->spec->version ? cli->spec->version : "");
-        *exit_code = fflush(stdout) == 0 ? DS_CLI_EXIT_OK : DS_CLI_EXIT_FAILED;
+        *exit_code = early_answer(cli, e);
         cli_free(cli);
         return NULL;
     }
@@ -173,43 +180,40 @@ int ds_cli_usage_error(ds_cli *cli, const char *fmt, ...)
     return DS_CLI_EXIT_USAGE;
 }
 
-static ds_status write_returns(ds_ctx *ctx, const ds_cli *cli)
+/* Writes the return parameter file atomically; on failure the reason goes into msg. */
+static ds_status write_returns(const ds_cli *cli, char *msg, size_t cap)
 {
+    ds_ctx *ctx = NULL;
     ds_atomic_file af;
-    ds_status st = ds_atomic_open(ctx, &af, cli->return_file);
-    if (st != DS_OK)
-        return st;
-    for (int i = 0; i < cli->spec->n_params; ++i)
+    ds_status st = ds_ctx_create(&ctx);
+    if (st == DS_OK)
+        st = ds_atomic_open(ctx, &af, cli->return_file);
+    for (int i = 0; st == DS_OK && i < cli->spec->n_params; ++i)
         if (cli->spec->params[i].ret)
             fprintf(af.f, "%s = %s\n", cli->spec->params[i].name, cli->spec->params[i].ret);
-    return ds_atomic_commit(ctx, &af);
+    if (st == DS_OK)
+        st = ds_atomic_commit(ctx, &af);
+    if (st != DS_OK)
+        snprintf(msg, cap, "%s", ctx ? ds_ctx_message(ctx) : "out of memory");
+    ds_ctx_free(ctx);
+    return st;
 }
 
 int ds_cli_end(ds_cli *cli, ds_status st, const char *message)
 {
-    int code = DS_CLI_EXIT_OK;
-    if (st == DS_OK && cli->return_file) {
-        ds_ctx *ctx = NULL;
-        st = ds_ctx_create(&ctx);
-        if (st == DS_OK)
-            st = write_returns(ctx, cli);
-        message = st == DS_OK ? message : ctx ? ds_ctx_message(ctx) : "out of memory";
-        if (st != DS_OK)
-            fprintf(stderr, "%s: error: %s\n", cli->m->name, message);
-        ds_ctx_free(ctx);
-        code = st == DS_OK ? DS_CLI_EXIT_OK : DS_CLI_EXIT_FAILED;
-    } else if (st != DS_OK) {
-        fprintf(stderr, "%s: error: %s\n", cli->m->name,
-                message && *message ? message : ds_status_name(st));
-        code = DS_CLI_EXIT_FAILED;
-    }
-    if (cli->started && code == DS_CLI_EXIT_OK) {
+    char msg[DS_MESSAGE_CAP];
+    snprintf(msg, sizeof msg, "%s", message && *message ? message : ds_status_name(st));
+    if (st == DS_OK && cli->return_file)
+        st = write_returns(cli, msg, sizeof msg);
+    if (st != DS_OK)
+        fprintf(stderr, "%s: error: %s\n", cli->m->name, msg);
+    else if (cli->started) {
         ds_cli_reporter_update(&cli->progress, 1, -1, NULL);
         ds_cli_reporter_end(&cli->progress, cli->spec->title);
     }
     fflush(stdout);
     cli_free(cli);
-    return code;
+    return st == DS_OK ? DS_CLI_EXIT_OK : DS_CLI_EXIT_FAILED;
 }
 
 /* ---- getters ---- */
