@@ -191,11 +191,15 @@ int main(int argc, char **argv)
                                       ds_cli_has_value(cli, "referenceVolume"))) ||
         (folders && !(ds_cli_has_value(cli, "predictionFolder") &&
                       ds_cli_has_value(cli, "referenceFolder"))))
-        return ds_cli_usage_error(cli, "give either --prediction and --reference (two label "
-                                  "maps) or --predictionFolder and --referenceFolder");
+        return ds_cli_usage_error(cli, "give either --%s and --%s (two label maps) or --%s and "
+                                  "--%s (two folders)",
+                                  ds_cli_longflag(cli, "predictionVolume"),
+                                  ds_cli_longflag(cli, "referenceVolume"),
+                                  ds_cli_longflag(cli, "predictionFolder"),
+                                  ds_cli_longflag(cli, "referenceFolder"));
     if (ds_cli_get_int(cli, "numberOfClasses") == 1)
-        return ds_cli_usage_error(cli, "--classes 1 leaves nothing to score (0 detects, or at "
-                                  "least 2)");
+        return ds_cli_usage_error(cli, "--%s 1 leaves nothing to score (0 detects, or at least 2)",
+                                  ds_cli_longflag(cli, "numberOfClasses"));
     ds_ctx *ctx = NULL;
     if (ds_ctx_create(&ctx) != DS_OK)
         return ds_cli_end(cli, DS_ERR_NOMEM, "out of memory");

@@ -260,6 +260,14 @@ const char *ds_cli_get_string(const ds_cli *cli, const char *name)
     return p->value ? p->value : "";
 }
 
+const char *ds_cli_longflag(const ds_cli *cli, const char *name)
+{
+    const cli_param *p = lookup(cli, name, __func__);
+    if (!p->longflag)
+        bug(cli, "%s(\"%s\"): the parameter has no <longflag>", __func__, name);
+    return p->longflag;
+}
+
 int ds_cli_has_value(const ds_cli *cli, const char *name)
 {
     const cli_param *p = lookup(cli, name, __func__);

@@ -83,6 +83,9 @@ int ds_cli_get_bool(const ds_cli *cli, const char *name);
 /* string-like (string, string-enumeration, file, directory, image, table, ...): "" when neither
  * given nor defaulted. Valid while cli lives. */
 const char *ds_cli_get_string(const ds_cli *cli, const char *name);
+/* The parameter's long flag without its dashes ("prediction"), for messages that name it; the
+ * flag is the XML's to choose, so C writes "--%s" with this, never the flag itself. */
+const char *ds_cli_longflag(const ds_cli *cli, const char *name);
 /* 1 when the parameter has a non-empty value (given or defaulted). */
 int ds_cli_has_value(const ds_cli *cli, const char *name);
 /* Vectors: writes up to cap values, returns how many the parameter holds (0 when empty). */
