@@ -327,12 +327,13 @@ int ds_cli_get_choice(const ds_cli *cli, const char *name, const ds_cli_choice *
 
 /* ---- return parameters ---- */
 
-static void set_return(ds_cli *cli, const char *name, const char *getter, int vector, char *text)
+static void set_return(ds_cli *cli, const char *name, const char *getter, int vector,
+                       cli_elem elem, char *text)
 {
     cli_param *p = lookup(cli, name, getter);
     if (!cli_param_is_return(p))
         bug(cli, "%s(\"%s\"): not a return parameter (output, no flag, no index)", getter, name);
-    want(cli, p, getter, p->tag->vector == vector);
+    want(cli, p, getter, p->tag->vector == vector && p->tag->elem == elem);
     if (!text)
         bug(cli, "%s(\"%s\"): out of memory", getter, name);
     free(p->ret);
@@ -361,12 +362,12 @@ static char *format(const char *fmt, ...)
 
 void ds_cli_return_int(ds_cli *cli, const char *name, long long v)
 {
-    set_return(cli, name, __func__, 0, format("%lld", v));
+    set_return(cli, name, __func__, 0, CLI_INT, format("%lld", v));
 }
 
 void ds_cli_return_double(ds_cli *cli, const char *name, double v)
 {
-    set_return(cli, name, __func__, 0, format("%.17g", v));
+    set_return(cli, name, __func__, 0, CLI_REAL, format("%.17g", v));
 }
 
 void ds_cli_return_doubles(ds_cli *cli, const char *name, const double *v, int n)
@@ -377,12 +378,23 @@ void ds_cli_return_doubles(ds_cli *cli, const char *name, const double *v, int n
         free(text);
         text = grown;
     }
-    set_return(cli, name, __func__, 1, text);
+    set_return(cli, name, __func__, 1, CLI_REAL, text);
+}
+
+void ds_cli_return_ints(ds_cli *cli, const char *name, const int *v, int n)
+{
+    char *text = format("%s", "");
+    for (int i = 0; i < n && text; ++i) {
+        char *grown = format("%s%s%d", text, i ? "," : "", v[i]);
+        free(text);
+        text = grown;
+    }
+    set_return(cli, name, __func__, 1, CLI_INT, text);
 }
 
 void ds_cli_return_string(ds_cli *cli, const char *name, const char *v)
 {
-    set_return(cli, name, __func__, 0, format("%s", v ? v : ""));
+    set_return(cli, name, __func__, 0, CLI_STRING, format("%s", v ? v : ""));
 }
 
 /* ---- progress and log ---- */

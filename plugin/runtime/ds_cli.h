@@ -100,11 +100,14 @@ typedef struct ds_cli_choice {
 } ds_cli_choice;
 int ds_cli_get_choice(const ds_cli *cli, const char *name, const ds_cli_choice *table, int n);
 
-/* ---- return parameters (SLICER_CLI.md rules 8 and 13) ---- */
+/* ---- return parameters (SLICER_CLI.md rules 8 and 13) ----
+ * Each setter matches one XML type (integer, double/float, double-/float-vector, integer-vector,
+ * string); another type, or a name that is not a return parameter, is a bug. */
 
 void ds_cli_return_int(ds_cli *cli, const char *name, long long v);
 void ds_cli_return_double(ds_cli *cli, const char *name, double v);
 void ds_cli_return_doubles(ds_cli *cli, const char *name, const double *v, int n);
+void ds_cli_return_ints(ds_cli *cli, const char *name, const int *v, int n);
 void ds_cli_return_string(ds_cli *cli, const char *name, const char *v);
 
 /* ---- progress (SLICER_CLI.md rule 14) ---- */

@@ -227,10 +227,12 @@ static void test_return_file(void)
     ds_cli_return_string(cli, "where", "here");
     ds_cli_return_doubles(cli, "perClass", v, 2);
     ds_cli_return_double(cli, "score", 0.5);
+    const int slices[3] = {12, 40, 7};
+    ds_cli_return_ints(cli, "slices", slices, 3);
     DS_CHECK(ds_cli_end(cli, DS_OK, NULL) == 0);
     size_t n = 0;
     unsigned char *got = slurp(ret, &n);
-    const char *want = "score = 0.5\nperClass = 1,2.5\nwhere = here\n";
+    const char *want = "score = 0.5\nperClass = 1,2.5\nslices = 12,40,7\nwhere = here\n";
     DS_CHECK(n == strlen(want) && memcmp(got, want, n) == 0);
     free(got);
     /* a failed run writes no return file */
@@ -250,6 +252,7 @@ typedef void (*misuse_fn)(ds_cli *cli);
 static void ask_unknown(ds_cli *cli) { (void)ds_cli_get_int(cli, "nope"); }
 static void ask_wrong_type(ds_cli *cli) { (void)ds_cli_get_double(cli, "count"); }
 static void return_non_return(ds_cli *cli) { ds_cli_return_int(cli, "count", 1); }
+static void return_wrong_type(ds_cli *cli) { ds_cli_return_int(cli, "score", 1); }
 static void choice_table_short(ds_cli *cli)
 {
     static const ds_cli_choice two[] = {{"fast", 1}, {"exact", 2}};
@@ -284,6 +287,18 @@ static void expect_bug(misuse_fn fn, const char *want)
                  "status %d, stderr '%s'", status, buf);
 }
 
+/* A module whose embedded XML breaks a rule refuses to run (exit 70), whatever the arguments. */
+static void test_broken_description(void)
+{
+    size_t n = 0;
+    unsigned char *xml = slurp(DS_TESTING_DIR "/cli/bad/rule7_no_extensions.xml", &n);
+    const ds_cli_module broken = {"Broken", xml, n, NULL};
+    char *argv[] = {"Broken", "--count", "2", NULL};
+    int code = -1;
+    DS_CHECK(n > 0 && ds_cli_begin(&broken, 3, argv, &code) == NULL && code == DS_CLI_EXIT_BUG);
+    free(xml);
+}
+
 int main(void)
 {
     size_t n = 0;
@@ -302,9 +317,11 @@ int main(void)
     test_wrong_arguments();
     test_progress();
     test_return_file();
+    test_broken_description();
     expect_bug(ask_unknown, "declares no such parameter");
     expect_bug(ask_wrong_type, "ds_cli_get_double(\"count\") on a <integer> parameter");
     expect_bug(return_non_return, "not a return parameter");
+    expect_bug(return_wrong_type, "ds_cli_return_int(\"score\") on a <double> parameter");
     expect_bug(choice_table_short, "the table has 2 choices, the XML 3 elements");
     remove(g_file);
     rmdir(g_tmp);
