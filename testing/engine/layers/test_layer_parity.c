@@ -168,21 +168,10 @@ done:
     ds_tensor_free(dx);
 }
 
-/* Largest |got - want| over the elements of one step, in units of float32 rounding of the values
- * involved: 2^-24 (|want| + |prev|), prev the values before the step (a step rounds a few times
- * at that scale: g + wd p, momentum, p - lr buf). */
-static double sgd_ulps(const float *got, const double *want, const double *prev, int64_t n)
-{
-    double worst = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        const double scale = 0x1p-24 * (fabs(want[i]) + fabs(prev[i])) + 1e-30;
-        worst = fmax(worst, fabs((double)got[i] - want[i]) / scale);
-    }
-    return worst;
-}
-
-/* The same measure for two reference trajectories (with and without weight decay). */
-static double sgd_ulps_apart(const double *a, const double *b, const double *prev, int64_t n)
+/* Largest |a - b| over the elements of one step, in units of float32 rounding of the values
+ * involved: 2^-24 (|b| + |prev|), prev the values before the step (a step rounds a few times at
+ * that scale: g + wd p, momentum, p - lr buf). */
+static double sgd_ulps(const double *a, const double *b, const double *prev, int64_t n)
 {
     double worst = 0.0;
     for (int64_t i = 0; i < n; ++i) {
@@ -192,10 +181,17 @@ static double sgd_ulps_apart(const double *a, const double *b, const double *pre
     return worst;
 }
 
+static const double *as_double(const float *v, int64_t n, double *out)
+{
+    for (int64_t i = 0; i < n; ++i)
+        out[i] = v[i];
+    return out;
+}
+
 /* Float32 allows a few roundings per step, compounding over the 5 steps (measured: at most 1.1). */
 #define SGD_ULPS 4.0
 
-/* Parameter k of the SGD fixture: values before step s (the initial values at s = 0). */
+/* One parameter of the SGD fixture: its values before step s (the initial values at s = 0). */
 static const double *sgd_prev(const ds_fixture_array *init, const ds_fixture_array *traj, int s,
                               int64_t n)
 {
@@ -212,12 +208,12 @@ static void check_sgd(ds_ctx *ctx)
         return;
     const int steps = (int)g0->dims[0];
     const int64_t n0 = (int64_t)i0->numel, n1 = (int64_t)i1->numel;
-    DS_CHECK(steps == 5 && lr->numel == (size_t)steps && t0->numel == (size_t)(steps * n0) &&
-             t1->numel == (size_t)(steps * n1) && u0->numel == t0->numel &&
-             u1->numel == t1->numel && g0->numel == t0->numel && g1->numel == t1->numel);
-    if (steps != 5 || t0->numel != (size_t)(steps * n0) || t1->numel != (size_t)(steps * n1) ||
-        u0->numel != t0->numel || u1->numel != t1->numel || g0->numel != t0->numel ||
-        g1->numel != t1->numel)
+    const int sizes_ok = steps == 5 && lr->numel == (size_t)steps &&
+                         t0->numel == (size_t)(steps * n0) && t1->numel == (size_t)(steps * n1) &&
+                         u0->numel == t0->numel && u1->numel == t1->numel &&
+                         g0->numel == t0->numel && g1->numel == t1->numel;
+    DS_CHECK_MSG(sizes_ok, "sgd fixture arrays have unexpected sizes");
+    if (!sizes_ok)
         return;
     ds_param p0, p1;
     DS_CHECK_OK(ctx, ds_param_init(ctx, &p0, "p0", n0));
@@ -225,6 +221,7 @@ static void check_sgd(ds_ctx *ctx)
     ds_fixture_to_float(i0, p0.value);
     ds_fixture_to_float(i1, p1.value);
     float *g0f = malloc(g0->numel * sizeof(float)), *g1f = malloc(g1->numel * sizeof(float));
+    double *v0 = malloc((size_t)n0 * sizeof(double)), *v1 = malloc((size_t)n1 * sizeof(double));
     ds_param_list list = {0};
     DS_CHECK_OK(ctx, ds_param_list_add(ctx, &list, &p0));
     DS_CHECK_OK(ctx, ds_param_list_add(ctx, &list, &p1));
@@ -233,7 +230,7 @@ static void check_sgd(ds_ctx *ctx)
     DS_CHECK_OK(ctx, ds_sgd_init(ctx, &opt, &list, 0.1f, 0.9f, 0.05f));
     ds_lr_multistep sched = {0.1f, 0.1f, 2, {2, 4}};
     ds_sgd_set_schedule(&opt, ds_lr_multistep_at, &sched);
-    if (g0f && g1f) {
+    if (g0f && g1f && v0 && v1) {
         ds_fixture_to_float(g0, g0f);
         ds_fixture_to_float(g1, g1f);
         for (int k = 0; k < steps; ++k) {
@@ -243,11 +240,12 @@ static void check_sgd(ds_ctx *ctx)
             DS_CHECK_CLOSE(opt.lr, lr->data[k], 1e-6, 0.0);
             const double *w0 = t0->data + k * n0, *w1 = t1->data + k * n1;
             const double *q0 = sgd_prev(i0, t0, k, n0), *q1 = sgd_prev(i1, t1, k, n1);
-            const double e0 = sgd_ulps(p0.value, w0, q0, n0), e1 = sgd_ulps(p1.value, w1, q1, n1);
+            const double e0 = sgd_ulps(as_double(p0.value, n0, v0), w0, q0, n0);
+            const double e1 = sgd_ulps(as_double(p1.value, n1, v1), w1, q1, n1);
             /* The reference must be able to see weight decay: without it, PyTorch's own
              * trajectory is this far from the one with it, in the same units. */
-            const double wd0 = sgd_ulps_apart(u0->data + k * n0, w0, q0, n0);
-            const double wd1 = sgd_ulps_apart(u1->data + k * n1, w1, q1, n1);
+            const double wd0 = sgd_ulps(u0->data + k * n0, w0, q0, n0);
+            const double wd1 = sgd_ulps(u1->data + k * n1, w1, q1, n1);
             printf("  sgd step %d (lr %.4g): %.2g and %.2g roundings from PyTorch (allowed %g); "
                    "weight decay moves them %.3g and %.3g\n",
                    k, lr->data[k], e0, e1, SGD_ULPS, wd0, wd1);
@@ -260,6 +258,8 @@ static void check_sgd(ds_ctx *ctx)
     }
     free(g0f);
     free(g1f);
+    free(v0);
+    free(v1);
     ds_sgd_free(&opt);
     ds_param_list_free(&list);
     ds_param_free(&p0);
