@@ -58,7 +58,7 @@ static const gc_case cases[] = {
 /* Largest |got - (base + want)| / (bound + |base|) over n elements, where bound[i] is the sum of
  * the magnitudes of the terms of element i. Float32 rounding of a sum of m terms is about
  * m^(1/2) * 2^-24 of that (m <= ~1000 here: under 2e-6; measured at most 1.8e-7), while a missing
- * or wrong term moves an element by about m^(-1/2) of it. */
+ * or wrong term moves the element by about 1/m of it (1e-3 or more). */
 static double worst_ratio(const float *got, const float *base, const double *want,
                           const double *bound, int64_t n, int64_t *at)
 {
