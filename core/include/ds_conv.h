@@ -24,7 +24,8 @@
  * lowered in bounded tiles (at most 4 MiB of lowered matrix per thread; never a whole im2col) and
  * multiplied with OpenBLAS SGEMM, one GEMM per thread inside our parallel region. Kernel-1
  * stride-1 layers need no lowering. Also per layer: a copy of the weight, and for the deepest
- * layers (split-K) 4 partial outputs of at most 4 MiB each.
+ * layers (split-K) 4 partial outputs of at most 4 MiB each. Which of these kernels a call ran is
+ * recorded in the layer (`paths`), so that tests can tell which one they checked.
  */
 #ifndef DS_CONV_H
 #define DS_CONV_H
@@ -36,6 +37,29 @@
 extern "C" {
 #endif
 
+/* The kernel a convolution call ran (the choice depends on the geometry and the CPU only). */
+typedef enum ds_conv_path {
+    DS_CONV_PATH_NONE = 0,       /* no call yet, or the last backward did not want dx       */
+    DS_CONV_PATH_DIRECT,         /* direct AVX2 + FMA kernel                                 */
+    DS_CONV_PATH_GEMM,           /* im2col tiles + SGEMM                                     */
+    DS_CONV_PATH_GEMM_POINTWISE, /* kernel 1, stride 1, no padding: SGEMM on the input itself */
+    DS_CONV_PATH_GEMM_SPLIT_K,   /* deep layers: lowered rows in parts, partial outputs added */
+    DS_CONV_PATH_GEMM_SCATTER    /* backward-data with stride > 1: SGEMM, then col2im         */
+} ds_conv_path;
+
+/* What the last forward and backward calls of a layer ran. */
+typedef struct ds_conv_paths {
+    ds_conv_path forward, backward_data, backward_weight;
+} ds_conv_paths;
+
+/* "direct", "gemm", "gemm-pointwise", "gemm-split-k", "gemm-scatter", "none" ("unknown" for a
+ * value outside the enum). */
+const char *ds_conv_path_name(ds_conv_path path);
+/* Whether the direct kernels can run here: built in (not -DDS_CONV_NO_DIRECT, an x86 GCC-compatible
+ * compiler) and the CPU has AVX2 and FMA. Layers outside the direct kernels' shapes never use
+ * them. */
+int ds_conv_direct_available(void);
+
 typedef struct ds_conv3d {
     int in_channels, out_channels;
     int kernel, stride, padding;
@@ -44,6 +68,7 @@ typedef struct ds_conv3d {
     ds_param bias;   /* out (unallocated if !has_bias) */
     void *work;      /* the work buffers in use: own_work or a shared workspace */
     void *own_work;  /* private work buffers                                    */
+    ds_conv_paths paths; /* the kernels of the last forward and backward            */
 } ds_conv3d;
 
 /* name_prefix (may be NULL) names the parameters "<prefix>.weight" and "<prefix>.bias".
@@ -67,6 +92,8 @@ typedef struct ds_conv_transpose3d {
     ds_param bias;   /* out                  */
     void *work;      /* as in ds_conv3d */
     void *own_work;
+    ds_conv_paths paths; /* as in ds_conv3d (forward runs the equivalent convolution's
+                            backward-data kernel, backward-data its forward kernel) */
 } ds_conv_transpose3d;
 
 ds_status ds_conv_transpose3d_init(ds_ctx *ctx, ds_conv_transpose3d *conv, const char *name_prefix,

@@ -101,7 +101,8 @@ ds_status ds_conv3d_forward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, ds
     if (x->data == y->data)
         return ds_fail(ctx, DS_ERR_ARG, "conv3d %s: output aliases the input", conv->weight.name);
     return ds_conv_core_forward(ctx, conv->work, &g, x->data, conv->weight.value,
-                                conv->has_bias ? conv->bias.value : NULL, 0.0f, y->data);
+                                conv->has_bias ? conv->bias.value : NULL, 0.0f, y->data,
+                                &conv->paths.forward);
 }
 
 ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, const ds_tensor *dy,
@@ -122,12 +123,13 @@ ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, c
     if (dx && (dx->data == dy->data || dx->data == x->data))
         return ds_fail(ctx, DS_ERR_ARG, "conv3d %s: input gradient aliases another argument",
                        conv->weight.name);
+    conv->paths.backward_data = DS_CONV_PATH_NONE;
     if (dx)
-        st =
-            ds_conv_core_backward_data(ctx, conv->work, &g, dy->data, conv->weight.value, dx->data);
+        st = ds_conv_core_backward_data(ctx, conv->work, &g, dy->data, conv->weight.value,
+                                        dx->data, &conv->paths.backward_data);
     if (st == DS_OK)
-        st =
-            ds_conv_core_backward_weight(ctx, conv->work, &g, x->data, dy->data, conv->weight.grad);
+        st = ds_conv_core_backward_weight(ctx, conv->work, &g, x->data, dy->data,
+                                          conv->weight.grad, &conv->paths.backward_weight);
     if (st == DS_OK && conv->has_bias)
         ds_conv_core_bias_grad(ctx, g.n, g.cout, g.od * g.oh * g.ow, dy->data, conv->bias.grad);
     return st;

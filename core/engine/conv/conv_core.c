@@ -94,6 +94,25 @@ void ds_conv_layer_free(ds_param *weight, ds_param *bias, void *own_work)
     free(own_work);
 }
 
+const char *ds_conv_path_name(ds_conv_path path)
+{
+    switch (path) {
+    case DS_CONV_PATH_NONE: return "none";
+    case DS_CONV_PATH_DIRECT: return "direct";
+    case DS_CONV_PATH_GEMM: return "gemm";
+    case DS_CONV_PATH_GEMM_POINTWISE: return "gemm-pointwise";
+    case DS_CONV_PATH_GEMM_SPLIT_K: return "gemm-split-k";
+    case DS_CONV_PATH_GEMM_SCATTER: return "gemm-scatter";
+    }
+    return "unknown";
+}
+
+static void report(ds_conv_path *path, ds_conv_path taken)
+{
+    if (path)
+        *path = taken;
+}
+
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }
@@ -242,18 +261,23 @@ static ds_status forward_split_k(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
 
 ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                const float *x, const float *w, const float *bias, float beta,
-                               float *y)
+                               float *y, ds_conv_path *path)
 {
     const int nt = ds_ctx_threads(ctx);
-    if (ds_conv_direct_usable(g))
+    if (ds_conv_direct_usable(g)) {
+        report(path, DS_CONV_PATH_DIRECT);
         return ds_conv_direct_forward(ctx, work, g, x, w, bias, beta, y);
-    if (!is_pointwise(g) && use_split_k(g, g->cin * g->k * g->k * g->k, g->od * g->oh * g->ow))
+    }
+    if (!is_pointwise(g) && use_split_k(g, g->cin * g->k * g->k * g->k, g->od * g->oh * g->ow)) {
+        report(path, DS_CONV_PATH_GEMM_SPLIT_K);
         return forward_split_k(ctx, work, g, x, w, bias, beta, y);
+    }
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
     const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
     const int64_t rpt = tile_rows(g, kdim, DS_CONV_SPLIT), tps = (rows + rpt - 1) / rpt;
     const int64_t slot = round16(kdim * rpt * g->ow);
     const int direct = is_pointwise(g);
+    report(path, direct ? DS_CONV_PATH_GEMM_POINTWISE : DS_CONV_PATH_GEMM);
     if (!direct) {
         ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
         if (st != DS_OK)
@@ -291,16 +315,20 @@ ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_ge
 }
 
 ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                       const float *x, const float *dy, float *dw)
+                                       const float *x, const float *dy, float *dw,
+                                       ds_conv_path *path)
 {
-    if (ds_conv_direct_weight_usable(g))
+    if (ds_conv_direct_weight_usable(g)) {
+        report(path, DS_CONV_PATH_DIRECT);
         return ds_conv_direct_backward_weight(ctx, work, g, x, dy, dw);
+    }
     const int nt = ds_ctx_threads(ctx);
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
     const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
     /* The tiling decides the summation order: it depends on the geometry only. */
     const int64_t rpt = tile_rows(g, kdim, 1), tps = (rows + rpt - 1) / rpt;
     const int direct = is_pointwise(g);
+    report(path, direct ? DS_CONV_PATH_GEMM_POINTWISE : DS_CONV_PATH_GEMM);
     const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
     const int64_t slot = round16(per * rpt * g->ow);
     if (!direct) {
@@ -341,7 +369,8 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
 }
 
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                     const float *dy, const float *w, float *dx)
+                                     const float *dy, const float *w, float *dx,
+                                     ds_conv_path *path)
 {
     const int nt = ds_ctx_threads(ctx);
     const int64_t k3 = g->k * g->k * g->k, kdim = g->cin * k3;
@@ -361,8 +390,9 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
             }
         ds_conv_geom t = {g->n,  g->cout, g->cin, g->k, 1,    g->k - 1 - g->p,
                           g->od, g->oh,   g->ow,  g->d, g->h, g->w};
-        return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx);
+        return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx, path);
     }
+    report(path, DS_CONV_PATH_GEMM_SCATTER);
     /* dcol = W^T dy per tile, scattered back: each thread owns input channels [c0, c1), i.e. the
      * K rows [c0 k^3, c1 k^3) and the dx planes of those channels. The tiling is fixed by the
      * geometry, so every dx voxel receives its terms in the same order for any thread count. */

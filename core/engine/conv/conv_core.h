@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ds_conv.h"
 #include "ds_param.h"
 #include "ds_status.h"
 #include "ds_tensor.h"
@@ -68,13 +69,16 @@ void ds_conv_layer_free(ds_param *weight, ds_param *bias, void *own_work);
 ds_status ds_conv_work_reserve(ds_ctx *ctx, float **buf, size_t *cap, size_t floats);
 void ds_conv_work_release(ds_conv_work *work);
 
+/* The three kernels below set *path (when path != NULL) to the kernel they ran. */
+
 /* y = conv(x, w) (+ bias if bias != NULL) when beta == 0; y += conv(x, w) when beta == 1
  * (the bias is then not added). */
 ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                const float *x, const float *w, const float *bias, float beta,
-                               float *y);
-/* The direct AVX2 + FMA kernel (conv_direct.c): whether it can run this geometry on this CPU
- * (stride 1, padded planes within budget), and the same contract as ds_conv_core_forward. */
+                               float *y, ds_conv_path *path);
+/* The direct AVX2 + FMA kernel (conv_direct.c): whether it can run this geometry here
+ * (ds_conv_direct_available(), stride 1, padded planes within budget), and the same contract as
+ * ds_conv_core_forward. */
 int ds_conv_direct_usable(const ds_conv_geom *g);
 ds_status ds_conv_direct_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                  const float *x, const float *w, const float *bias, float beta,
@@ -85,17 +89,19 @@ ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const 
                                          const float *x, const float *dy, float *dw);
 /* dx += conv^T(dy, w): the gradient of a convolution with respect to its input. */
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                     const float *dy, const float *w, float *dx);
+                                     const float *dy, const float *w, float *dx,
+                                     ds_conv_path *path);
 /* dw += the gradient of a convolution with respect to its weight. */
 ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                       const float *x, const float *dy, float *dw);
-/* db[c] += sum over samples and positions of t[n][c][...] (t has n x c x spatial floats). */
+                                       const float *x, const float *dy, float *dw,
+                                       ds_conv_path *path);
 /* Fails with DS_ERR_SHAPE, naming layer and what, unless t is n x c x d x h x w. */
 ds_status ds_conv_check_shape(ds_ctx *ctx, const char *layer, const char *what, const ds_tensor *t,
                               int64_t n, int64_t c, int64_t d, int64_t h, int64_t w);
 /* Fills each channel plane of t (n x c x spatial) with bias[c], or zeros when bias is NULL. */
 void ds_conv_fill_bias(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const float *bias,
                        float *t);
+/* db[c] += sum over samples and positions of t[n][c][...] (t has n x c x spatial floats). */
 void ds_conv_core_bias_grad(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const float *t,
                             float *db);
 

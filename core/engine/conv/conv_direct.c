@@ -20,30 +20,43 @@
 #include <immintrin.h>
 #endif
 
-#define CB 4     /* output channels per register block         */
-#define VW 3     /* vectors of 8 positions per register block  */
-#define SLACK 64 /* floats after the planes: loads may run past the last plane */
+#define CB 4 /* output channels per register block         */
+#define VW 3 /* vectors of 8 positions per register block  */
 
 #ifdef DS_CONV_HAVE_DIRECT
 /* Row length of the padded planes: w + 2p rounded up to 8 floats (32-byte aligned rows). */
 static int64_t row_q(const ds_conv_geom *g) { return (g->w + 2 * g->p + 7) & ~(int64_t)7; }
 
+/* Zeros after the last plane, for the loads that run past it: the forward's last block starts at
+ * most 8 positions before the end of the output rows and reads 24 positions from tap
+ * (k - 1, k - 1), up to k + 14 floats past the planes (backward-weights: at most 7). A fixed 64
+ * let kernels over 50 read past the buffer. */
+static int64_t slack(const ds_conv_geom *g) { return 8 * VW + g->k; }
+
 /* Floats of the padded plane buffer of one thread. */
 static int64_t plane_floats(const ds_conv_geom *g)
 {
-    return g->cin * g->k * (g->h + 2 * g->p) * row_q(g) + SLACK;
+    return g->cin * g->k * (g->h + 2 * g->p) * row_q(g) + slack(g);
 }
 
 #endif
 
-int ds_conv_direct_usable(const ds_conv_geom *g)
+int ds_conv_direct_available(void)
 {
 #ifdef DS_CONV_HAVE_DIRECT
     /* libgcc fills the CPU model before main; nothing is cached here (no global state). */
-    int cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+int ds_conv_direct_usable(const ds_conv_geom *g)
+{
+#ifdef DS_CONV_HAVE_DIRECT
     /* Measured against the lowered SGEMM path (bench_conv): faster for narrow layers on wide
      * planes; with 128 channels or more, or short rows, SGEMM wins. Kernel 1 needs no lowering. */
-    return cpu && g->s == 1 && g->k > 1 && g->cin * g->cout <= 64 * 64 && g->ow >= 16 &&
+    return ds_conv_direct_available() && g->s == 1 && g->k > 1 && g->cin * g->cout <= 64 * 64 && g->ow >= 16 &&
            plane_floats(g) <= 2 * DS_CONV_TILE_FLOATS;
 #else
     (void)g;
@@ -75,7 +88,7 @@ static void fill_planes(const ds_conv_geom *g, const float *x, int64_t od, float
             }
             memset(dst + (p + g->h) * wq + p, 0, (size_t)(p * wq - p) * sizeof(float));
         }
-    memset(buf + g->cin * k * hp * wq, 0, SLACK * sizeof(float));
+    memset(buf + g->cin * k * hp * wq, 0, (size_t)slack(g) * sizeof(float));
 }
 
 /* Positions [j0, j0 + 24) of the padded output plane for output channels [cb*CB, cb*CB + CB). */

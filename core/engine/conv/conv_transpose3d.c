@@ -116,7 +116,8 @@ ds_status ds_conv_transpose3d_forward(ds_ctx *ctx, ds_conv_transpose3d *conv, co
                        conv->weight.name);
     ds_conv_fill_bias(ctx, g.n, g.cin, g.d * g.h * g.w, conv->has_bias ? conv->bias.value : NULL,
                       y->data);
-    return ds_conv_core_backward_data(ctx, conv->work, &g, x->data, conv->weight.value, y->data);
+    return ds_conv_core_backward_data(ctx, conv->work, &g, x->data, conv->weight.value, y->data,
+                                      &conv->paths.forward);
 }
 
 ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, const ds_tensor *x,
@@ -138,12 +139,13 @@ ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, c
         return ds_fail(ctx, DS_ERR_ARG,
                        "conv_transpose3d %s: input gradient aliases another argument",
                        conv->weight.name);
+    conv->paths.backward_data = DS_CONV_PATH_NONE;
     if (dx)
         st = ds_conv_core_forward(ctx, conv->work, &g, dy->data, conv->weight.value, NULL, 1.0f,
-                                  dx->data);
+                                  dx->data, &conv->paths.backward_data);
     if (st == DS_OK)
-        st =
-            ds_conv_core_backward_weight(ctx, conv->work, &g, dy->data, x->data, conv->weight.grad);
+        st = ds_conv_core_backward_weight(ctx, conv->work, &g, dy->data, x->data,
+                                          conv->weight.grad, &conv->paths.backward_weight);
     if (st == DS_OK && conv->has_bias)
         ds_conv_core_bias_grad(ctx, g.n, g.cin, g.d * g.h * g.w, dy->data, conv->bias.grad);
     return st;

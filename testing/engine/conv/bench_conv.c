@@ -164,14 +164,14 @@ int main(int argc, char **argv)
                                        : ds_conv3d_forward(ctx, &cv, x, y);
                 } else if (phase == 1) {
                     st = s->transposed ? ds_conv_core_forward(ctx, work, &g, dy->data, pw->value,
-                                                              NULL, 1.0f, dx->data)
+                                                              NULL, 1.0f, dx->data, NULL)
                                        : ds_conv_core_backward_data(ctx, work, &g, dy->data,
-                                                                    pw->value, dx->data);
+                                                                    pw->value, dx->data, NULL);
                 } else {
                     st = s->transposed ? ds_conv_core_backward_weight(ctx, work, &g, dy->data,
-                                                                      x->data, pw->grad)
+                                                                      x->data, pw->grad, NULL)
                                        : ds_conv_core_backward_weight(ctx, work, &g, x->data,
-                                                                      dy->data, pw->grad);
+                                                                      dy->data, pw->grad, NULL);
                 }
                 if (r >= 0)
                     t[r] = now() - t0;

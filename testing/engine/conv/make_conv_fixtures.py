@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Writes testing/engine/conv/conv_fixtures.bin: PyTorch's (1.13, float32, CPU) Conv3d and
-ConvTranspose3d results for every variant the networks use (and two general ones): input x,
+ConvTranspose3d results for every variant the networks use (and two general ones), and for
+shapes that take the direct AVX2 kernels and the split-K forward: input x,
 weight, bias, output y, upstream gradient dy, and the gradients dx, dweight, dbias of sum(y * dy).
 Read by test_conv_parity.c; the variant list there must match VARIANTS here.
 
 Run: /usr/bin/python3 testing/engine/conv/make_conv_fixtures.py
-Seeded and single-threaded: running it again writes a byte-identical file."""
+Seeded and single-threaded: running it again on the same machine writes a byte-identical file
+(PyTorch picks its CPU kernels by instruction set, so on another CPU the outputs may differ in
+their last bits; the inputs do not)."""
 import os
 import sys
 
@@ -30,6 +33,16 @@ VARIANTS = [
     ("convT_k2s2_bias", True, 3, 4, 2, 2, 0, True, (3, 4, 5)),
     ("convT_k2s2_nobias", True, 3, 4, 2, 2, 0, False, (3, 4, 5)),
     ("convT_k3s2p1_bias", True, 2, 3, 3, 2, 1, True, (3, 4, 5)),
+    # Rows of 16 columns or more, stride 1: the direct AVX2 kernels (forward, backward-data as a
+    # flipped convolution, backward-weights for kernel 3 with out % 4 == 0); partial vectors
+    # (19, 17 columns) and a channel tail (6 outputs).
+    ("conv_k3s1p1_direct_bias", False, 4, 8, 3, 1, 1, True, (3, 5, 19)),
+    ("conv_k3s1p1_direct_tail_nobias", False, 3, 6, 3, 1, 1, False, (2, 3, 17)),
+    ("conv_k7s1p3_direct_nobias", False, 1, 4, 7, 1, 3, False, (3, 3, 16)),
+    ("convT_k3s1p1_direct_bias", True, 8, 4, 3, 1, 1, True, (3, 4, 17)),
+    # 20 x 27 = 540 lowered rows on short rows: the split-K forward of the deep layers (and
+    # backward-data the same way).
+    ("conv_k3s1p1_splitk_bias", False, 20, 20, 3, 1, 1, True, (3, 3, 4)),
 ]
 
 

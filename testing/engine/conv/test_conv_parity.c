@@ -1,7 +1,10 @@
 /* test_conv_parity.c - Conv3d / ConvTranspose3d against PyTorch 1.13 (float32): forward output and
- * the gradients dx, dweight, dbias of sum(y * dy), for every variant the networks use and two
- * general ones. Reference: conv_fixtures.bin, written by make_conv_fixtures.py (VARIANTS there
- * must match the table below). Relative error = max abs difference / max abs reference <= 1e-4.
+ * the gradients dx, dweight, dbias of sum(y * dy), for every variant the networks use, two
+ * general ones, and shapes wide enough for the direct AVX2 kernels and deep enough for the split-K
+ * forward. Reference: conv_fixtures.bin, written by make_conv_fixtures.py (VARIANTS there must
+ * match the table below). Relative error = max abs difference / max abs reference <= 1e-4.
+ * Each variant names the kernels it is meant to reach and fails if another ran (ds_conv_paths;
+ * without AVX2 + FMA, or in the DS_CONV_NO_DIRECT build, the SGEMM paths, as the test says).
  */
 #include <stdlib.h>
 
@@ -14,19 +17,33 @@
 typedef struct conv_variant {
     const char *name;
     int transposed, cin, cout, k, s, p, bias, d, h, w;
+    conv_want want; /* forward, backward-data, backward-weights: with / without direct kernels */
 } conv_variant;
 
+#define SAME CONV_WANT_SAME
+
 static const conv_variant variants[] = {
-    {"conv_k3s1p1_bias", 0, 3, 4, 3, 1, 1, 1, 5, 6, 7},
-    {"conv_k3s1p1_nobias", 0, 3, 4, 3, 1, 1, 0, 5, 6, 7},
-    {"conv_k2s2_bias", 0, 3, 4, 2, 2, 0, 1, 7, 6, 5},
-    {"conv_k1s1_bias", 0, 3, 4, 1, 1, 0, 1, 5, 3, 7},
-    {"conv_k7s1p3_nobias", 0, 2, 3, 7, 1, 3, 0, 5, 6, 7},
-    {"conv_k1s2_nobias", 0, 3, 4, 1, 2, 0, 0, 7, 5, 9},
-    {"conv_k3s2p1_bias", 0, 2, 3, 3, 2, 1, 1, 7, 6, 5},
-    {"convT_k2s2_bias", 1, 3, 4, 2, 2, 0, 1, 3, 4, 5},
-    {"convT_k2s2_nobias", 1, 3, 4, 2, 2, 0, 0, 3, 4, 5},
-    {"convT_k3s2p1_bias", 1, 2, 3, 3, 2, 1, 1, 3, 4, 5},
+    {"conv_k3s1p1_bias", 0, 3, 4, 3, 1, 1, 1, 5, 6, 7, SAME(CP_GEMM, CP_GEMM, CP_GEMM)},
+    {"conv_k3s1p1_nobias", 0, 3, 4, 3, 1, 1, 0, 5, 6, 7, SAME(CP_GEMM, CP_GEMM, CP_GEMM)},
+    {"conv_k2s2_bias", 0, 3, 4, 2, 2, 0, 1, 7, 6, 5, SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
+    {"conv_k1s1_bias", 0, 3, 4, 1, 1, 0, 1, 5, 3, 7, SAME(CP_PW, CP_PW, CP_PW)},
+    {"conv_k7s1p3_nobias", 0, 2, 3, 7, 1, 3, 0, 5, 6, 7, SAME(CP_SPLITK, CP_SPLITK, CP_GEMM)},
+    {"conv_k1s2_nobias", 0, 3, 4, 1, 2, 0, 0, 7, 5, 9, SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
+    {"conv_k3s2p1_bias", 0, 2, 3, 3, 2, 1, 1, 7, 6, 5, SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
+    {"convT_k2s2_bias", 1, 3, 4, 2, 2, 0, 1, 3, 4, 5, SAME(CP_SCATTER, CP_GEMM, CP_GEMM)},
+    {"convT_k2s2_nobias", 1, 3, 4, 2, 2, 0, 0, 3, 4, 5, SAME(CP_SCATTER, CP_GEMM, CP_GEMM)},
+    {"convT_k3s2p1_bias", 1, 2, 3, 3, 2, 1, 1, 3, 4, 5, SAME(CP_SCATTER, CP_GEMM, CP_GEMM)},
+    /* wide rows: the direct kernels (without them: the SGEMM paths they fall back to) */
+    {"conv_k3s1p1_direct_bias", 0, 4, 8, 3, 1, 1, 1, 3, 5, 19,
+     {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
+    {"conv_k3s1p1_direct_tail_nobias", 0, 3, 6, 3, 1, 1, 0, 2, 3, 17,
+     {{CP_DIRECT, CP_DIRECT, CP_GEMM}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
+    {"conv_k7s1p3_direct_nobias", 0, 1, 4, 7, 1, 3, 0, 3, 3, 16,
+     {{CP_DIRECT, CP_DIRECT, CP_GEMM}, {CP_GEMM, CP_SPLITK, CP_GEMM}}},
+    {"convT_k3s1p1_direct_bias", 1, 8, 4, 3, 1, 1, 1, 3, 4, 17,
+     {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
+    {"conv_k3s1p1_splitk_bias", 0, 20, 20, 3, 1, 1, 1, 3, 3, 4,
+     SAME(CP_SPLITK, CP_SPLITK, CP_GEMM)},
 };
 
 static const ds_fixture_array *get(const ds_fixture *fx, const char *variant, const char *what)
@@ -47,7 +64,7 @@ static void compare(const char *variant, const char *what, const float *got,
     DS_CHECK_MSG(e <= 1e-4, "%s.%s: relative error %.3g", variant, what, e);
 }
 
-static void run_variant(ds_ctx *ctx, const ds_fixture *fx, const conv_variant *v)
+static void run_variant(ds_ctx *ctx, const ds_fixture *fx, const conv_variant *v, int direct)
 {
     conv_ref_shape r = {v->transposed, 2,    v->cin, v->cout, v->k, v->s, v->p,
                         v->d,          v->h, v->w,   0,       0,    0};
@@ -87,6 +104,7 @@ static void run_variant(ds_ctx *ctx, const ds_fixture *fx, const conv_variant *v
         if (v->bias)
             compare(v->name, "dbias", conv_any_bias(&layer)->grad, get(fx, v->name, "dbias"),
                     v->cout);
+        conv_test_check_paths(v->name, &layer, &v->want, direct, 1);
     }
     ds_tensor_free(x);
     ds_tensor_free(y);
@@ -101,10 +119,11 @@ int main(void)
     if (ds_ctx_create(&ctx) != DS_OK)
         return 1;
     DS_CHECK_OK(ctx, ds_threads_set(ctx, 0));
+    const int direct = conv_test_direct_expected();
     ds_fixture *fx = ds_fixture_load(DS_TESTING_DIR "/engine/conv/conv_fixtures.bin");
     DS_CHECK(fx != NULL);
     for (size_t i = 0; fx && i < sizeof variants / sizeof variants[0]; ++i)
-        run_variant(ctx, fx, &variants[i]);
+        run_variant(ctx, fx, &variants[i], direct);
     ds_fixture_free(fx);
     ds_ctx_free(ctx);
     return ds_test_finish("test_conv_parity");

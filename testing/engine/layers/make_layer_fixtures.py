@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes testing/engine/layers/layer_fixtures.bin: PyTorch's (1.13, float32, CPU) results for
 BatchNorm3d (training and evaluation, forward and backward, running statistics), channel softmax,
-ReLU and SGD with momentum, weight decay and MultiStepLR. Read by test_layer_parity.c.
+ReLU and SGD with momentum, weight decay and MultiStepLR (and the same run without weight decay).
+Read by test_layer_parity.c.
 
 Run: /usr/bin/python3 testing/engine/layers/make_layer_fixtures.py
 Seeded and single-threaded: running it again writes a byte-identical file."""
@@ -82,27 +83,41 @@ y = torch.relu(x)
 y.backward(dy)
 out.update({"relu_x": f32(x), "relu_y": f32(y), "relu_dy": f32(dy), "relu_dx": f32(x.grad)})
 
-# --- SGD (momentum 0.9, weight decay 1e-4) with MultiStepLR, given gradients ---------------------
+# --- SGD (momentum 0.9, weight decay 0.05) with MultiStepLR, given gradients ---------------------
+# Weight decay is large enough that its effect (lr * wd * p, 5e-3 of the values at the first step)
+# is thousands of times the float32 rounding the test allows; the same run without weight decay
+# (sgd_*_traj_nowd) lets the test check that margin.
 steps = 5
-p0 = torch.nn.Parameter(torch.randn(4, 3))
-p1 = torch.nn.Parameter(torch.randn(5) * 0.1)
+p0 = torch.randn(4, 3)
+p1 = torch.randn(5) * 0.1
 out["sgd_p0_init"] = f32(p0)
 out["sgd_p1_init"] = f32(p1)
 g0 = torch.randn(steps, 4, 3)
 g1 = torch.randn(steps, 5)
-opt = torch.optim.SGD([p0, p1], lr=0.1, momentum=0.9, weight_decay=1e-4)
-sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 4], gamma=0.1)
-traj0, traj1, lrs = [], [], []
-for k in range(steps):
-    lrs.append(opt.param_groups[0]["lr"])
-    opt.zero_grad()
-    p0.grad = g0[k].clone()
-    p1.grad = g1[k].clone()
-    opt.step()
-    sched.step()
-    traj0.append(f32(p0))
-    traj1.append(f32(p1))
-out.update({"sgd_g0": f32(g0), "sgd_g1": f32(g1), "sgd_p0_traj": np.stack(traj0),
-            "sgd_p1_traj": np.stack(traj1), "sgd_lr": np.array(lrs, dtype=np.float64)})
+
+
+def sgd_trajectory(weight_decay):
+    q0 = torch.nn.Parameter(p0.clone())
+    q1 = torch.nn.Parameter(p1.clone())
+    opt = torch.optim.SGD([q0, q1], lr=0.1, momentum=0.9, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 4], gamma=0.1)
+    traj0, traj1, lrs = [], [], []
+    for k in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.zero_grad()
+        q0.grad = g0[k].clone()
+        q1.grad = g1[k].clone()
+        opt.step()
+        sched.step()
+        traj0.append(f32(q0))
+        traj1.append(f32(q1))
+    return np.stack(traj0), np.stack(traj1), lrs
+
+
+traj0, traj1, lrs = sgd_trajectory(0.05)
+nowd0, nowd1, _ = sgd_trajectory(0.0)
+out.update({"sgd_g0": f32(g0), "sgd_g1": f32(g1), "sgd_p0_traj": traj0, "sgd_p1_traj": traj1,
+            "sgd_p0_traj_nowd": nowd0, "sgd_p1_traj_nowd": nowd1,
+            "sgd_lr": np.array(lrs, dtype=np.float64)})
 
 write_fixture(os.path.join(here, "layer_fixtures.bin"), out)
