@@ -15,10 +15,10 @@ bottleneck BatchNorm sees 8 values per channel, so one flip moves gradients by p
 hash BatchNorm biases that made the comparison a lottery. So the BatchNorm biases that feed a ReLU
 are chosen here instead: for each channel, the bias puts the ReLU threshold in the middle of the
 widest gap between neighbouring pre-activation values near a hash quantile. No value is then
-closer to the threshold than min_margin (printed, stored; ~1e-4 of the channel's std at full
-resolution, ~0.1 at the bottleneck), far above float32's error (also printed: PyTorch float32's
-pre-activations flip no mask), so float32 and float64 take the same masks and the gradients are
-smooth functions of the rounding.
+closer to the threshold than min_margin (printed, stored; 3e-4 of the channel's std at full
+resolution, ~0.1 at the bottleneck), and at every ReLU PyTorch float32's largest drift is below
+1/12 of that site's margin (printed; it flips no mask), so float32 and float64 take the same
+masks and the gradients are smooth functions of the rounding.
 
 Then every gradient can be held to TOL = 1e-3 relative, element-wise. Each tensor is seen as rows
 (dim 0: output channels of a conv, input channels of a transposed conv) and the file keeps, per
@@ -28,9 +28,13 @@ positions in every row (the largest tensors: storing all 27 M gradients would ta
 Errors are scaled by the row's norm (the column's for column norms; an element's by its row's
 RMS), floored at FLOOR times an average row's, so a row that is exactly zero (a dropped channel)
 must come out zero too. PyTorch float32's error on the same measure is stored beside each
-tensor (<prefix>.torch32) and printed: it stays below ~1e-4, so TOL leaves a factor >= 10 for
-a different order of float32 summation and still fails a wrong channel (zeroing one output
-channel's gradient makes that row's error 1). Conv biases followed by BatchNorm have an exactly
+tensor (<prefix>.torch32) and printed: with the masks pinned it is ~1e-5 in most tensors, but
+reaches 3e-4 (V-Net) and 1.3e-3 (ResNet) at the bottleneck, where BatchNorm normalises 8 values
+per channel and its backward cancels most of the gradient; there our direct AVX2 kernels land at
+up to 2.9x PyTorch's error, the SGEMM path at up to 1x. So a tensor's tolerance is
+max(TOL, TORCH32_FACTOR x PyTorch float32's error): 1e-3 in 392 of 403 tensors, up to 8e-3 at the
+ResNet's bottleneck, and a wrong channel still fails by a factor of 100 or more (zeroing one
+output channel's gradient makes that row's error 1). Conv biases followed by BatchNorm have an exactly
 zero gradient (BatchNorm removes the mean): they are checked in absolute terms against zero_tol.
 
 Evaluation (eval_<net>.bin): the same hash weights, BatchNorm running statistics gathered by two
@@ -376,7 +380,8 @@ def make_training(net_name, make_model):
     for k, ((m64, v64_), (m32, v32_)) in enumerate(zip(ref[3], f32[3])):
         worst.append(emit(out, f"bn.{k}.running_mean", m64, m32, TOL))
         worst.append(emit(out, f"bn.{k}.running_var", v64_, v32_, TOL))
-    print(f"{net_name}: PyTorch float32's largest scaled error {max(worst):.2e} (tolerance {TOL})")
+    print(f"{net_name}: PyTorch float32's largest scaled error {max(worst):.2e} (tolerances "
+          f"max({TOL}, {TORCH32_FACTOR} x that error, per tensor))")
     write_fixture(os.path.join(here, f"parity_{net_name}.bin"), out)
 
 

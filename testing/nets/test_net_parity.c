@@ -10,7 +10,7 @@
  * every BatchNorm's running statistics must match: every row (output channel; input channel of
  * a transposed conv) by its norm, its projection on a hash vector and its values (all of them
  * up to 4096 per tensor, else at least 4 per row), every column (dim 1) by its norm, each error
- * scaled by the row's (column's) size, within 1e-3 (or 4x PyTorch float32's own error where that
+ * scaled by the row's (column's) size, within 1e-3 (or 6x PyTorch float32's own error where that
  * is larger: the ResNet's 8-voxel bottleneck).
  *
  * Evaluation: both networks on a 1x1x16x16x16 input with running statistics from PyTorch
