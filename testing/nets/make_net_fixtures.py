@@ -34,13 +34,15 @@ per channel and its backward cancels most of the gradient; there our direct AVX2
 up to 2.9x PyTorch's error, the SGEMM path at up to 1x. So a tensor's tolerance is
 max(TOL, TORCH32_FACTOR x PyTorch float32's error): 1e-3 in 392 of 403 tensors, up to 8e-3 at the
 ResNet's bottleneck, and a wrong channel still fails by a factor of 100 or more (zeroing one
-output channel's gradient makes that row's error 1). Conv biases followed by BatchNorm have an exactly
-zero gradient (BatchNorm removes the mean): they are checked in absolute terms against zero_tol.
+output channel's gradient makes that row's error 1). Conv biases followed by BatchNorm have an
+exactly zero gradient (BatchNorm removes the mean): they are checked in absolute terms against
+zero_tol.
 
 Evaluation (eval_<net>.bin): the same hash weights, BatchNorm running statistics gathered by two
 training forwards in PyTorch (momentum None: their average, stored), then an evaluation forward
-on a 1x1x16x16x16 input; logits in full, the feature summarised as above. An evaluation forward
-is a continuous, fixed function of the input, so no mask matters: TOL_EVAL = 1e-4.
+on a 1x1x16x16x16 input; logits and feature summarised as above (512 and 64 samples per
+channel besides the norms and projections). An evaluation forward is a continuous, fixed
+function of the input, so no mask matters: TOL_EVAL = 1e-4.
 
 Run: /usr/bin/python3 testing/nets/make_net_fixtures.py   (regenerates byte-identical files)
 """
@@ -90,13 +92,15 @@ def philox_uniform(seed, purpose, n):
     (core/util/rng.c; position p is lane p % 4 of block p / 4), 24 bits to [0, 1) in float32."""
     pos = np.arange(n, dtype=np.uint64)
     block = pos >> np.uint64(2)
-    c = [block & M32, block >> np.uint64(32), np.full(n, purpose, np.uint64), np.zeros(n, np.uint64)]
+    c = [block & M32, block >> np.uint64(32), np.full(n, purpose, np.uint64),
+         np.zeros(n, np.uint64)]
     k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
     for r in range(10):
         if r:
             k0, k1 = (k0 + np.uint64(0x9E3779B9)) & M32, (k1 + np.uint64(0xBB67AE85)) & M32
         p0, p1 = np.uint64(0xD2511F53) * c[0], np.uint64(0xCD9E8D57) * c[2]
-        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & M32, (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & M32]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & M32,
+             (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & M32]
     lanes = np.stack(c)[(pos & np.uint64(3)).astype(np.int64), np.arange(n)]
     return (lanes >> np.uint64(8)).astype(np.float32) * np.float32(1.0 / 16777216.0)
 
@@ -311,7 +315,7 @@ def emit(out, prefix, ref, f32, tol, activation=False):
     return err
 
 
-def stabilise(net_name, make_model, scales, x):
+def stabilise(make_model, scales, x):
     """Chooses the BatchNorm biases in front of every ReLU (module docstring): one float64
     forward with ReluSites in "choose" mode. Returns {parameter index: float32 bias}, and the
     smallest distance of a pre-activation to its threshold, in channel standard deviations."""
@@ -345,7 +349,7 @@ def make_training(net_name, make_model):
     out["dropout.purpose"] = np.array([DROPOUT_PURPOSE[net_name]], dtype=np.int64)
     out["dropout.feature"] = drop[-1].astype(np.float64)
     x64 = hash_input(1000, 32, torch.float64)
-    overrides, margin = stabilise(net_name, make_model, drop, x64)
+    overrides, margin = stabilise(make_model, drop, x64)
     for k in sorted(overrides):
         out[f"param.{k}.value"] = overrides[k].astype(np.float64)
 
