@@ -65,8 +65,10 @@ ds_status ds_net_batchnorm_state(ds_ctx *ctx, ds_net *net, int index, const char
                                  int *channels, float **running_mean, float **running_var,
                                  int64_t **num_batches_tracked);
 
-/* The literature's initialisation: kaiming_normal_ on every conv / transposed-conv weight, conv
- * biases 0, BN weight 1 and bias 0, running statistics (0, 1). Draws from rng. */
+/* The literature's initialisation (reference_models.kaiming_init): kaiming_normal_ on every
+ * Conv3d weight; transposed-conv weights and all conv biases keep PyTorch's default,
+ * U(+-1 / sqrt(fan_in)) with torch's fan_in (dim 1 x kernel volume for a transposed conv's
+ * (in, out, k, k, k) weight); BN weight 1 and bias 0, running statistics (0, 1). Draws from rng. */
 ds_status ds_net_init_weights(ds_ctx *ctx, ds_net *net, ds_rng *rng);
 
 /* Turns Dropout3d on or off for training forwards (on by default; parity tests switch it off). */
