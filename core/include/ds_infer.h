@@ -170,6 +170,11 @@ ds_status ds_infer_volume(ds_ctx *ctx, ds_net *const *nets, int net_count, const
 ds_status ds_infer_model(ds_ctx *ctx, const ds_model *model, const ds_volume *image,
                          const ds_infer_options *opt, ds_infer_result *out);
 
+/* Keeps, for every foreground class (label != 0) of a label map, only its largest 26-connected
+ * component (the first in x-fastest scan order on ties); the class's other voxels become 0.
+ * What the largest_component option applies; exposed for modules that post-process labels. */
+ds_status ds_infer_keep_largest_component(ds_ctx *ctx, ds_volume *label);
+
 /* ---- Writing results ---- */
 
 typedef enum ds_infer_output {

@@ -82,7 +82,7 @@ static ds_status label_components(ds_ctx *ctx, const ds_volume *label, uint32_t 
     return DS_OK;
 }
 
-ds_status ds_infer_largest_component(ds_ctx *ctx, ds_volume *label)
+ds_status ds_infer_keep_largest_component(ds_ctx *ctx, ds_volume *label)
 {
     if (!label || label->kind != DS_VOLUME_LABEL || !label->labels)
         return ds_fail(ctx, DS_ERR_ARG, "largest component: not a label volume");

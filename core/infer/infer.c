@@ -38,7 +38,7 @@ ds_status ds_infer_on_grid(ds_ctx *ctx, ds_net *const *nets, int net_count, cons
     ds_status st = ds_infer_finalize(ctx, &acc, &geom, o->probabilities, out);
     ds_infer_acc_free(&acc);
     if (st == DS_OK && o->largest_component)
-        st = ds_infer_largest_component(ctx, out->label);
+        st = ds_infer_keep_largest_component(ctx, out->label);
     if (st != DS_OK)
         ds_infer_result_free(out);
     else
@@ -173,7 +173,7 @@ ds_status ds_infer_model(ds_ctx *ctx, const ds_model *model, const ds_volume *im
         ds_infer_report(&pr, 0.0, "resampling the outputs to the image's grid");
         st = restore(ctx, out, &image->geom);
         if (st == DS_OK && opt->largest_component)
-            st = ds_infer_largest_component(ctx, out->label);
+            st = ds_infer_keep_largest_component(ctx, out->label);
         if (st == DS_OK)
             ds_infer_report(&pr, 1.0, "done");
     }

@@ -70,7 +70,4 @@ ds_status ds_infer_on_grid(ds_ctx *ctx, ds_net *const *nets, int net_count, cons
                            ds_volume **owned, const ds_infer_options *o, ds_infer_progress *pr,
                            ds_infer_result *out);
 
-/* Keeps only the largest 26-connected component of every foreground class of a label map. */
-ds_status ds_infer_largest_component(ds_ctx *ctx, ds_volume *label);
-
 #endif
