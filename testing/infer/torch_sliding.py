@@ -41,22 +41,23 @@ def importance_map(patch_zyx, gaussian=True):
 
 @torch.no_grad()
 def sliding_window(nets, image, patch_xyz, stride_xyz=None, gaussian=True, flips=False,
-                   batch=1):
-    """Per-network averaged softmax, a list of (K, z, y, x) float64 arrays, on image (z, y, x),
-    already normalised. nets: modules in eval mode returning (logits, feature)."""
+                   batch=1, dtype=torch.float64):
+    """Per-network averaged softmax, a list of (K, z, y, x) arrays of dtype (float64 for the
+    fixtures, float32 for the benchmark), on image (z, y, x), already normalised. nets: modules
+    in eval mode returning (logits, feature)."""
     patch = tuple(int(p) for p in reversed(patch_xyz))
     stride = tuple(p // 2 for p in patch) if stride_xyz is None else \
         tuple(int(s) for s in reversed(stride_xyz))
     size = image.shape
     pad = [(max(p - s, 0) // 2, max(p - s, 0) - max(p - s, 0) // 2) for s, p in zip(size, patch)]
     padded = np.pad(image.astype(np.float32), pad, mode="constant", constant_values=0)
-    wmap = torch.from_numpy(importance_map(patch, gaussian)).double()
+    wmap = torch.from_numpy(importance_map(patch, gaussian)).to(dtype)
     starts = [steps(padded.shape[a], patch[a], stride[a]) for a in range(3)]
     windows = list(itertools.product(*starts))
     mirrors = [tuple(a + 2 for a in range(3) if (f >> (2 - a)) & 1) for f in range(8)] \
         if flips else [()]
     acc = [None] * len(nets)
-    weight = torch.zeros(padded.shape, dtype=torch.float64)
+    weight = torch.zeros(padded.shape, dtype=dtype)
     x = torch.from_numpy(padded)
     for b0 in range(0, len(windows), batch):
         chunk = windows[b0:b0 + batch]
@@ -68,10 +69,10 @@ def sliding_window(nets, image, patch_xyz, stride_xyz=None, gaussian=True, flips
                 inp = torch.flip(crops, dims) if dims else crops
                 logits = net(inp)[0]
                 p = torch.softmax(logits, 1)
-                prob = prob + (torch.flip(p, dims) if dims else p).double()
+                prob = prob + (torch.flip(p, dims) if dims else p).to(dtype)
             prob = prob / len(mirrors)
             if acc[n] is None:
-                acc[n] = torch.zeros((prob.shape[1],) + padded.shape, dtype=torch.float64)
+                acc[n] = torch.zeros((prob.shape[1],) + padded.shape, dtype=dtype)
             for i, (z, y, w) in enumerate(chunk):
                 acc[n][:, z:z + patch[0], y:y + patch[1], w:w + patch[2]] += prob[i] * wmap
         for z, y, w in chunk:

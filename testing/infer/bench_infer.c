@@ -1,0 +1,335 @@
+/* bench_infer.c - segmenting whole volumes with the pair (ResNet34-V-Net + V-Net, width 16,
+ * kaiming weights, one shared scratch), ours against the same sliding window in PyTorch
+ * (bench_infer_torch.py) in the same run, each case in its own child process so that its peak
+ * memory (ru_maxrss from wait4) is its own:
+ *   hippocampus  a Task04 test volume read in place (x, y, z = NIfTI i, j, k; about 35 x 51 x 35),
+ *                patch 32 x 48 x 32, K = 3; a warm-up, then the median of 3 runs
+ *   la           a 144 x 144 x 88 phantom (the Left Atrium size), patch 112 x 112 x 80, K = 2;
+ *                one run
+ *   ct           (--ct, ours only) a 512 x 512 x 300 phantom, patch 112 x 112 x 80, K = 2: the
+ *                3 GiB target; --ct-stride S (default half the patch) to shorten it
+ * Both sides: Gaussian weighting, half-patch stride, batch 2, no flips, entropy and
+ * disagreement computed.
+ * --study: uniform against Gaussian weighting, in process: a pair of width 8 segments a
+ *   144 x 144 x 80 phantom with 64 x 64 x 48 windows, compared with the same pair seeing the
+ *   whole volume in one window (no window borders at all).
+ * Usage: bench_infer [--threads N] [--ct] [--ct-stride S] [--no-torch] [--study]
+ *                    [--hippocampus FILE] [--python EXE]
+ */
+#define _DEFAULT_SOURCE /* wait4: the peak memory of one child */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ds_infer.h"
+#include "ds_io.h"
+#include "ds_threads.h"
+
+#define HIPPOCAMPUS DS_SHARED_DIR "/data/Task04_Hippocampus/imagesTr/hippocampus_007.nii.gz"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int fail(ds_ctx *ctx, const char *what)
+{
+    fprintf(stderr, "bench_infer: %s: %s\n", what, ds_ctx_message(ctx));
+    return 1;
+}
+
+/* bench_infer_torch.py's phantom: an ellipsoid of 500 on 100, with texture. */
+static ds_status phantom(ds_ctx *ctx, int64_t nx, int64_t ny, int64_t nz, ds_volume **out)
+{
+    ds_geometry g;
+    ds_geometry_identity(&g, nx, ny, nz);
+    ds_status st = ds_volume_create(ctx, out, &g, DS_VOLUME_SCALAR);
+    for (int64_t z = 0; st == DS_OK && z < nz; ++z)
+        for (int64_t y = 0; y < ny; ++y)
+            for (int64_t x = 0; x < nx; ++x) {
+                const double rx = (x - nx / 2.0) / (0.3 * nx), ry = (y - ny / 2.0) / (0.25 * ny),
+                             rz = (z - nz / 2.0) / (0.3 * nz);
+                (*out)->values[x + nx * (y + ny * z)] =
+                    (float)(100.0 + 400.0 * (rx * rx + ry * ry + rz * rz < 1.0) +
+                            20.0 * sin(0.7 * x) * cos(0.5 * y) * sin(0.3 * z));
+            }
+    return st;
+}
+
+/* The pair with kaiming weights, sharing one scratch (freed by the caller after the model). */
+static ds_status make_pair(ds_ctx *ctx, int classes, int width, const int64_t patch[3],
+                           ds_model **out, ds_net_scratch **scratch)
+{
+    ds_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return ds_fail(ctx, DS_ERR_NOMEM, "no memory");
+    *out = m;
+    m->meta.classes = classes;
+    m->meta.in_channels = 1;
+    m->meta.norm_mode = DS_NORM_ZSCORE;
+    memcpy(m->meta.patch, patch, sizeof m->meta.patch);
+    m->net_count = 2;
+    ds_status st = ds_net_scratch_create(ctx, scratch);
+    for (int i = 0; i < 2 && st == DS_OK; ++i) {
+        ds_rng rng;
+        ds_rng_init(&rng, 7, i ? DS_RNG_INIT_B : DS_RNG_INIT_A);
+        st = ds_net_create(ctx, &m->net[i], i ? DS_ARCH_VNET : DS_ARCH_RESNET34_VNET, 1, classes,
+                           width);
+        if (st == DS_OK)
+            st = ds_net_init_weights(ctx, m->net[i], &rng);
+        if (st == DS_OK)
+            ds_net_use_scratch(m->net[i], *scratch);
+    }
+    return st;
+}
+
+static void on_progress(void *user, double fraction, const char *message)
+{
+    double *next = user;
+    if (fraction >= *next) {
+        fprintf(stderr, "  %3.0f%% %s\n", 100.0 * fraction, message);
+        *next += 0.1;
+    }
+}
+
+/* One case in this (child) process: prints "RESULT seconds=.. windows=..". */
+static int child(const char *name, const char *hippocampus, int64_t ct_stride)
+{
+    ds_ctx *ctx = NULL;
+    if (ds_ctx_create(&ctx) != DS_OK)
+        return 1;
+    const int hip = strcmp(name, "hippocampus") == 0, ct = strcmp(name, "ct") == 0;
+    const int64_t patch_hip[3] = {32, 48, 32}, patch_big[3] = {112, 112, 80};
+    ds_volume *image = NULL;
+    ds_status st = hip ? ds_io_read_image(ctx, hippocampus, &image)
+                       : ct ? phantom(ctx, 512, 512, 300, &image) : phantom(ctx, 144, 144, 88, &image);
+    ds_model *m = NULL;
+    ds_net_scratch *scratch = NULL;
+    if (st == DS_OK)
+        st = make_pair(ctx, hip ? 3 : 2, 16, hip ? patch_hip : patch_big, &m, &scratch);
+    ds_infer_options o;
+    ds_infer_options_init(&o);
+    double next = 0.0;
+    if (ct) {
+        o.stride[0] = o.stride[1] = o.stride[2] = ct_stride;
+        o.progress = on_progress;
+        o.progress_user = &next;
+    }
+    double times[3];
+    const int runs = hip ? 3 : 1;
+    ds_infer_result r;
+    memset(&r, 0, sizeof r);
+    for (int i = -hip; i < runs && st == DS_OK; ++i) { /* hippocampus: one warm-up first */
+        ds_infer_result_free(&r);
+        const double t = now();
+        st = ds_infer_model(ctx, m, image, &o, &r);
+        if (i >= 0)
+            times[i] = now() - t;
+    }
+    if (st == DS_OK) {
+        if (runs == 3) { /* the median */
+            for (int a = 0; a < 3; ++a)
+                for (int b = a + 1; b < 3; ++b)
+                    if (times[b] < times[a]) {
+                        const double t = times[a];
+                        times[a] = times[b];
+                        times[b] = t;
+                    }
+            times[0] = times[1];
+        }
+        printf("RESULT seconds=%.3f windows=%" PRId64 " size=%" PRId64 "x%" PRId64 "x%" PRId64
+               "\n", times[0], r.windows, image->geom.size[0], image->geom.size[1],
+               image->geom.size[2]);
+    }
+    ds_infer_result_free(&r);
+    ds_model_free(m);
+    ds_net_scratch_free(scratch);
+    ds_volume_free(image);
+    const int rc = st == DS_OK ? 0 : fail(ctx, name);
+    ds_ctx_free(ctx);
+    return rc;
+}
+
+/* Runs argv in a child; fills its RESULT line and its peak resident memory (MB). */
+static int spawn(char *const argv[], char *result, size_t cap, double *peak_mb)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    fflush(stdout);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], STDOUT_FILENO);
+        close(fd[0]);
+        close(fd[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    FILE *f = fdopen(fd[0], "r");
+    char line[512];
+    result[0] = '\0';
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "RESULT ", 7) == 0)
+            snprintf(result, cap, "%s", line + 7);
+    if (f)
+        fclose(f);
+    int status = 0;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &status, 0, &ru) != pid)
+        return -1;
+    *peak_mb = (double)ru.ru_maxrss / 1024.0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 && result[0] ? 0 : -1;
+}
+
+static double field(const char *result, const char *key)
+{
+    const char *p = strstr(result, key);
+    return p ? atof(p + strlen(key)) : NAN;
+}
+
+static void compare(const char *self, const char *name, const char *hippocampus, int threads,
+                    int torch, const char *python, int64_t ct_stride)
+{
+    char t[16], s[32], script[] = DS_TESTING_DIR "/infer/bench_infer_torch.py";
+    snprintf(t, sizeof t, "%d", threads);
+    snprintf(s, sizeof s, "%" PRId64, ct_stride);
+    char *ours[] = {(char *)self, "--child", (char *)name, (char *)hippocampus, s, NULL};
+    char res[512], tres[512];
+    double peak = 0, tpeak = 0;
+    if (spawn(ours, res, sizeof res, &peak) != 0) {
+        printf("%-12s ours: failed\n", name);
+        return;
+    }
+    printf("%-12s ours    %8.2f s  peak %7.0f MB  (%s)", name, field(res, "seconds="), peak,
+           strtok(res, "\n"));
+    printf("\n");
+    if (!torch)
+        return;
+    char *py_hip[] = {(char *)python, script, "hippocampus", (char *)hippocampus, t, NULL};
+    char *py_la[] = {(char *)python, script, "la", t, NULL};
+    if (spawn(strcmp(name, "hippocampus") == 0 ? py_hip : py_la, tres, sizeof tres, &tpeak) != 0) {
+        printf("%-12s PyTorch: failed\n", name);
+        return;
+    }
+    printf("%-12s PyTorch %8.2f s  peak %7.0f MB   ours / PyTorch = %.2f x time, %.2f x memory\n",
+           name, field(tres, "seconds="), tpeak, field(res, "seconds=") / field(tres, "seconds="),
+           peak / tpeak);
+}
+
+/* ---- Uniform against Gaussian weighting ---- */
+
+static void study_report(const char *what, const ds_infer_result *r, const ds_infer_result *ref)
+{
+    const int64_t n = ds_volume_voxels(ref->label);
+    double abs_sum = 0.0, abs_max = 0.0;
+    int64_t differ = 0, inter = 0, a = 0, b = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const double d = fabs(r->probability[1]->values[i] - ref->probability[1]->values[i]);
+        abs_sum += d;
+        abs_max = fmax(abs_max, d);
+        const int x = r->label->labels[i] == 1, y = ref->label->labels[i] == 1;
+        differ += x != y;
+        inter += x && y;
+        a += x;
+        b += y;
+    }
+    printf("  %-8s mean |p - p_whole| %.4f, max %.3f, labels differing %.3f %%, Dice(class 1) "
+           "%.4f (whole-volume foreground %.1f %%)\n", what, abs_sum / n, abs_max,
+           100.0 * differ / n, a + b ? 2.0 * inter / (a + b) : NAN, 100.0 * b / n);
+}
+
+static int study(void)
+{
+    ds_ctx *ctx = NULL;
+    if (ds_ctx_create(&ctx) != DS_OK)
+        return 1;
+    ds_threads_set(ctx, 0);
+    const int64_t whole[3] = {144, 144, 80}, patch[3] = {64, 64, 48};
+    ds_volume *image = NULL;
+    ds_model *m = NULL;
+    ds_net_scratch *scratch = NULL;
+    ds_infer_result ref, r;
+    memset(&ref, 0, sizeof ref);
+    memset(&r, 0, sizeof r);
+    ds_status st = phantom(ctx, whole[0], whole[1], whole[2], &image);
+    if (st == DS_OK)
+        st = make_pair(ctx, 2, 8, whole, &m, &scratch);
+    ds_infer_options o;
+    ds_infer_options_init(&o);
+    o.probabilities = 1;
+    memcpy(o.patch, whole, sizeof o.patch);
+    memcpy(o.stride, whole, sizeof o.stride);
+    if (st == DS_OK)
+        st = ds_infer_model(ctx, m, image, &o, &ref);
+    printf("weighting study: 144x144x80 phantom, pair width 8, 64x64x48 windows (half stride) "
+           "against one 144x144x80 window\n");
+    memcpy(o.patch, patch, sizeof o.patch);
+    memset(o.stride, 0, sizeof o.stride);
+    for (int w = 0; w < 2 && st == DS_OK; ++w) {
+        o.weighting = w ? DS_INFER_WEIGHT_GAUSSIAN : DS_INFER_WEIGHT_UNIFORM;
+        const double t = now();
+        st = ds_infer_model(ctx, m, image, &o, &r);
+        if (st == DS_OK) {
+            printf("  (%.1f s, %" PRId64 " windows)\n", now() - t, r.windows);
+            study_report(w ? "gaussian" : "uniform", &r, &ref);
+        }
+        ds_infer_result_free(&r);
+    }
+    ds_infer_result_free(&ref);
+    ds_model_free(m);
+    ds_net_scratch_free(scratch);
+    ds_volume_free(image);
+    const int rc = st == DS_OK ? 0 : fail(ctx, "study");
+    ds_ctx_free(ctx);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 2, ct = 0, torch = 1, do_study = 0;
+    int64_t ct_stride = 0;
+    const char *hippocampus = HIPPOCAMPUS, *python = "/usr/bin/python3";
+    if (argc >= 5 && strcmp(argv[1], "--child") == 0)
+        return child(argv[2], argv[3], atoll(argv[4]));
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--ct") == 0)
+            ct = 1;
+        else if (strcmp(argv[i], "--ct-stride") == 0 && i + 1 < argc)
+            ct_stride = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--no-torch") == 0)
+            torch = 0;
+        else if (strcmp(argv[i], "--study") == 0)
+            do_study = 1;
+        else if (strcmp(argv[i], "--hippocampus") == 0 && i + 1 < argc)
+            hippocampus = argv[++i];
+        else if (strcmp(argv[i], "--python") == 0 && i + 1 < argc)
+            python = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_infer [--threads N] [--ct] [--ct-stride S] "
+                            "[--no-torch] [--study] [--hippocampus FILE] [--python EXE]\n");
+            return 2;
+        }
+    }
+    char env[32];
+    snprintf(env, sizeof env, "%d", threads);
+    setenv("DS_NUM_THREADS", env, 1); /* the children's thread count */
+    setenv("OMP_NUM_THREADS", env, 1);
+    printf("bench_infer: %d threads, pair width 16, Gaussian, half stride, batch 2, no flips\n",
+           threads);
+    compare(argv[0], "hippocampus", hippocampus, threads, torch, python, 0);
+    compare(argv[0], "la", hippocampus, threads, torch, python, 0);
+    if (ct)
+        compare(argv[0], "ct", hippocampus, threads, 0, python, ct_stride);
+    return do_study ? study() : 0;
+}
