@@ -46,14 +46,19 @@ ds_status ds_infer_on_grid(ds_ctx *ctx, ds_net *const *nets, int net_count, cons
     return st;
 }
 
-ds_status ds_infer_volume(ds_ctx *ctx, ds_net *const *nets, int net_count, const ds_volume *image,
-                          const ds_infer_options *opt, ds_infer_result *out)
+/* The public calls' first step: the result zeroed whatever happens next, options present. */
+static ds_status begin(ds_ctx *ctx, const ds_infer_options *opt, ds_infer_result *out)
 {
     if (!out)
         return ds_fail(ctx, DS_ERR_ARG, "inference: null result");
     memset(out, 0, sizeof *out);
-    if (!opt)
-        return ds_fail(ctx, DS_ERR_ARG, "inference: null options");
+    return opt ? DS_OK : ds_fail(ctx, DS_ERR_ARG, "inference: null options");
+}
+
+ds_status ds_infer_volume(ds_ctx *ctx, ds_net *const *nets, int net_count, const ds_volume *image,
+                          const ds_infer_options *opt, ds_infer_result *out)
+{
+    TRY(begin(ctx, opt, out));
     ds_infer_progress pr;
     ds_infer_progress_from(&pr, opt);
     return ds_infer_on_grid(ctx, nets, net_count, image, NULL, opt, &pr, out);
@@ -140,11 +145,7 @@ static ds_status restore(ds_ctx *ctx, ds_infer_result *r, const ds_geometry *g)
 ds_status ds_infer_model(ds_ctx *ctx, const ds_model *model, const ds_volume *image,
                          const ds_infer_options *opt, ds_infer_result *out)
 {
-    if (!out)
-        return ds_fail(ctx, DS_ERR_ARG, "inference: null result");
-    memset(out, 0, sizeof *out);
-    if (!opt)
-        return ds_fail(ctx, DS_ERR_ARG, "inference: null options");
+    TRY(begin(ctx, opt, out));
     TRY(check_model(ctx, model));
     TRY(check_image(ctx, image));
     ds_infer_options o = *opt;

@@ -3,13 +3,7 @@
 #define DS_INFER_INTERNAL_H
 
 #include "ds_infer.h"
-
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        ds_status try_st_ = (expr);                                                            \
-        if (try_st_ != DS_OK)                                                                  \
-            return try_st_;                                                                    \
-    } while (0)
+#include "../nets/try.h" /* TRY(expr): one copy for the core (infer builds on nets) */
 
 /* Progress of one phase mapped into [base, base + span] of the caller's scale; never decreasing. */
 typedef struct ds_infer_progress {

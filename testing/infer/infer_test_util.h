@@ -71,6 +71,31 @@ static inline ds_volume *tu_image(ds_ctx *ctx, const ds_geometry *g, uint64_t se
     return v;
 }
 
+static inline ds_volume *tu_identity_image(ds_ctx *ctx, int64_t nx, int64_t ny, int64_t nz,
+                                           uint64_t seed)
+{
+    ds_geometry g;
+    ds_geometry_identity(&g, nx, ny, nz);
+    return tu_image(ctx, &g, seed);
+}
+
+/* A z-score model of two classes, patch 16^3, holding a (and b when not NULL); ds_model_free
+ * frees it with its networks. */
+static inline ds_model *tu_model(ds_net *a, ds_net *b)
+{
+    ds_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->meta.classes = 2;
+    m->meta.in_channels = 1;
+    m->meta.norm_mode = DS_NORM_ZSCORE;
+    m->meta.patch[0] = m->meta.patch[1] = m->meta.patch[2] = 16;
+    m->net_count = b ? 2 : 1;
+    m->net[0] = a;
+    m->net[1] = b;
+    return m;
+}
+
 /* ---- The brute-force reference ---- */
 
 typedef struct tu_ref_setup {

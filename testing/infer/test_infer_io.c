@@ -15,19 +15,6 @@
 
 static ds_ctx *ctx;
 
-static ds_model *model_of(ds_net *a, ds_net *b)
-{
-    ds_model *m = calloc(1, sizeof *m);
-    m->meta.classes = 2;
-    m->meta.in_channels = 1;
-    m->meta.norm_mode = DS_NORM_ZSCORE;
-    m->meta.patch[0] = m->meta.patch[1] = m->meta.patch[2] = 16;
-    m->net_count = b ? 2 : 1;
-    m->net[0] = a;
-    m->net[1] = b;
-    return m;
-}
-
 static int zeroed(const ds_infer_result *r)
 {
     static const ds_infer_result zero;
@@ -36,9 +23,7 @@ static int zeroed(const ds_infer_result *r)
 
 static void test_bad_input(ds_model *m)
 {
-    ds_geometry g;
-    ds_geometry_identity(&g, 20, 18, 16);
-    ds_volume *img = tu_image(ctx, &g, 1);
+    ds_volume *img = tu_identity_image(ctx, 20, 18, 16, 1);
     ds_infer_options o;
     ds_infer_options_init(&o);
     ds_infer_result r;
@@ -66,7 +51,7 @@ static void test_bad_input(ds_model *m)
     o.patch[1] = 16;
     /* a label map is not an image */
     ds_volume *lab = NULL;
-    DS_CHECK_OK(ctx, ds_volume_create(ctx, &lab, &g, DS_VOLUME_LABEL));
+    DS_CHECK_OK(ctx, ds_volume_create(ctx, &lab, &img->geom, DS_VOLUME_LABEL));
     DS_CHECK_FAILS(ctx, ds_infer_volume(ctx, m->net, 2, lab, &o, &r), DS_ERR_ARG);
     ds_volume_free(lab);
     ds_volume_free(img);
@@ -76,9 +61,7 @@ static void test_missing_folder(ds_model *m, const char *scratch)
 {
     char missing[4200];
     io_path(missing, sizeof missing, scratch, "no/such/folder");
-    ds_geometry g;
-    ds_geometry_identity(&g, 20, 18, 16);
-    ds_volume *img = tu_image(ctx, &g, 2);
+    ds_volume *img = tu_identity_image(ctx, 20, 18, 16, 2);
     ds_infer_options o;
     ds_infer_options_init(&o);
     ds_infer_result r;
@@ -197,7 +180,7 @@ int main(void)
 {
     DS_CHECK(ds_ctx_create(&ctx) == DS_OK);
     DS_CHECK_OK(ctx, ds_threads_set(ctx, 0));
-    ds_model *m = model_of(tu_net(ctx, DS_ARCH_RESNET34_VNET, 2, 1, 51),
+    ds_model *m = tu_model(tu_net(ctx, DS_ARCH_RESNET34_VNET, 2, 1, 51),
                            tu_net(ctx, DS_ARCH_VNET, 2, 1, 52));
     char scratch[256];
     DS_CHECK(io_scratch("infer-io", scratch, sizeof scratch) != NULL);

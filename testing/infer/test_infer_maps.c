@@ -24,16 +24,9 @@ static void window_options(ds_infer_options *o)
     o->patch[0] = o->patch[1] = o->patch[2] = 16;
 }
 
-static ds_volume *small_image(int64_t nx, int64_t ny, int64_t nz)
-{
-    ds_geometry g;
-    ds_geometry_identity(&g, nx, ny, nz);
-    return tu_image(ctx, &g, 9);
-}
-
 static void test_entropy_extremes(void)
 {
-    ds_volume *img = small_image(20, 16, 18);
+    ds_volume *img = tu_identity_image(ctx, 20, 16, 18, 9);
     ds_infer_options o;
     window_options(&o);
     for (int classes = 2; classes <= 3; ++classes) {
@@ -64,7 +57,7 @@ static void test_entropy_extremes(void)
 
 static void test_disagreement(void)
 {
-    ds_volume *img = small_image(24, 16, 16);
+    ds_volume *img = tu_identity_image(ctx, 24, 16, 16, 9);
     ds_infer_options o;
     window_options(&o);
     ds_net *same[2] = {tu_net(ctx, DS_ARCH_VNET, 2, 2, 21), tu_net(ctx, DS_ARCH_VNET, 2, 2, 21)};
@@ -107,19 +100,6 @@ static int result_on(const ds_infer_result *r, const ds_geometry *g)
     return ok;
 }
 
-static ds_model *pair_model(ds_net *a, ds_net *b)
-{
-    ds_model *m = calloc(1, sizeof *m);
-    m->meta.classes = 2;
-    m->meta.in_channels = 1;
-    m->meta.norm_mode = DS_NORM_ZSCORE;
-    m->meta.patch[0] = m->meta.patch[1] = m->meta.patch[2] = 16;
-    m->net_count = 2;
-    m->net[0] = a;
-    m->net[1] = b;
-    return m;
-}
-
 /* What ds_infer_model promises, done by hand. */
 static void by_hand(ds_model *m, const ds_volume *img, const ds_infer_options *o,
                     ds_infer_result *want)
@@ -155,7 +135,7 @@ static void test_geometry(void)
     ds_geometry g;
     io_oblique_geometry(&g, 22, 17, 9); /* spacing 0.75, 1.25, 2.5; rotated */
     ds_volume *img = tu_image(ctx, &g, 10);
-    ds_model *m = pair_model(tu_net(ctx, DS_ARCH_RESNET34_VNET, 2, 1, 31),
+    ds_model *m = tu_model(tu_net(ctx, DS_ARCH_RESNET34_VNET, 2, 1, 31),
                              tu_net(ctx, DS_ARCH_VNET, 2, 2, 32));
     ds_infer_options o;
     window_options(&o);
@@ -199,7 +179,7 @@ static void on_progress(void *user, double fraction, const char *message)
 
 static void test_progress_and_cancel(void)
 {
-    ds_volume *img = small_image(40, 16, 16);
+    ds_volume *img = tu_identity_image(ctx, 40, 16, 16, 9);
     ds_net *net = tu_net(ctx, DS_ARCH_VNET, 2, 1, 41);
     ds_infer_options o;
     window_options(&o);
