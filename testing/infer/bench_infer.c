@@ -7,14 +7,16 @@
  *   la           a 144 x 144 x 88 phantom (the Left Atrium size), patch 112 x 112 x 80, K = 2;
  *                one run
  *   ct           (--ct, ours only) a 512 x 512 x 300 phantom, patch 112 x 112 x 80, K = 2: the
- *                3 GiB target; --ct-stride S (default half the patch) to shorten it
+ *                3 GiB target; --ct-stride S (default half the patch) and --ct-width W (default
+ *                16) to shorten it (the accumulators and outputs do not depend on either)
  * Both sides: Gaussian weighting, half-patch stride, batch 2, no flips, entropy and
  * disagreement computed.
- * --study: uniform against Gaussian weighting, in process: a pair of width 8 segments a
- *   144 x 144 x 80 phantom with 64 x 64 x 48 windows, compared with the same pair seeing the
+ * --study MODEL (alone): uniform against Gaussian weighting, in process, with a small trained V-Net
+ *   (make_study_model.py): 8 phantoms of its family (96 x 96 x 64), 32^3 windows at half
+ *   stride; Dice against the phantoms' truth, and agreement with the same network seeing the
  *   whole volume in one window (no window borders at all).
- * Usage: bench_infer [--threads N] [--ct] [--ct-stride S] [--no-torch] [--study]
- *                    [--hippocampus FILE] [--python EXE]
+ * Usage: bench_infer [--threads N] [--batch B] [--ct] [--ct-stride S] [--ct-width W]
+ *                    [--no-torch] [--study MODEL] [--hippocampus FILE] [--python EXE]
  */
 #define _DEFAULT_SOURCE /* wait4: the peak memory of one child */
 #include <inttypes.h>
@@ -101,7 +103,8 @@ static void on_progress(void *user, double fraction, const char *message)
 }
 
 /* One case in this (child) process: prints "RESULT seconds=.. windows=..". */
-static int child(const char *name, const char *hippocampus, int64_t ct_stride)
+static int child(const char *name, const char *hippocampus, int64_t ct_stride, int ct_width,
+                 int batch)
 {
     ds_ctx *ctx = NULL;
     if (ds_ctx_create(&ctx) != DS_OK)
@@ -114,9 +117,11 @@ static int child(const char *name, const char *hippocampus, int64_t ct_stride)
     ds_model *m = NULL;
     ds_net_scratch *scratch = NULL;
     if (st == DS_OK)
-        st = make_pair(ctx, hip ? 3 : 2, 16, hip ? patch_hip : patch_big, &m, &scratch);
+        st = make_pair(ctx, hip ? 3 : 2, ct ? ct_width : 16, hip ? patch_hip : patch_big, &m,
+                       &scratch);
     ds_infer_options o;
     ds_infer_options_init(&o);
+    o.batch = batch;
     double next = 0.0;
     if (ct) {
         o.stride[0] = o.stride[1] = o.stride[2] = ct_stride;
@@ -196,26 +201,35 @@ static double field(const char *result, const char *key)
     return p ? atof(p + strlen(key)) : NAN;
 }
 
-static void compare(const char *self, const char *name, const char *hippocampus, int threads,
-                    int torch, const char *python, int64_t ct_stride)
+typedef struct bench_args {
+    const char *self, *hippocampus, *python;
+    int threads, torch, ct, ct_width, batch;
+    const char *study;
+    int64_t ct_stride;
+} bench_args;
+
+static void compare(const bench_args *a, const char *name)
 {
-    char t[16], s[32], script[] = DS_TESTING_DIR "/infer/bench_infer_torch.py";
-    snprintf(t, sizeof t, "%d", threads);
-    snprintf(s, sizeof s, "%" PRId64, ct_stride);
-    char *ours[] = {(char *)self, "--child", (char *)name, (char *)hippocampus, s, NULL};
+    char t[16], s[32], w[16], b[16], script[] = DS_TESTING_DIR "/infer/bench_infer_torch.py";
+    snprintf(t, sizeof t, "%d", a->threads);
+    snprintf(s, sizeof s, "%" PRId64, a->ct_stride);
+    snprintf(w, sizeof w, "%d", a->ct_width);
+    snprintf(b, sizeof b, "%d", a->batch);
+    const int torch = a->torch && strcmp(name, "ct") != 0;
+    const char *python = a->python, *hippocampus = a->hippocampus;
+    char *ours[] = {(char *)a->self, "--child", (char *)name, (char *)hippocampus, s, w, b, NULL};
     char res[512], tres[512];
     double peak = 0, tpeak = 0;
     if (spawn(ours, res, sizeof res, &peak) != 0) {
         printf("%-12s ours: failed\n", name);
         return;
     }
-    printf("%-12s ours    %8.2f s  peak %7.0f MB  (%s)", name, field(res, "seconds="), peak,
-           strtok(res, "\n"));
-    printf("\n");
+    res[strcspn(res, "\n")] = '\0';
+    printf("%-12s ours    %8.2f s  peak %7.0f MB  (%s)\n", name, field(res, "seconds="), peak, res);
     if (!torch)
         return;
-    char *py_hip[] = {(char *)python, script, "hippocampus", (char *)hippocampus, t, NULL};
-    char *py_la[] = {(char *)python, script, "la", t, NULL};
+    char *py_hip[] = {(char *)python, script, "hippocampus", (char *)hippocampus, t, b, NULL};
+    char *py_la[] = {(char *)python, script, "la", t, b, NULL};
     if (spawn(strcmp(name, "hippocampus") == 0 ? py_hip : py_la, tres, sizeof tres, &tpeak) != 0) {
         printf("%-12s PyTorch: failed\n", name);
         return;
@@ -227,67 +241,112 @@ static void compare(const char *self, const char *name, const char *hippocampus,
 
 /* ---- Uniform against Gaussian weighting ---- */
 
-static void study_report(const char *what, const ds_infer_result *r, const ds_infer_result *ref)
+/* make_study_model.py's phantom family on 96 x 96 x 64: 1..3 ellipsoids of 1 on 0, radii 6..16,
+ * noise sigma 0.8; mask receives the truth. */
+static ds_status study_phantom(ds_ctx *ctx, uint64_t seed, ds_volume **image, uint8_t *mask)
 {
-    const int64_t n = ds_volume_voxels(ref->label);
-    double abs_sum = 0.0, abs_max = 0.0;
-    int64_t differ = 0, inter = 0, a = 0, b = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        const double d = fabs(r->probability[1]->values[i] - ref->probability[1]->values[i]);
-        abs_sum += d;
-        abs_max = fmax(abs_max, d);
-        const int x = r->label->labels[i] == 1, y = ref->label->labels[i] == 1;
-        differ += x != y;
-        inter += x && y;
-        a += x;
-        b += y;
-    }
-    printf("  %-8s mean |p - p_whole| %.4f, max %.3f, labels differing %.3f %%, Dice(class 1) "
-           "%.4f (whole-volume foreground %.1f %%)\n", what, abs_sum / n, abs_max,
-           100.0 * differ / n, a + b ? 2.0 * inter / (a + b) : NAN, 100.0 * b / n);
+    ds_geometry g;
+    ds_geometry_identity(&g, 96, 96, 64);
+    const ds_status st = ds_volume_create(ctx, image, &g, DS_VOLUME_SCALAR);
+    if (st != DS_OK)
+        return st;
+    ds_rng rng;
+    ds_rng_init(&rng, seed, DS_RNG_TEST);
+    double c[3][3], r[3][3];
+    const int n = 1 + (int)ds_rng_below(&rng, 3);
+    for (int e = 0; e < n; ++e)
+        for (int a = 0; a < 3; ++a) {
+            c[e][a] = (0.2 + 0.6 * ds_rng_uniform(&rng)) * (double)g.size[a];
+            r[e][a] = 6.0 + 10.0 * ds_rng_uniform(&rng);
+        }
+    for (int64_t i = 0, z = 0; z < 64; ++z)
+        for (int64_t y = 0; y < 96; ++y)
+            for (int64_t x = 0; x < 96; ++x, ++i) {
+                const double p[3] = {(double)x, (double)y, (double)z};
+                mask[i] = 0;
+                for (int e = 0; e < n; ++e) {
+                    double q = 0.0;
+                    for (int a = 0; a < 3; ++a)
+                        q += (p[a] - c[e][a]) * (p[a] - c[e][a]) / (r[e][a] * r[e][a]);
+                    mask[i] |= q < 1.0;
+                }
+                (*image)->values[i] = (float)mask[i] + 0.8f * ds_rng_normal(&rng);
+            }
+    return DS_OK;
 }
 
-static int study(void)
+typedef struct study_score {
+    double dice_sum, agree_sum, prob_err_sum;
+} study_score;
+
+static void score(study_score *s, const ds_infer_result *r, const ds_infer_result *whole,
+                  const uint8_t *mask)
+{
+    const int64_t n = ds_volume_voxels(r->label);
+    int64_t inter = 0, a = 0, b = 0, agree = 0;
+    double err = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const int x = r->label->labels[i] == 1;
+        inter += x && mask[i];
+        a += x;
+        b += mask[i];
+        agree += r->label->labels[i] == whole->label->labels[i];
+        err += fabs(r->probability[1]->values[i] - whole->probability[1]->values[i]);
+    }
+    s->dice_sum += a + b ? 2.0 * (double)inter / (double)(a + b) : 1.0;
+    s->agree_sum += (double)agree / (double)n;
+    s->prob_err_sum += err / (double)n;
+}
+
+static ds_status study_case(ds_ctx *ctx, ds_net *net, uint64_t seed, study_score s[3])
+{
+    ds_volume *image = NULL;
+    uint8_t *mask = malloc(96 * 96 * 64);
+    ds_infer_result r[3];
+    memset(r, 0, sizeof r);
+    ds_status st = mask ? study_phantom(ctx, seed, &image, mask) : DS_ERR_NOMEM;
+    ds_infer_options o;
+    ds_infer_options_init(&o);
+    o.probabilities = 1;
+    for (int k = 0; k < 3 && st == DS_OK; ++k) { /* whole volume, uniform, Gaussian */
+        const int64_t whole[3] = {96, 96, 64}, patch[3] = {32, 32, 32};
+        memcpy(o.patch, k ? patch : whole, sizeof o.patch);
+        memcpy(o.stride, k ? (const int64_t[3]){0, 0, 0} : whole, sizeof o.stride);
+        o.weighting = k == 1 ? DS_INFER_WEIGHT_UNIFORM : DS_INFER_WEIGHT_GAUSSIAN;
+        st = ds_infer_volume(ctx, &net, 1, image, &o, &r[k]);
+    }
+    for (int k = 0; k < 3 && st == DS_OK; ++k)
+        score(&s[k], &r[k], &r[0], mask);
+    for (int k = 0; k < 3; ++k)
+        ds_infer_result_free(&r[k]);
+    ds_volume_free(image);
+    free(mask);
+    return st;
+}
+
+static int study(const char *model_path)
 {
     ds_ctx *ctx = NULL;
     if (ds_ctx_create(&ctx) != DS_OK)
         return 1;
     ds_threads_set(ctx, 0);
-    const int64_t whole[3] = {144, 144, 80}, patch[3] = {64, 64, 48};
-    ds_volume *image = NULL;
     ds_model *m = NULL;
-    ds_net_scratch *scratch = NULL;
-    ds_infer_result ref, r;
-    memset(&ref, 0, sizeof ref);
-    memset(&r, 0, sizeof r);
-    ds_status st = phantom(ctx, whole[0], whole[1], whole[2], &image);
-    if (st == DS_OK)
-        st = make_pair(ctx, 2, 8, whole, &m, &scratch);
-    ds_infer_options o;
-    ds_infer_options_init(&o);
-    o.probabilities = 1;
-    memcpy(o.patch, whole, sizeof o.patch);
-    memcpy(o.stride, whole, sizeof o.stride);
-    if (st == DS_OK)
-        st = ds_infer_model(ctx, m, image, &o, &ref);
-    printf("weighting study: 144x144x80 phantom, pair width 8, 64x64x48 windows (half stride) "
-           "against one 144x144x80 window\n");
-    memcpy(o.patch, patch, sizeof o.patch);
-    memset(o.stride, 0, sizeof o.stride);
-    for (int w = 0; w < 2 && st == DS_OK; ++w) {
-        o.weighting = w ? DS_INFER_WEIGHT_GAUSSIAN : DS_INFER_WEIGHT_UNIFORM;
-        const double t = now();
-        st = ds_infer_model(ctx, m, image, &o, &r);
-        if (st == DS_OK) {
-            printf("  (%.1f s, %" PRId64 " windows)\n", now() - t, r.windows);
-            study_report(w ? "gaussian" : "uniform", &r, &ref);
-        }
-        ds_infer_result_free(&r);
+    ds_status st = ds_model_load(ctx, &m, model_path);
+    study_score s[3];
+    memset(s, 0, sizeof s);
+    const int cases = 8;
+    for (int c = 0; c < cases && st == DS_OK; ++c)
+        st = study_case(ctx, m->net[0], 100 + (uint64_t)c, s);
+    if (st == DS_OK) {
+        static const char *names[3] = {"one window", "uniform", "gaussian"};
+        printf("weighting study: %s, %d phantoms 96x96x64 (noise 0.8), 32^3 windows, half stride\n",
+               model_path, cases);
+        for (int k = 0; k < 3; ++k)
+            printf("  %-10s Dice vs truth %.4f   label agreement with one window %.4f   "
+                   "mean |p - p_one window| %.4f\n", names[k], s[k].dice_sum / cases,
+                   s[k].agree_sum / cases, s[k].prob_err_sum / cases);
     }
-    ds_infer_result_free(&ref);
     ds_model_free(m);
-    ds_net_scratch_free(scratch);
-    ds_volume_free(image);
     const int rc = st == DS_OK ? 0 : fail(ctx, "study");
     ds_ctx_free(ctx);
     return rc;
@@ -295,41 +354,47 @@ static int study(void)
 
 int main(int argc, char **argv)
 {
-    int threads = 2, ct = 0, torch = 1, do_study = 0;
-    int64_t ct_stride = 0;
-    const char *hippocampus = HIPPOCAMPUS, *python = "/usr/bin/python3";
-    if (argc >= 5 && strcmp(argv[1], "--child") == 0)
-        return child(argv[2], argv[3], atoll(argv[4]));
+    bench_args a = {argv[0], HIPPOCAMPUS, "/usr/bin/python3", 2, 1, 0, 16, 2, NULL, 0};
+    if (argc >= 8 && strcmp(argv[1], "--child") == 0)
+        return child(argv[2], argv[3], atoll(argv[4]), atoi(argv[5]), atoi(argv[6]));
     for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
-            threads = atoi(argv[++i]);
+        const int more = i + 1 < argc;
+        if (strcmp(argv[i], "--threads") == 0 && more)
+            a.threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--ct") == 0)
-            ct = 1;
-        else if (strcmp(argv[i], "--ct-stride") == 0 && i + 1 < argc)
-            ct_stride = atoll(argv[++i]);
+            a.ct = 1;
+        else if (strcmp(argv[i], "--ct-stride") == 0 && more)
+            a.ct_stride = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--ct-width") == 0 && more)
+            a.ct_width = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && more)
+            a.batch = atoi(argv[++i]);
         else if (strcmp(argv[i], "--no-torch") == 0)
-            torch = 0;
-        else if (strcmp(argv[i], "--study") == 0)
-            do_study = 1;
-        else if (strcmp(argv[i], "--hippocampus") == 0 && i + 1 < argc)
-            hippocampus = argv[++i];
-        else if (strcmp(argv[i], "--python") == 0 && i + 1 < argc)
-            python = argv[++i];
+            a.torch = 0;
+        else if (strcmp(argv[i], "--study") == 0 && more)
+            a.study = argv[++i];
+        else if (strcmp(argv[i], "--hippocampus") == 0 && more)
+            a.hippocampus = argv[++i];
+        else if (strcmp(argv[i], "--python") == 0 && more)
+            a.python = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_infer [--threads N] [--ct] [--ct-stride S] "
-                            "[--no-torch] [--study] [--hippocampus FILE] [--python EXE]\n");
+            fprintf(stderr, "usage: bench_infer [--threads N] [--batch B] [--ct] [--ct-stride S] "
+                            "[--ct-width W] [--no-torch] [--study MODEL] [--hippocampus FILE] "
+                            "[--python EXE]\n");
             return 2;
         }
     }
     char env[32];
-    snprintf(env, sizeof env, "%d", threads);
+    snprintf(env, sizeof env, "%d", a.threads);
     setenv("DS_NUM_THREADS", env, 1); /* the children's thread count */
     setenv("OMP_NUM_THREADS", env, 1);
-    printf("bench_infer: %d threads, pair width 16, Gaussian, half stride, batch 2, no flips\n",
-           threads);
-    compare(argv[0], "hippocampus", hippocampus, threads, torch, python, 0);
-    compare(argv[0], "la", hippocampus, threads, torch, python, 0);
-    if (ct)
-        compare(argv[0], "ct", hippocampus, threads, 0, python, ct_stride);
-    return do_study ? study() : 0;
+    if (a.study) /* the study alone */
+        return study(a.study);
+    printf("bench_infer: %d threads, pair width 16, Gaussian, half stride, batch %d, no flips\n",
+           a.threads, a.batch);
+    compare(&a, "hippocampus");
+    compare(&a, "la");
+    if (a.ct)
+        compare(&a, "ct");
+    return 0;
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """PyTorch counterpart of bench_infer (run by it, one process per case, so that its peak memory
 is measured alone): the same pair (ResNet34-V-Net + V-Net, width 16, kaiming weights), the same
-sliding window (torch_sliding.py: Gaussian weighting, half-patch stride, batch 2, no flips,
+sliding window (torch_sliding.py: Gaussian weighting, half-patch stride, the same batch, no flips,
 float32 accumulation), the same maps (entropy, disagreement), on the same image.
 
-  bench_infer_torch.py hippocampus PATH THREADS   a NIfTI file, patch 32,48,32 (x, y, z), K = 3
-  bench_infer_torch.py la THREADS                  the 144 x 144 x 88 phantom, patch 112,112,80, K = 2
+  bench_infer_torch.py hippocampus PATH THREADS BATCH   a NIfTI file, patch 32,48,32 (x, y, z), K = 3
+  bench_infer_torch.py la THREADS BATCH                  the 144 x 144 x 88 phantom, patch
+                                                         112,112,80, K = 2
 Prints "RESULT seconds=<s> windows=<n>" (the median of 3 timed runs after a warm-up for
 hippocampus, one run for la, as bench_infer does).
 """
@@ -38,10 +39,10 @@ def main():
     if case == "hippocampus":
         import nibabel as nib
         image = np.asarray(nib.load(sys.argv[2]).dataobj, dtype=np.float32).transpose(2, 1, 0)
-        threads, patch, classes = int(sys.argv[3]), (32, 48, 32), 3
+        threads, batch, patch, classes = int(sys.argv[3]), int(sys.argv[4]), (32, 48, 32), 3
     else:
         image = phantom(144, 144, 88)
-        threads, patch, classes = int(sys.argv[2]), (112, 112, 80), 2
+        threads, batch, patch, classes = int(sys.argv[2]), int(sys.argv[3]), (112, 112, 80), 2
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     nets = []
@@ -51,7 +52,7 @@ def main():
         nets.append(net.eval())
 
     def run():
-        probs = sliding_window(nets, zscore(image), patch, gaussian=True, batch=2,
+        probs = sliding_window(nets, zscore(image), patch, gaussian=True, batch=batch,
                                dtype=torch.float32)
         return maps([p.astype(np.float32) for p in probs])
 
