@@ -18,7 +18,11 @@
  * replaced by the smallest non-zero value (with sigma = patch / 8 the map never falls below
  * exp(-24) of its centre in float32, so the clamp only guards against underflow).
  * DS_INFER_WEIGHT_UNIFORM weights every voxel of every window 1.
- * Default: see ds_infer_options_init (chosen from the measurement in core/infer/README.md).
+ * Default: Gaussian. Measured (bench_infer --study: a small trained V-Net, 8 phantoms, 32^3
+ * windows at half stride): Dice 0.968 Gaussian against 0.964 uniform (0.968 for one window
+ * over the whole volume), label agreement with that one window 0.9999 against 0.9993, mean
+ * |p - p_one window| 0.0001 against 0.0013. Uniform weights let window borders, where the
+ * network saw zero-padded context, count as much as window centres.
  *
  * The networks. nets[0] is network A and nets[1] network B (a model file's first and second
  * network). DS_INFER_NETS_BOTH averages the softmax of every network given (p = (p_A + p_B) / 2),
@@ -118,7 +122,8 @@ typedef struct ds_infer_options {
     int probabilities;             /* 1: also return the K per-class probability volumes */
     int largest_component;         /* 1: keep each foreground class's largest 26-connected
                                       component in the label map */
-    int batch;                     /* windows (or flipped copies) per forward, 1..DS_INFER_MAX_BATCH */
+    int batch;                     /* windows (or flipped copies) per forward,
+                                      1..DS_INFER_MAX_BATCH */
     ds_infer_progress_fn progress; /* NULL: none */
     void *progress_user;
     const volatile int *cancel;    /* NULL: none; non-zero stops the call between batches */
@@ -137,7 +142,7 @@ typedef struct ds_infer_result {
     int classes;                                  /* K */
     int nets_used;                                /* networks evaluated: 1 or 2 */
     int64_t windows;                              /* windows evaluated (not counting flips) */
-    int passes;                                   /* forward passes per window: 1, or 8 with flips */
+    int passes;                                   /* forward passes per window: 1, 8 with flips */
 } ds_infer_result;
 
 /* Releases every volume of r and zeroes it. NULL and a zeroed struct are allowed. */

@@ -18,15 +18,27 @@ void ds_infer_result_free(ds_infer_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static ds_status create_outputs(ds_ctx *ctx, const ds_infer_acc *acc, const ds_geometry *g,
-                                int probabilities, ds_infer_result *out)
+ds_status ds_infer_outputs_create(ds_ctx *ctx, const ds_geometry *g, int classes, int nets,
+                                  int probabilities, ds_infer_result *out,
+                                  float *lend[2][DS_NET_MAX_CLASSES])
 {
-    TRY(ds_volume_create(ctx, &out->label, g, DS_VOLUME_LABEL));
-    TRY(ds_volume_create(ctx, &out->entropy, g, DS_VOLUME_SCALAR));
-    if (acc->nets == 2)
-        TRY(ds_volume_create(ctx, &out->disagreement, g, DS_VOLUME_SCALAR));
-    for (int k = 0; probabilities && k < acc->classes; ++k)
-        TRY(ds_volume_create(ctx, &out->probability[k], g, DS_VOLUME_SCALAR));
+    memset(out, 0, sizeof *out);
+    memset(lend, 0, 2 * sizeof lend[0]);
+    ds_status st = ds_volume_create(ctx, &out->entropy, g, DS_VOLUME_SCALAR);
+    if (st == DS_OK && nets == 2)
+        st = ds_volume_create(ctx, &out->disagreement, g, DS_VOLUME_SCALAR);
+    for (int k = 0; st == DS_OK && probabilities && k < classes; ++k)
+        st = ds_volume_create(ctx, &out->probability[k], g, DS_VOLUME_SCALAR);
+    if (st != DS_OK) {
+        ds_infer_result_free(out);
+        return st;
+    }
+    for (int k = 0; probabilities && k < classes; ++k)
+        lend[0][k] = out->probability[k]->values;
+    if (!probabilities)
+        lend[0][0] = out->entropy->values;
+    if (nets == 2)
+        lend[1][0] = out->disagreement->values;
     return DS_OK;
 }
 
@@ -35,12 +47,14 @@ static void probabilities_at(const ds_infer_acc *acc, int n, int64_t i, float *p
 {
     float total = 0.0f;
     for (int k = 0; k < acc->classes; ++k)
-        total += acc->sum[n][k * acc->voxels + i];
+        total += acc->plane[n][k][i];
     const float inv = total > 0.0f ? 1.0f / total : 0.0f;
     for (int k = 0; k < acc->classes; ++k)
-        p[k] = total > 0.0f ? acc->sum[n][k * acc->voxels + i] * inv : 1.0f / acc->classes;
+        p[k] = total > 0.0f ? acc->plane[n][k][i] * inv : 1.0f / acc->classes;
 }
 
+/* Every voxel reads all its accumulators before writing its outputs, which may be the same
+ * memory (lent planes): in place is safe because voxel i only ever touches index i. */
 static void finalize_voxels(ds_ctx *ctx, const ds_infer_acc *acc, ds_infer_result *out)
 {
     const int classes = acc->classes;
@@ -72,14 +86,9 @@ static void finalize_voxels(ds_ctx *ctx, const ds_infer_acc *acc, ds_infer_resul
 }
 
 ds_status ds_infer_finalize(ds_ctx *ctx, const ds_infer_acc *acc, const ds_geometry *g,
-                            int probabilities, ds_infer_result *out)
+                            ds_infer_result *out)
 {
-    memset(out, 0, sizeof *out);
-    ds_status st = create_outputs(ctx, acc, g, probabilities, out);
-    if (st != DS_OK) {
-        ds_infer_result_free(out);
-        return st;
-    }
+    TRY(ds_volume_create(ctx, &out->label, g, DS_VOLUME_LABEL));
     finalize_voxels(ctx, acc, out);
     out->classes = acc->classes;
     out->nets_used = acc->nets;

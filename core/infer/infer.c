@@ -25,17 +25,22 @@ ds_status ds_infer_on_grid(ds_ctx *ctx, ds_net *const *nets, int net_count, cons
     TRY(ds_infer_resolve(ctx, nets, net_count, o, patch, stride, eval, &count));
     TRY(check_image(ctx, image));
     const ds_geometry geom = image->geom; /* image may be freed below */
+    const int classes = ds_net_classes(eval[0]);
+    float *lend[2][DS_NET_MAX_CLASSES];
+    TRY(ds_infer_outputs_create(ctx, &geom, classes, count, o->probabilities, out, lend));
+    ds_infer_acc acc;
+    ds_status st = ds_infer_acc_create(ctx, geom.size, classes, count, lend, &acc);
     ds_infer_progress windows = *pr;
     windows.span = 0.95 * pr->span;
-    ds_infer_acc acc;
-    TRY(ds_infer_pass(ctx, eval, count, image->values, geom.size, patch, stride, o, &windows,
-                      &acc));
+    if (st == DS_OK)
+        st = ds_infer_pass(ctx, eval, image->values, patch, stride, o, &windows, &acc);
     pr->last = windows.last;
-    if (owned) { /* its memory goes to the outputs */
+    if (st == DS_OK && owned) { /* its memory goes to the label map */
         ds_volume_free(*owned);
         *owned = NULL;
     }
-    ds_status st = ds_infer_finalize(ctx, &acc, &geom, o->probabilities, out);
+    if (st == DS_OK)
+        st = ds_infer_finalize(ctx, &acc, &geom, out);
     ds_infer_acc_free(&acc);
     if (st == DS_OK && o->largest_component)
         st = ds_infer_keep_largest_component(ctx, out->label);

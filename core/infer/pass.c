@@ -98,16 +98,16 @@ static void extract(ds_ctx *ctx, const grid *g, const float *values, int64_t j, 
         }
 }
 
-/* Adds scale * map * softmax(logits) of window j into sum (K planes of the image's size).
+/* Adds scale * map * softmax(logits) of window j into the K planes of the image's size.
  * Output voxel (x, y, z) of a flipped window belongs to image voxel image_coord(..). */
 static void accumulate(ds_ctx *ctx, const grid *g, const float *logits, int classes,
-                       const float *map, float scale, int64_t j, float *sum)
+                       const float *map, float scale, int64_t j, float *const *planes)
 {
     int64_t start[3];
     int flip[3];
     job_of(g, j, start, flip);
     const int64_t px = g->patch[0], py = g->patch[1], pz = g->patch[2];
-    const int64_t plane = px * py * pz, voxels = g->size[0] * g->size[1] * g->size[2];
+    const int64_t plane = px * py * pz;
 #pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static)
     for (int64_t z = 0; z < pz; ++z) {
         const int64_t iz = image_coord(g, 2, start, flip, z);
@@ -137,7 +137,7 @@ static void accumulate(ds_ctx *ctx, const grid *g, const float *logits, int clas
                 }
                 const float w = scale * wrow[flip[0] ? px - 1 - x : x] / total;
                 for (int k = 0; k < classes; ++k)
-                    sum[k * voxels + img_row + ix] += w * e[k];
+                    planes[k][img_row + ix] += w * e[k];
             }
         }
     }
@@ -148,12 +148,14 @@ void ds_infer_acc_free(ds_infer_acc *a)
     if (!a)
         return;
     for (int n = 0; n < 2; ++n)
-        ds_aligned_free(a->sum[n]);
+        for (int k = 0; k < DS_NET_MAX_CLASSES; ++k)
+            if (!a->lent[n][k])
+                ds_aligned_free(a->plane[n][k]);
     memset(a, 0, sizeof *a);
 }
 
-static ds_status acc_create(ds_ctx *ctx, const int64_t size[3], int classes, int nets,
-                            ds_infer_acc *acc)
+ds_status ds_infer_acc_create(ds_ctx *ctx, const int64_t size[3], int classes, int nets,
+                              float *const lend[2][DS_NET_MAX_CLASSES], ds_infer_acc *acc)
 {
     memset(acc, 0, sizeof *acc);
     for (int a = 0; a < 3; ++a)
@@ -161,16 +163,19 @@ static ds_status acc_create(ds_ctx *ctx, const int64_t size[3], int classes, int
     acc->voxels = size[0] * size[1] * size[2];
     acc->classes = classes;
     acc->nets = nets;
-    const double bytes = (double)acc->voxels * classes * sizeof(float);
-    for (int n = 0; n < nets; ++n) {
-        acc->sum[n] = bytes < 1e15 ? ds_aligned_alloc((size_t)bytes) : NULL;
-        if (!acc->sum[n]) {
-            ds_infer_acc_free(acc);
-            return ds_fail(ctx, DS_ERR_NOMEM, "inference: no memory for the accumulators "
-                           "(%.0f MB per network)", bytes / 1e6);
+    const size_t bytes = (size_t)acc->voxels * sizeof(float);
+    for (int n = 0; n < nets; ++n)
+        for (int k = 0; k < classes; ++k) {
+            acc->lent[n][k] = lend && lend[n][k];
+            acc->plane[n][k] = acc->lent[n][k] ? lend[n][k] : ds_aligned_alloc(bytes);
+            if (!acc->plane[n][k]) {
+                ds_infer_acc_free(acc);
+                return ds_fail(ctx, DS_ERR_NOMEM, "inference: no memory for the accumulators "
+                               "(%d x %d planes of %.0f MB)", nets, classes, (double)bytes / 1e6);
+            }
+            if (!acc->lent[n][k])
+                memset(acc->plane[n][k], 0, bytes);
         }
-        memset(acc->sum[n], 0, (size_t)bytes);
-    }
     return DS_OK;
 }
 
@@ -186,7 +191,7 @@ static ds_status run_batch(ds_ctx *ctx, ds_net *const *nets, const grid *g, cons
         TRY(ds_net_forward(ctx, nets[n], x, 0, NULL, &logits, NULL));
         for (int64_t b = 0; b < x->n; ++b)
             accumulate(ctx, g, logits->data + b * acc->classes * plane, acc->classes, map,
-                       1.0f / (float)g->passes, j0 + b, acc->sum[n]);
+                       1.0f / (float)g->passes, j0 + b, acc->plane[n]);
     }
     return DS_OK;
 }
@@ -219,24 +224,20 @@ static ds_status run_jobs(ds_ctx *ctx, ds_net *const *nets, const grid *g, const
     return st;
 }
 
-ds_status ds_infer_pass(ds_ctx *ctx, ds_net *const *nets, int count, const float *values,
-                        const int64_t size[3], const int64_t patch[3], const int64_t stride[3],
+ds_status ds_infer_pass(ds_ctx *ctx, ds_net *const *nets, const float *values,
+                        const int64_t patch[3], const int64_t stride[3],
                         const ds_infer_options *o, ds_infer_progress *pr, ds_infer_acc *acc)
 {
     grid g;
-    TRY(grid_make(ctx, size, patch, stride, o->tta == DS_INFER_TTA_FLIPS ? 8 : 1, &g));
+    TRY(grid_make(ctx, acc->size, patch, stride, o->tta == DS_INFER_TTA_FLIPS ? 8 : 1, &g));
     float *map = ds_aligned_alloc((size_t)(patch[0] * patch[1] * patch[2]) * sizeof(float));
     ds_status st = map ? ds_infer_importance_map(ctx, o->weighting, patch, map)
                        : ds_fail(ctx, DS_ERR_NOMEM, "inference: no memory for the importance map");
-    if (st == DS_OK)
-        st = acc_create(ctx, size, ds_net_classes(nets[0]), count, acc);
     if (st == DS_OK)
         st = run_jobs(ctx, nets, &g, values, map, o->batch, pr, acc);
     if (st == DS_OK) {
         acc->windows = g.windows;
         acc->passes = g.passes;
-    } else {
-        ds_infer_acc_free(acc);
     }
     ds_aligned_free(map);
     grid_free(&g);

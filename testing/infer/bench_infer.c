@@ -7,16 +7,19 @@
  *   la           a 144 x 144 x 88 phantom (the Left Atrium size), patch 112 x 112 x 80, K = 2;
  *                one run
  *   ct           (--ct, ours only) a 512 x 512 x 300 phantom, patch 112 x 112 x 80, K = 2: the
- *                3 GiB target; --ct-stride S (default half the patch) and --ct-width W (default
- *                16) to shorten it (the accumulators and outputs do not depend on either)
+ *                3 GiB target; --ct-stride S (default half the patch; at most the patch) and
+ *                --ct-width W (default 16) to shorten it (the accumulators and outputs do not
+ *                depend on either)
+ * --only CASE runs one case.
  * Both sides: Gaussian weighting, half-patch stride, batch 2, no flips, entropy and
  * disagreement computed.
  * --study MODEL (alone): uniform against Gaussian weighting, in process, with a small trained V-Net
  *   (make_study_model.py): 8 phantoms of its family (96 x 96 x 64), 32^3 windows at half
  *   stride; Dice against the phantoms' truth, and agreement with the same network seeing the
  *   whole volume in one window (no window borders at all).
- * Usage: bench_infer [--threads N] [--batch B] [--ct] [--ct-stride S] [--ct-width W]
- *                    [--no-torch] [--study MODEL] [--hippocampus FILE] [--python EXE]
+ * Usage: bench_infer [--threads N] [--batch B] [--only CASE] [--ct] [--ct-stride S]
+ *                    [--ct-width W] [--no-torch] [--study MODEL] [--hippocampus FILE]
+ *                    [--python EXE]
  */
 #define _DEFAULT_SOURCE /* wait4: the peak memory of one child */
 #include <inttypes.h>
@@ -113,7 +116,8 @@ static int child(const char *name, const char *hippocampus, int64_t ct_stride, i
     const int64_t patch_hip[3] = {32, 48, 32}, patch_big[3] = {112, 112, 80};
     ds_volume *image = NULL;
     ds_status st = hip ? ds_io_read_image(ctx, hippocampus, &image)
-                       : ct ? phantom(ctx, 512, 512, 300, &image) : phantom(ctx, 144, 144, 88, &image);
+                 : ct  ? phantom(ctx, 512, 512, 300, &image)
+                       : phantom(ctx, 144, 144, 88, &image);
     ds_model *m = NULL;
     ds_net_scratch *scratch = NULL;
     if (st == DS_OK)
@@ -124,7 +128,8 @@ static int child(const char *name, const char *hippocampus, int64_t ct_stride, i
     o.batch = batch;
     double next = 0.0;
     if (ct) {
-        o.stride[0] = o.stride[1] = o.stride[2] = ct_stride;
+        for (int a = 0; a < 3; ++a) /* at most the patch */
+            o.stride[a] = ct_stride < patch_big[a] ? ct_stride : patch_big[a];
         o.progress = on_progress;
         o.progress_user = &next;
     }
@@ -204,7 +209,7 @@ static double field(const char *result, const char *key)
 typedef struct bench_args {
     const char *self, *hippocampus, *python;
     int threads, torch, ct, ct_width, batch;
-    const char *study;
+    const char *study, *only;
     int64_t ct_stride;
 } bench_args;
 
@@ -354,8 +359,8 @@ static int study(const char *model_path)
 
 int main(int argc, char **argv)
 {
-    bench_args a = {argv[0], HIPPOCAMPUS, "/usr/bin/python3", 2, 1, 0, 16, 2, NULL, 0};
-    if (argc >= 8 && strcmp(argv[1], "--child") == 0)
+    bench_args a = {argv[0], HIPPOCAMPUS, "/usr/bin/python3", 2, 1, 0, 16, 2, NULL, NULL, 0};
+    if (argc == 7 && strcmp(argv[1], "--child") == 0)
         return child(argv[2], argv[3], atoll(argv[4]), atoi(argv[5]), atoi(argv[6]));
     for (int i = 1; i < argc; ++i) {
         const int more = i + 1 < argc;
@@ -369,6 +374,8 @@ int main(int argc, char **argv)
             a.ct_width = atoi(argv[++i]);
         else if (strcmp(argv[i], "--batch") == 0 && more)
             a.batch = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--only") == 0 && more)
+            a.only = argv[++i];
         else if (strcmp(argv[i], "--no-torch") == 0)
             a.torch = 0;
         else if (strcmp(argv[i], "--study") == 0 && more)
@@ -378,9 +385,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--python") == 0 && more)
             a.python = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_infer [--threads N] [--batch B] [--ct] [--ct-stride S] "
-                            "[--ct-width W] [--no-torch] [--study MODEL] [--hippocampus FILE] "
-                            "[--python EXE]\n");
+            fprintf(stderr, "usage: bench_infer [--threads N] [--batch B] [--only CASE] [--ct] "
+                            "[--ct-stride S] [--ct-width W] [--no-torch] [--study MODEL] "
+                            "[--hippocampus FILE] [--python EXE]\n");
             return 2;
         }
     }
@@ -392,9 +399,9 @@ int main(int argc, char **argv)
         return study(a.study);
     printf("bench_infer: %d threads, pair width 16, Gaussian, half stride, batch %d, no flips\n",
            a.threads, a.batch);
-    compare(&a, "hippocampus");
-    compare(&a, "la");
-    if (a.ct)
-        compare(&a, "ct");
+    static const char *cases[3] = {"hippocampus", "la", "ct"};
+    for (int c = 0; c < 3; ++c)
+        if ((c < 2 || a.ct) && (!a.only || strcmp(a.only, cases[c]) == 0))
+            compare(&a, cases[c]);
     return 0;
 }

@@ -4,7 +4,8 @@ is measured alone): the same pair (ResNet34-V-Net + V-Net, width 16, kaiming wei
 sliding window (torch_sliding.py: Gaussian weighting, half-patch stride, the same batch, no flips,
 float32 accumulation), the same maps (entropy, disagreement), on the same image.
 
-  bench_infer_torch.py hippocampus PATH THREADS BATCH   a NIfTI file, patch 32,48,32 (x, y, z), K = 3
+  bench_infer_torch.py hippocampus PATH THREADS BATCH   a NIfTI file, patch 32,48,32 (x, y, z),
+                                                         K = 3
   bench_infer_torch.py la THREADS BATCH                  the 144 x 144 x 88 phantom, patch
                                                          112,112,80, K = 2
 Prints "RESULT seconds=<s> windows=<n>" (the median of 3 timed runs after a warm-up for

@@ -56,9 +56,10 @@ def main():
         for name, net in zip(("a", "b"), nets):
             paths.append(os.path.join(tmp, name + ".pth"))
             torch.save(net.state_dict(), paths[-1])
-        subprocess.run([sys.executable, os.path.join(testing, "..", "scripts", "convert_pytorch.py"),
-                        os.path.join(here, "pair_w1.dsm"), "--net-a", paths[0], "--net-b",
-                        paths[1], "--classes", "background,left,right",
+        convert = os.path.join(testing, "..", "scripts", "convert_pytorch.py")
+        subprocess.run([sys.executable, convert, os.path.join(here, "pair_w1.dsm"),
+                        "--net-a", paths[0], "--net-b", paths[1],
+                        "--classes", "background,left,right",
                         "--patch", ",".join(map(str, PATCH))], check=True)
     write_fixture(os.path.join(here, "infer_parity.bin"), {
         "image": image, "prob": p.astype(np.float32), "entropy": entropy.astype(np.float32),
