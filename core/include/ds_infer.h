@@ -47,13 +47,16 @@
  * that rounds to 0 gives finite values.
  *
  * Memory. Windows are streamed in batches; the only whole-volume buffers are the accumulators:
- * K float32 per voxel per network when two networks are evaluated (the disagreement needs
- * p_A and p_B apart), K per voxel otherwise. The weights need no volume: the window grid is a
- * product of per-axis starts and the importance map a product of per-axis factors, so the weight
- * sum is normalised per voxel through the class sums. The outputs are allocated after the
- * window pass; ds_infer_model frees its normalised (and resampled) copy of the image before
- * allocating them. A 512 x 512 x 300 volume with K = 2 and the pair: 2 x 629 MB of
- * accumulators, then 157 + 315 + 315 MB of outputs.
+ * K float32 planes per network evaluated (two networks only when both are evaluated: the
+ * disagreement needs p_A and p_B apart). The weights need no volume: each window's softmax sums
+ * to 1, so a voxel's weight is the sum of its class sums. The output volumes are created first
+ * and lend their buffers as accumulator planes (the entropy, or the probabilities, take network
+ * A's; the disagreement network B's class 0), then are computed in place voxel by voxel; the
+ * label map is allocated after the pass, when ds_infer_model has freed its normalised copy of
+ * the image. A 512 x 512 x 300 volume with K = 2 and the pair: 4 planes of 300 MiB during the
+ * pass (+ the normalised copy, 300 MiB), then 150 MiB for the label map; measured peak of the
+ * whole process, the image included, 1.9 GiB with a width-1 pair (bench_infer --ct), plus the
+ * networks' evaluation memory for one window batch.
  *
  * Memory contract. A ds_infer_result is the caller's struct; every call filling one first zeroes
  * it, and on success it owns the volumes it points to, released together by
