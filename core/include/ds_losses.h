@@ -36,6 +36,10 @@
 extern "C" {
 #endif
 
+/* Largest class count and feature width the losses accept (per-voxel work lives on the stack). */
+#define DS_LOSS_MAX_CLASSES 256
+#define DS_LOSS_MAX_FEATURES 256
+
 typedef enum ds_loss_term {
     DS_LOSS_CE = 0,   /* cross-entropy on labelled voxels                          */
     DS_LOSS_DICE,     /* soft Dice over foreground classes, labelled voxels        */
