@@ -13,12 +13,12 @@ void loss_sum_partials(const double *partials, int64_t tasks, int stats, double 
             out[j] += partials[t * stats + j];
 }
 
-/* Softmax of one voxel in double: the entropy and the teachers' thresholds are then exact to
- * float rounding of the inputs, whatever the logits' range. */
+/* Softmax of one voxel: one expf per class, sums and the log in double, so that the entropy and
+ * the teachers' thresholds carry only the float rounding of each probability. */
 static int prepare_voxel(const float *z, int64_t stride, int64_t k, float *p, float *lse_out,
                          float *entropy_out, uint16_t *argmax_out)
 {
-    double m = z[0];
+    float m = z[0], e[DS_LOSS_MAX_CLASSES];
     int64_t best = 0;
     for (int64_t c = 1; c < k; ++c)
         if (z[c * stride] > m) {
@@ -29,19 +29,18 @@ static int prepare_voxel(const float *z, int64_t stride, int64_t k, float *p, fl
         return 0;
     double sum = 0.0, dot = 0.0;
     for (int64_t c = 0; c < k; ++c) {
-        const double zc = z[c * stride];
-        if (!isfinite(zc))
-            return 0;
-        sum += exp(zc - m);
+        e[c] = expf(z[c * stride] - m);
+        sum += (double)e[c];
+        dot += (double)e[c] * ((double)z[c * stride] - (double)m);
     }
-    const double lse = m + log(sum);
-    for (int64_t c = 0; c < k; ++c) {
-        const double pc = exp((double)z[c * stride] - lse);
-        p[c * stride] = (float)pc;
-        dot += pc * (double)z[c * stride];
-    }
-    *lse_out = (float)lse;
-    *entropy_out = (float)(lse - dot); /* -sum p (z - lse) */
+    if (!isfinite(sum) || !isfinite(dot))
+        return 0; /* a NaN or -Inf logit below the maximum */
+    const double inv = 1.0 / sum;
+    for (int64_t c = 0; c < k; ++c)
+        p[c * stride] = (float)((double)e[c] * inv);
+    const double log_sum = log(sum);
+    *lse_out = (float)((double)m + log_sum);
+    *entropy_out = (float)(log_sum - dot * inv); /* -sum p (z - m - log sum) */
     *argmax_out = (uint16_t)best;
     return 1;
 }
