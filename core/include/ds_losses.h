@@ -24,6 +24,24 @@
  *
  * Each term lives in its own file of core/losses/ with a _forward / _backward pair in the
  * engine's style; ds_dual_loss_compute is the one entry the trainer calls.
+ *
+ * Details the formulas leave open, as implemented (and as testing/losses/reference_losses.py,
+ * the PyTorch reference, does them):
+ *   - a mean over an empty set is 0 with a zero gradient (CE or Dice with nothing labelled, CCE
+ *     with an empty R_m, CON with no eligible voxel); L_cr divides by |M| + 1e-16;
+ *   - the entropy is that of the softmax (not of the logits); the threshold is numpy.percentile's
+ *     default ('linear') over the unlabelled voxels' float32 entropies, computed in double;
+ *     R_m = {H <= t_m}; in the class-aware mode a pseudo-class with no unlabelled voxel has no
+ *     threshold and entropy_threshold is reported as 0;
+ *   - union mode (K = 2): label = 1 where either network's argmax is 1; reliable where either
+ *     network's own mask keeps the voxel; both networks learn CCE and CON from that one set;
+ *   - CON: g = f / max(|f|, 1e-12) (F.normalize); the eligible uncertain voxels are the unlabelled
+ *     voxels outside R_m whose pseudo-class has a prototype; when there are more than S, S of
+ *     them are drawn by a partial Fisher-Yates shuffle of their list in voxel order with
+ *     ds_rng_below (network A's draw first, then B's), so the draw does not depend on the thread
+ *     count; with at most S eligible voxels all are used and the rng does not advance;
+ *   - KL with DS_KL_B_TEACHES_A: network B has no L_kl (term 0, no gradient);
+ *   - dfeature[n] NULL with CON on: the value is computed, no feature gradient is written.
  */
 #ifndef DS_LOSSES_H
 #define DS_LOSSES_H

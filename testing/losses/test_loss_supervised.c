@@ -126,6 +126,8 @@ static void test_errors(ds_ctx *ctx, ds_dual_loss *work, const ds_fixture *fx)
     DS_CHECK_FAILS(ctx, lc_run(ctx, work, &c, &r), DS_ERR_NUMERIC);
     c.z[0]->data[17] = INFINITY;
     DS_CHECK_FAILS(ctx, lc_run(ctx, work, &c, &r), DS_ERR_NUMERIC);
+    c.z[0]->data[17] = -INFINITY;
+    DS_CHECK_FAILS(ctx, lc_run(ctx, work, &c, &r), DS_ERR_NUMERIC);
     c.z[0]->data[17] = keep;
 
     ds_tensor *wrong = NULL;
