@@ -86,8 +86,9 @@ def kl_rectified(z_self, z_teacher):
     return (torch.exp(-d) * ce).mean() + d.mean()
 
 
-def contrastive(f_self, label, rel, unc, tau, k, sample=None):
-    """sample: None (every eligible uncertain voxel, in voxel order) or flat voxel indices.
+def contrastive(f_self, label, rel, unc, tau, k, sample=None, max_samples=None):
+    """sample: None (every eligible uncertain voxel, in voxel order, or max_samples of them drawn
+    by torch.randperm when there are more: not the C code's Philox draw) or flat voxel indices.
     Returns (loss, number of prototypes, flat indices used)."""
     g = F.normalize(f_self, dim=1)
     nf = g.shape[1]
@@ -103,12 +104,16 @@ def contrastive(f_self, label, rel, unc, tau, k, sample=None):
     has_t = torch.tensor(has)
     eligible = uncf & has_t[lab]
     idx = torch.nonzero(eligible).squeeze(1) if sample is None else torch.as_tensor(sample)
+    if sample is None and max_samples is not None and idx.numel() > max_samples:
+        idx = idx[torch.randperm(idx.numel(), generator=torch.Generator().manual_seed(0))
+                  [:max_samples]]
     if idx.numel() == 0:
         return (f_self * 0).sum(), int(has_t.sum()), idx
     classes = [c for c in range(k) if has[c]]
     mu = torch.stack([protos[c] for c in classes])  # (P, F), detached
-    remap = {c: i for i, c in enumerate(classes)}
-    target = torch.tensor([remap[int(c)] for c in lab[idx]])
+    remap = torch.full((k,), -1, dtype=torch.long)
+    remap[torch.tensor(classes)] = torch.arange(len(classes))
+    target = remap[lab[idx]]
     logits = gflat[idx] @ mu.t() / tau
     return F.cross_entropy(logits, target), len(classes), idx
 
@@ -162,7 +167,7 @@ def dual_losses(z, f, y, ignore, opt, ramp, samples=(None, None)):
                     t["cce"] = masked_ce(z[n], label, rel)
                 if en["con"]:
                     t["con"], info["prototypes"][n], info["con_index"][n] = contrastive(
-                        f[n], label, rel, unc, opt["tau"], k, samples[n])
+                        f[n], label, rel, unc, opt["tau"], k, samples[n], opt["max_uncertain"])
             if en["kl"] and (opt["kl_direction"] == "both" or n == 0):
                 t["kl"] = kl_rectified(z[n], z[m].detach())
             if en["cos"]:
