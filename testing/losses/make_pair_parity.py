@@ -2,13 +2,15 @@
 """Reference for test_pair_parity: 10 SGD steps of the dual pair with every loss term on, in
 PyTorch (reference_models.py networks, reference_losses.py losses).
 
-Network A = ResNetVNet, B = VNet, width 4, K = 3, dropout off, training mode (batch statistics).
+Network A = ResNetVNet, B = VNet, width 4, K = 3 and K = 2 (two runs, keys "k3." and "k2."),
+dropout off, training mode (batch statistics).
 Weights, images and labels come from the hash formula of testing/nets/make_net_fixtures.py, which
 the C test reproduces bit for bit, so nothing but the per-step losses is stored:
   weights of A: stream k (k-th parameter), of B: stream 500 + k, with weight_scale()'s scale/offset;
   step t's batch: 1 labelled + 1 unlabelled sample, 16x32x32, image = hash stream 3000 + t in
-  [-1, 1); labelled sample's label 2 where x > 0.4, 1 where x > -0.2, else 0, and the ignore label
-  255 on the stripe w < 6 (a partial label); the unlabelled sample is all 255.
+  [-1, 1); labelled sample's label (K = 3) 2 where x > 0.4, 1 where x > -0.2, else 0, or (K = 2)
+  1 where x > 0.2, else 0, and the ignore label 255 on the stripe w < 6 (a partial label); the
+  unlabelled sample is all 255.
 Losses: the paper's defaults (ds_loss_options_init) except max_uncertain = 10^6, so CON uses every
 eligible uncertain voxel and no random draw enters; ramp = 0.5 + 0.05 t.
 SGD: lr 0.01, momentum 0.9, weight decay 1e-4, one optimiser per network.
@@ -32,19 +34,22 @@ from make_net_fixtures import hash_tensor, weight_scale  # noqa: E402
 from reference_models import ResNetVNet, VNet  # noqa: E402
 import reference_losses as R  # noqa: E402
 
-STEPS, WIDTH, K, SHAPE, IGNORE = 10, 4, 3, (2, 1, 16, 32, 32), 255
+STEPS, WIDTH, SHAPE, IGNORE = 10, 4, (2, 1, 16, 32, 32), 255
 
 
-def batch(step):
+def batch(step, k):
     x = hash_tensor(3000 + step, SHAPE, 1.0)
-    y = np.where(x[:, 0] > 0.4, 2, np.where(x[:, 0] > -0.2, 1, 0)).astype(np.int64)
+    if k == 3:
+        y = np.where(x[:, 0] > 0.4, 2, np.where(x[:, 0] > -0.2, 1, 0)).astype(np.int64)
+    else:
+        y = (x[:, 0] > 0.2).astype(np.int64)
     y[0, :, :, :6] = IGNORE
     y[1] = IGNORE
     return x, y
 
 
-def make_pair(dtype):
-    nets = [ResNetVNet(1, K, WIDTH, dropout=False), VNet(1, K, WIDTH, dropout=False)]
+def make_pair(dtype, k):
+    nets = [ResNetVNet(1, k, WIDTH, dropout=False), VNet(1, k, WIDTH, dropout=False)]
     for base, net in zip((0, 500), nets):
         net.to(dtype).train()
         for k, (name, p) in enumerate(net.named_parameters()):
@@ -54,8 +59,8 @@ def make_pair(dtype):
     return nets
 
 
-def run(dtype):
-    nets = make_pair(dtype)
+def run(dtype, k):
+    nets = make_pair(dtype, k)
     opts = [torch.optim.SGD(n.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
             for n in nets]
     opt = R.default_options()
@@ -64,7 +69,7 @@ def run(dtype):
     totals_out = np.zeros((STEPS, 2))
     kept = np.zeros((STEPS, 2))
     for step in range(STEPS):
-        x, y = batch(step)
+        x, y = batch(step, k)
         xt = torch.from_numpy(x).to(dtype)
         outs = [n(xt) for n in nets]
         totals, terms, info = R.dual_losses([o[0] for o in outs], [o[1] for o in outs],
@@ -83,20 +88,21 @@ def run(dtype):
 
 def main():
     torch.set_num_threads(1)
-    terms, totals, kept = run(torch.float64)
-    _, totals32, _ = run(torch.float32)
-    scales = {}
-    for tag, net in zip(("a", "b"), make_pair(torch.float64)):
-        s = [weight_scale(n, p) for n, p in net.named_parameters()]
-        scales[f"{tag}.param_scale"] = np.array([v for v, _ in s], dtype=np.float64)
-        scales[f"{tag}.param_offset"] = np.array([o for _, o in s], dtype=np.float64)
-    write_fixture(os.path.join(here, "pair_parity.bin"),
-                  {"terms": terms, "totals": totals, "totals_float32": totals32, "kept": kept,
-                   **scales})
-    for step in range(STEPS):
-        rel = np.abs(totals32[step] - totals[step]) / np.abs(totals[step])
-        print(f"step {step}: L(A) {totals[step, 0]:.6f} L(B) {totals[step, 1]:.6f} "
-              f"kept {kept[step, 0]:.3f} {kept[step, 1]:.3f} float32 rel {rel.max():.2e}")
+    out = {}
+    for k in (3, 2):
+        terms, totals, kept = run(torch.float64, k)
+        _, totals32, _ = run(torch.float32, k)
+        out.update({f"k{k}.terms": terms, f"k{k}.totals": totals,
+                    f"k{k}.totals_float32": totals32, f"k{k}.kept": kept})
+        for tag, net in zip(("a", "b"), make_pair(torch.float64, k)):
+            s = [weight_scale(n, p) for n, p in net.named_parameters()]
+            out[f"k{k}.{tag}.param_scale"] = np.array([v for v, _ in s], dtype=np.float64)
+            out[f"k{k}.{tag}.param_offset"] = np.array([o for _, o in s], dtype=np.float64)
+        for step in range(STEPS):
+            rel = np.abs(totals32[step] - totals[step]) / np.abs(totals[step])
+            print(f"K={k} step {step}: L(A) {totals[step, 0]:.6f} L(B) {totals[step, 1]:.6f} "
+                  f"kept {kept[step, 0]:.3f} {kept[step, 1]:.3f} float32 rel {rel.max():.2e}")
+    write_fixture(os.path.join(here, "pair_parity.bin"), out)
 
 
 if __name__ == "__main__":
