@@ -135,6 +135,14 @@ typedef struct ds_dual_loss ds_dual_loss;
 ds_status ds_dual_loss_create(ds_ctx *ctx, ds_dual_loss **out);
 void ds_dual_loss_free(ds_dual_loss *work);
 
+/* Bytes of work buffers ds_dual_loss_compute holds after a call on logits (n, classes, d, h, w)
+ * with feature width `features` (0 when CON is off): for a trainer's memory estimate made before
+ * anything is allocated. 0 for a shape that is not valid. (Added by the losses helper.) */
+int64_t ds_dual_loss_work_bytes(int64_t n, int64_t classes, int64_t d, int64_t h, int64_t w,
+                                int64_t features);
+/* Bytes the work buffers hold now (0 before the first call). */
+int64_t ds_dual_loss_bytes(const ds_dual_loss *work);
+
 /* Computes every enabled term for each network and OVERWRITES dlogits[n] (shape of logits) and,
  * when dfeature[n] is not NULL, dfeature[n] (shape of feature) with dL(n)/dz_n and dL(n)/df_n.
  * report may be NULL. Fails (DS_ERR_ARG / DS_ERR_SHAPE, naming the input) on mismatched shapes,

@@ -98,7 +98,7 @@ static int64_t con_eligible(const loss_geom *g, const loss_teacher *t, double *p
         for (int64_t s = s0; s < s1; ++s) {
             const int64_t v = n * S + s;
             if (t->role[v] == LOSS_UNCERTAIN && con->has_proto[t->label[v]])
-                con->sample[at++] = v;
+                con->sample[at++] = (uint32_t)v;
         }
     }
     return total;
@@ -147,23 +147,27 @@ double loss_con_forward(const loss_geom *g, const float *feature, const loss_tea
     if (eligible > max_samples) {
         for (int64_t i = 0; i < max_samples; ++i) {
             const int64_t j = i + (int64_t)ds_rng_below(rng, (uint32_t)(eligible - i));
-            const int64_t tmp = con->sample[i];
+            const uint32_t tmp = con->sample[i];
             con->sample[i] = con->sample[j];
             con->sample[j] = tmp;
         }
         con->samples = max_samples;
     }
-    const int64_t count = con->samples, S = g->s;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (count > 256)
-    for (int64_t i = 0; i < count; ++i) {
-        const int64_t v = con->sample[i];
-        double gv[DS_LOSS_MAX_FEATURES];
-        con_normalise(g, feature, con->f, v / S, v % S, gv);
-        con->sample_loss[i] = con_voxel(con, g->k, gv, t->label[v], tau, NULL);
+    /* chunks of LOSS_BLOCK samples: at most as many as voxel blocks, so partials has room */
+    const int64_t count = con->samples, S = g->s, chunks = (count + LOSS_BLOCK - 1) / LOSS_BLOCK;
+#pragma omp parallel for num_threads(g->threads) schedule(static) if (chunks > 1)
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+        const int64_t end = (ch + 1) * LOSS_BLOCK < count ? (ch + 1) * LOSS_BLOCK : count;
+        double acc = 0.0, gv[DS_LOSS_MAX_FEATURES];
+        for (int64_t i = ch * LOSS_BLOCK; i < end; ++i) {
+            const int64_t v = con->sample[i];
+            con_normalise(g, feature, con->f, v / S, v % S, gv);
+            acc += con_voxel(con, g->k, gv, t->label[v], tau, NULL);
+        }
+        partials[ch] = acc;
     }
-    double sum = 0.0;
-    for (int64_t i = 0; i < count; ++i)
-        sum += con->sample_loss[i];
+    double sum;
+    loss_sum_partials(partials, chunks, 1, &sum);
     return count > 0 ? sum / (double)count : 0.0;
 }
 

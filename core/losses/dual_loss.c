@@ -15,7 +15,7 @@
     } while (0)
 
 struct ds_dual_loss {
-    int64_t cap_values, cap_voxels, cap_partials, cap_classes, cap_features;
+    int64_t cap_values, cap_voxels, cap_partials, cap_classes, cap_features, small_bytes;
     float *p[2], *lse[2], *entropy[2], *scratch;
     uint16_t *argmax[2], *union_label;
     uint8_t *labelled, *role[2], *union_role, *bad_blocks;
@@ -48,12 +48,10 @@ static void free_voxel_buffers(ds_dual_loss *w)
     ds_aligned_free(w->labelled);
     ds_aligned_free(w->union_role);
     ds_aligned_free(w->con.sample);
-    ds_aligned_free(w->con.sample_loss);
     w->scratch = NULL;
     w->union_label = NULL;
     w->labelled = w->union_role = NULL;
     w->con.sample = NULL;
-    w->con.sample_loss = NULL;
     w->cap_values = w->cap_voxels = 0;
 }
 
@@ -66,7 +64,7 @@ static void free_small_buffers(ds_dual_loss *w)
     ds_aligned_free(w->con.has_proto);
     w->partials = w->dice_stats = w->con.proto = NULL;
     w->bad_blocks = w->con.has_proto = NULL;
-    w->cap_partials = w->cap_classes = w->cap_features = 0;
+    w->cap_partials = w->cap_classes = w->cap_features = w->small_bytes = 0;
 }
 
 void ds_dual_loss_free(ds_dual_loss *work)
@@ -78,15 +76,52 @@ void ds_dual_loss_free(ds_dual_loss *work)
     free(work);
 }
 
+/* Bytes per voxel of the voxel buffers: p (K floats) for two networks, then per voxel: lse,
+ * entropy (floats), argmax (uint16), role (byte) for two networks, scratch (float), union label
+ * (uint16), labelled and union role (bytes), CON's voxel list (uint32). */
+static int64_t voxel_bytes(int64_t k)
+{
+    return 2 * k * 4 + 2 * (4 + 4 + 2 + 1) + 4 + 2 + 1 + 1 + 4;
+}
+
+/* Doubles of block sums: one row per block, plus one, of the widest term's statistics. */
+static int64_t partial_count(const loss_geom *g, int64_t F)
+{
+    int64_t stats = 3 * (g->k - 1);
+    if (g->k * (F + 1) > stats)
+        stats = g->k * (F + 1);
+    return (loss_tasks(g) + 1) * stats;
+}
+
+static int64_t small_bytes(const loss_geom *g, int64_t F)
+{
+    const int64_t f = F > 1 ? F : 1;
+    return partial_count(g, F) * 8 + loss_tasks(g) + 3 * g->k * 8 + g->k * f * 8 + g->k;
+}
+
+int64_t ds_dual_loss_work_bytes(int64_t n, int64_t classes, int64_t d, int64_t h, int64_t w,
+                                int64_t features)
+{
+    if (n < 1 || classes < 2 || d < 1 || h < 1 || w < 1 || features < 0)
+        return 0;
+    const loss_geom g = {n, classes, d * h * w, 1};
+    return n * d * h * w * voxel_bytes(classes) + small_bytes(&g, features);
+}
+
+int64_t ds_dual_loss_bytes(const ds_dual_loss *work)
+{
+    if (!work || work->cap_voxels == 0)
+        return 0;
+    const int64_t values_per_voxel = work->cap_values / work->cap_voxels;
+    return work->cap_voxels * voxel_bytes(values_per_voxel) + work->small_bytes;
+}
+
 /* Grows the buffers to a batch of V voxels of K classes and F features (whole sets at a time:
  * a training loop has one shape, so this allocates once). */
 static ds_status grow(ds_ctx *ctx, ds_dual_loss *w, const loss_geom *g, int64_t F)
 {
     const int64_t V = g->n * g->s, VK = V * g->k, tasks = loss_tasks(g);
-    int64_t stats = 3 * (g->k - 1);
-    if (g->k * (F + 1) > stats)
-        stats = g->k * (F + 1);
-    const int64_t partials = (tasks + 1) * stats;
+    const int64_t partials = partial_count(g, F);
     if (VK > w->cap_values || V > w->cap_voxels) {
         free_voxel_buffers(w);
         int ok = 1;
@@ -101,8 +136,7 @@ static ds_status grow(ds_ctx *ctx, ds_dual_loss *w, const loss_geom *g, int64_t 
         ok &= (w->union_label = ds_aligned_alloc((size_t)V * sizeof(uint16_t))) != NULL;
         ok &= (w->labelled = ds_aligned_alloc((size_t)V)) != NULL;
         ok &= (w->union_role = ds_aligned_alloc((size_t)V)) != NULL;
-        ok &= (w->con.sample = ds_aligned_alloc((size_t)V * sizeof(int64_t))) != NULL;
-        ok &= (w->con.sample_loss = ds_aligned_alloc((size_t)V * sizeof(double))) != NULL;
+        ok &= (w->con.sample = ds_aligned_alloc((size_t)V * sizeof(uint32_t))) != NULL;
         if (!ok) {
             free_voxel_buffers(w);
             return ds_fail(ctx, DS_ERR_NOMEM, "dual loss: out of memory for %" PRId64 " voxels", V);
@@ -126,6 +160,7 @@ static ds_status grow(ds_ctx *ctx, ds_dual_loss *w, const loss_geom *g, int64_t 
         w->cap_partials = partials;
         w->cap_classes = g->k;
         w->cap_features = f;
+        w->small_bytes = small_bytes(g, F);
     }
     return DS_OK;
 }

@@ -151,9 +151,8 @@ typedef struct loss_con {
     double *proto;      /* K x F normalised prototypes (detached)                        */
     uint8_t *has_proto; /* K flags                                                       */
     int prototypes;     /* classes with a prototype                                      */
-    int64_t *sample;    /* sampled uncertain voxels (capacity N*S)                       */
+    uint32_t *sample;   /* eligible uncertain voxels, the drawn ones first (capacity N*S) */
     int64_t samples;
-    double *sample_loss;/* per sampled voxel (capacity N*S)                              */
 } loss_con;
 /* Prototypes from the reliable voxels, the eligible uncertain voxels (pseudo-class with a
  * prototype), at most max_samples of them drawn from rng (partial Fisher-Yates over voxel

@@ -92,9 +92,10 @@ static int bench(ds_ctx *ctx, const char *name, int64_t d, int64_t h, int64_t w,
     if (time_calls(ctx, work, &sup, &in, dz, df, repeats, sup_ms))
         return 1;
     printf("%s %lldx%lldx%lld K=%lld batch 2+2 F=16, %d threads: dual loss %.1f ms "
-           "(CPU %.1f ms), supervised-only %.1f ms (CPU %.1f ms)\n", name, (long long)d,
-           (long long)h, (long long)w, (long long)k, ds_ctx_threads(ctx), dual_ms[0], dual_ms[1],
-           sup_ms[0], sup_ms[1]);
+           "(CPU %.1f ms), supervised-only %.1f ms (CPU %.1f ms), work buffers %.1f MiB\n", name,
+           (long long)d, (long long)h, (long long)w, (long long)k, ds_ctx_threads(ctx),
+           dual_ms[0], dual_ms[1], sup_ms[0], sup_ms[1],
+           (double)ds_dual_loss_bytes(work) / (1024.0 * 1024.0));
     ds_dual_loss_free(work);
     for (int n = 0; n < 2; ++n) {
         ds_tensor_free(z[n]);

@@ -287,7 +287,11 @@ static void test_threads(ds_ctx *ctx)
         ds_rng_init(&crng, 5, DS_RNG_CONTRAST);
         in.contrast_rng = &crng;
         ds_loss_report r;
+        DS_CHECK(ds_dual_loss_bytes(work) == 0);
         DS_CHECK_OK(ctx, ds_dual_loss_compute(ctx, work, &opt, &in, dz, df, &r));
+        /* the estimate a trainer makes before allocating is what the call holds */
+        DS_CHECK(ds_dual_loss_bytes(work) == ds_dual_loss_work_bytes(N, K, D, H, W, F));
+        DS_CHECK(ds_dual_loss_bytes(work) > N * D * H * W * (2 * K * 4));
         if (threads == 1) {
             ref_r = r;
             for (int n = 0; n < 2; ++n) {
