@@ -22,10 +22,7 @@ void loss_ce_forward(const loss_geom *g, const loss_net *net, const uint16_t *ta
         partials[2 * task] = acc;
         partials[2 * task + 1] = cnt;
     }
-    double out[2];
-    loss_sum_partials(partials, tasks, 2, out);
-    *sum = out[0];
-    *count = (int64_t)out[1];
+    loss_sum_pairs(partials, tasks, sum, count);
 }
 
 void loss_ce_backward(const loss_geom *g, const loss_net *net, const uint16_t *target,

@@ -36,10 +36,7 @@ void loss_cr_forward(const loss_geom *g, const loss_net *self, const loss_net *o
         partials[2 * task] = acc;
         partials[2 * task + 1] = cnt;
     }
-    double out[2];
-    loss_sum_partials(partials, tasks, 2, out);
-    *sum = out[0];
-    *count = (int64_t)out[1];
+    loss_sum_pairs(partials, tasks, sum, count);
 }
 
 void loss_cr_backward(const loss_geom *g, const loss_net *self, const loss_net *other,

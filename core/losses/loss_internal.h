@@ -67,6 +67,8 @@ static inline int loss_parallel(const loss_geom *g)
 
 /* out[j] = sum over tasks of partials[task * stats + j], in task order. */
 void loss_sum_partials(const double *partials, int64_t tasks, int stats, double *out);
+/* The same for (sum, count) pairs. */
+void loss_sum_pairs(const double *partials, int64_t tasks, double *sum, int64_t *count);
 
 /* dz_j += scale * p_j (dp_j - sum_c p_c dp_c): the chain rule through the softmax at one voxel
  * (p and dz at stride S, dp dense). */

@@ -59,10 +59,9 @@ void loss_teacher_counts(const loss_geom *g, loss_teacher *t, double *partials)
         partials[2 * task] = kept;
         partials[2 * task + 1] = fg;
     }
-    double out[2];
-    loss_sum_partials(partials, tasks, 2, out);
-    t->reliable = (int64_t)out[0];
-    t->reliable_foreground = (int64_t)out[1];
+    double kept;
+    loss_sum_pairs(partials, tasks, &kept, &t->reliable_foreground);
+    t->reliable = (int64_t)kept;
 }
 
 void loss_union_teacher(const loss_geom *g, const loss_net *a, const loss_net *b,

@@ -13,6 +13,14 @@ void loss_sum_partials(const double *partials, int64_t tasks, int stats, double 
             out[j] += partials[t * stats + j];
 }
 
+void loss_sum_pairs(const double *partials, int64_t tasks, double *sum, int64_t *count)
+{
+    double out[2];
+    loss_sum_partials(partials, tasks, 2, out);
+    *sum = out[0];
+    *count = (int64_t)out[1];
+}
+
 /* Softmax of one voxel: one expf per class, sums and the log in double, so that the entropy and
  * the teachers' thresholds carry only the float rounding of each probability. */
 static int prepare_voxel(const float *z, int64_t stride, int64_t k, float *p, float *lse_out,
