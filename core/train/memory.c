@@ -11,6 +11,8 @@
  */
 #include "train_internal.h"
 
+#include "ds_threads.h"
+
 #include <unistd.h>
 
 typedef struct net_bytes {
@@ -101,10 +103,15 @@ ds_status ds_train_estimate_memory(ds_ctx *ctx, const ds_train_options *opt,
     double n = opt->batch.labelled + (single ? 0 : opt->batch.unlabelled);
     double voxels = n * (double)p[0] * (double)p[1] * (double)p[2];
     double act[2] = {0, 0}, pool[2] = {0, 0}, params[2] = {0, 0};
-    for (int i = 0; i < nets; ++i) {
-        ds_arch arch = ds_train_arch(opt->pair, i);
-        TRY(net_estimate(ctx, arch, classes, opt->width, voxels, &act[i], &pool[i], &params[i]));
-    }
+    /* the measurements are tiny: one thread is faster than waking a pool on a busy machine */
+    int threads = ds_ctx_threads(ctx);
+    ds_status st = ds_threads_set(ctx, 1);
+    for (int i = 0; st == DS_OK && i < nets; ++i)
+        st = net_estimate(ctx, ds_train_arch(opt->pair, i), classes, opt->width, voxels, &act[i],
+                          &pool[i], &params[i]);
+    ds_status restored = ds_threads_set(ctx, threads);
+    TRY(st);
+    TRY(restored);
     /* values, gradients, momentum */
     out->parameters = (int64_t)(3 * 4 * (params[0] + params[1]));
     /* the pair shares one gradient pool: the larger of the two */
