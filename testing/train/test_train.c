@@ -229,6 +229,40 @@ static void test_cancel_during(ds_ctx *ctx, ds_train_data *data)
                  (long long)r.iterations_done);
 }
 
+/* Validation every 2 iterations keeps the best model (without optimiser state) and its score. */
+static void test_validation(ds_ctx *ctx, ds_train_data *data)
+{
+    ds_train_data *held = make_data(ctx, 2, 2, 3);
+    ds_train_options o;
+    small_options(&o, 4);
+    char best[512], state[600];
+    path_in(best, sizeof best, "best.dsm");
+    snprintf(state, sizeof state, "%s.best", best);
+    o.validation = held;
+    o.validate_every = 2;
+    o.best_model_path = best;
+    ds_train_result r;
+    DS_CHECK_OK(ctx, ds_train_run(ctx, &o, data, NULL, &r));
+    DS_CHECK_MSG(r.best_validation_dice >= 0 && r.best_validation_dice <= 1 &&
+                 (r.best_iteration == 2 || r.best_iteration == 4), "best %g at %lld",
+                 r.best_validation_dice, (long long)r.best_iteration);
+    ds_model *m = NULL;
+    DS_CHECK_OK(ctx, ds_model_load(ctx, &m, best));
+    DS_CHECK(m && !m->has_optim && m->meta.iteration == r.best_iteration);
+    ds_model_free(m);
+    FILE *f = fopen(state, "r");
+    long long it = -1;
+    double dice = -1;
+    DS_CHECK(f && fscanf(f, "%lld %lf", &it, &dice) == 2);
+    DS_CHECK(it == r.best_iteration && dice == r.best_validation_dice);
+    if (f)
+        fclose(f);
+    /* validation without a validation set is refused */
+    o.validation = NULL;
+    DS_CHECK_FAILS(ctx, ds_train_run(ctx, &o, data, NULL, NULL), DS_ERR_ARG);
+    ds_train_data_free(held);
+}
+
 static void test_bad_inputs(ds_ctx *ctx, ds_train_data *data)
 {
     ds_train_options o;
@@ -348,6 +382,7 @@ int main(void)
     test_warm_start(ctx, data);
     test_cancel_flag(ctx, data);
     test_cancel_during(ctx, data);
+    test_validation(ctx, data);
     test_bad_inputs(ctx, data);
     test_memory(ctx, data);
     ds_train_data_free(data);
