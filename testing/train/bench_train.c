@@ -3,7 +3,7 @@
  * usage: bench_train [MODE [WIDTH [X Y Z [LABELLED UNLABELLED [ITERATIONS [THREADS]]]]]]
  *   MODE  dual (heterogeneous pair, every term on; default) | homogeneous | single
  *   defaults: dual 16 32 48 32 2 2 6 2
- * Prints the memory estimate, the time of the first iteration (allocations) and the mean of the
+ * ITERATIONS 0 prints the memory estimate only. Prints the memory estimate, the time of the first iteration (allocations) and the mean of the
  * others, and the peak resident memory of the process (getrusage). testing/train/
  * bench_train_torch.py measures PyTorch on the same configuration.
  */
@@ -88,6 +88,12 @@ int main(int argc, char **argv)
     double e0 = now();
     ok = ok && ds_train_estimate_memory(ctx, &o, data, &m) == DS_OK;
     double e1 = now();
+    if (ok && iterations == 0) {
+        printf("estimate_mib=%.0f (params %.0f act %.0f losses %.0f) limit_mib=%.0f\n",
+               m.total / 1048576.0, m.parameters / 1048576.0, m.activations / 1048576.0,
+               m.losses / 1048576.0, m.limit / 1048576.0);
+        return 0;
+    }
     t.start = now();
     ok = ok && ds_train_run(ctx, &o, data, NULL, NULL) == DS_OK;
     if (!ok) {
