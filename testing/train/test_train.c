@@ -195,6 +195,36 @@ static void test_warm_start(ds_ctx *ctx, ds_train_data *data)
     ds_model_free(a);
 }
 
+/* The homogeneous pair: two V-Nets from different initialisation streams; the single network:
+ * one V-Net, CE + Dice only, labelled samples only. */
+static void test_modes(ds_ctx *ctx, ds_train_data *data)
+{
+    ds_train_options o;
+    small_options(&o, 2);
+    o.pair = DS_PAIR_HOMOGENEOUS;
+    ds_model *m = NULL;
+    ds_train_result r;
+    DS_CHECK_OK(ctx, ds_train_run(ctx, &o, data, &m, &r));
+    if (m) {
+        DS_CHECK(m->net_count == 2 && ds_net_arch(m->net[0]) == DS_ARCH_VNET &&
+                 ds_net_arch(m->net[1]) == DS_ARCH_VNET);
+        const ds_param_list *a = ds_net_params(m->net[0]), *b = ds_net_params(m->net[1]);
+        DS_CHECK(memcmp(a->items[0]->value, b->items[0]->value,
+                        (size_t)a->items[0]->numel * 4) != 0);
+        DS_CHECK(r.last.term[0][DS_LOSS_COS] > 0 && r.last.term[1][DS_LOSS_KL] > 0);
+    }
+    ds_model_free(m);
+    o.pair = DS_PAIR_SINGLE;
+    DS_CHECK_OK(ctx, ds_train_run(ctx, &o, data, &m, &r));
+    DS_CHECK(m && m->net_count == 1 && ds_net_arch(m->net[0]) == DS_ARCH_VNET);
+    DS_CHECK(r.last.term[0][DS_LOSS_CE] > 0 && r.last.term[0][DS_LOSS_DICE] > 0);
+    for (int k = DS_LOSS_CR; k < DS_LOSS_TERM_COUNT; ++k)
+        DS_CHECK_MSG(r.last.term[0][k] == 0, "term %s on in the single mode",
+                     ds_loss_term_name((ds_loss_term)k));
+    DS_CHECK(r.last.unlabelled_voxels == 0); /* labelled samples only */
+    ds_model_free(m);
+}
+
 static void test_cancel_flag(ds_ctx *ctx, ds_train_data *data)
 {
     ds_train_options o;
@@ -380,6 +410,7 @@ int main(void)
     ds_threads_set(ctx, 1);
     test_resume(ctx, data);
     test_warm_start(ctx, data);
+    test_modes(ctx, data);
     test_cancel_flag(ctx, data);
     test_cancel_during(ctx, data);
     test_validation(ctx, data);
