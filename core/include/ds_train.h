@@ -161,7 +161,8 @@ typedef struct ds_train_options {
     int64_t memory_cap_bytes;    /* 0: the machine's memory only */
     ds_train_progress_fn progress;
     void *progress_user;
-    const volatile int *cancel;  /* checked before and during every iteration; may be NULL */
+    const volatile int *cancel;  /* read before every iteration (one in progress completes, so
+                                    a stop comes within one iteration); may be NULL */
 } ds_train_options;
 
 /* The paper's defaults (above); patch 0 (must be set), checkpoints, log and validation off. */

@@ -167,8 +167,6 @@ static ds_status iterate(ds_ctx *ctx, trainer *t, ds_loss_report *report, float 
         if (!isfinite(report->total[i]))
             return diverged(ctx, t, it, i == 0 ? "the loss of network A is not finite"
                                                : "the loss of network B is not finite");
-    if (cancelled(t)) /* abandon the iteration: the weights stay those of the last one */
-        return DS_OK;
     for (int i = 0; i < m->net_count; ++i) {
         ds_param_list_zero_grad((ds_param_list *)ds_net_params(m->net[i]));
         TRY(ds_net_backward(ctx, m->net[i], t->dlogits[i],
@@ -232,9 +230,9 @@ static ds_status loop(ds_ctx *ctx, trainer *t, ds_train_result *res)
     while (m->meta.iteration < opt->iterations && !cancelled(t)) {
         double t1 = now_seconds();
         ds_train_progress p = {0};
+        /* an iteration, once started, completes: its forwards have already moved the RNG
+         * streams and BatchNorm statistics, and a checkpoint must hold a consistent state */
         TRY(iterate(ctx, t, &p.loss, &p.lr));
-        if (cancelled(t))
-            break;
         double t2 = now_seconds();
         p.iteration = m->meta.iteration;
         p.iterations = opt->iterations;
