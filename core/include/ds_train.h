@@ -127,6 +127,7 @@ typedef struct ds_train_progress {
     float lr;                 /* learning rate of the step just taken */
     float ramp;               /* w(t) */
     double seconds_per_iteration; /* mean over the iterations of this call */
+    double loss_seconds;      /* of this iteration, spent in ds_dual_loss_compute */
     double seconds_left;      /* at that pace */
     double validation_dice;   /* mean foreground Dice of the last validation; NaN if none yet */
 } ds_train_progress;

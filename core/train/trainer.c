@@ -143,8 +143,9 @@ static ds_status diverged(ds_ctx *ctx, const trainer *t, int64_t iteration, cons
 }
 
 /* One iteration from model->meta.iteration; report receives the losses. */
-static ds_status iterate(ds_ctx *ctx, trainer *t, ds_loss_report *report, float *lr)
+static ds_status iterate(ds_ctx *ctx, trainer *t, ds_train_progress *p)
 {
+    ds_loss_report *report = &p->loss;
     ds_model *m = t->model;
     const int64_t it = m->meta.iteration;
     ds_rng *rng = m->rng;
@@ -158,8 +159,10 @@ static ds_status iterate(ds_ctx *ctx, trainer *t, ds_loss_report *report, float 
                            &in.logits[i], &in.feature[i]));
         TRY(grads_like(ctx, t, i, in.logits[i], in.feature[i]));
     }
+    double t0 = now_seconds();
     ds_status st = ds_dual_loss_compute(ctx, t->loss, &t->loss_opt, &in, t->dlogits,
                                         t->dfeature, report);
+    p->loss_seconds = now_seconds() - t0;
     if (st == DS_ERR_NUMERIC)
         return diverged(ctx, t, it, ds_ctx_message(ctx));
     TRY(st);
@@ -174,7 +177,7 @@ static ds_status iterate(ds_ctx *ctx, trainer *t, ds_loss_report *report, float 
     }
     for (int i = 0; i < m->net_count; ++i)
         TRY(ds_sgd_step(ctx, &m->optim[i]));
-    *lr = m->optim[0].lr;
+    p->lr = m->optim[0].lr;
     m->meta.iteration = it + 1;
     return DS_OK;
 }
@@ -232,7 +235,7 @@ static ds_status loop(ds_ctx *ctx, trainer *t, ds_train_result *res)
         ds_train_progress p = {0};
         /* an iteration, once started, completes: its forwards have already moved the RNG
          * streams and BatchNorm statistics, and a checkpoint must hold a consistent state */
-        TRY(iterate(ctx, t, &p.loss, &p.lr));
+        TRY(iterate(ctx, t, &p));
         double t2 = now_seconds();
         p.iteration = m->meta.iteration;
         p.iterations = opt->iterations;

@@ -25,7 +25,7 @@ static double now(void)
 }
 
 typedef struct timing {
-    double start, first, last;
+    double start, first, last, loss;
     int64_t count;
 } timing;
 
@@ -39,6 +39,8 @@ static int on_progress(void *user, const ds_train_progress *p)
     if (p->iteration == 1)
         t->start = n; /* the mean below starts after the first iteration */
     t->count = p->iteration;
+    if (p->iteration > 1)
+        t->loss += p->loss_seconds;
     return 0;
 }
 
@@ -108,9 +110,10 @@ int main(int argc, char **argv)
     printf("estimate_mib=%.0f (params %.0f act %.0f losses %.0f) estimate_s=%.3f\n",
            m.total / 1048576.0, m.parameters / 1048576.0, m.activations / 1048576.0,
            m.losses / 1048576.0, e1 - e0);
-    printf("first_iteration_s=%.3f s_per_iteration=%.3f peak_rss_mib=%.0f\n", t.first,
-           t.count > 1 ? (t.last - t.start) / (double)(t.count - 1) : t.first,
-           ru.ru_maxrss / 1024.0);
+    double per = t.count > 1 ? (t.last - t.start) / (double)(t.count - 1) : t.first;
+    double loss = t.count > 1 ? t.loss / (double)(t.count - 1) : 0.0;
+    printf("first_iteration_s=%.3f s_per_iteration=%.3f losses_s=%.3f (%.1f %%) "
+           "peak_rss_mib=%.0f\n", t.first, per, loss, 100.0 * loss / per, ru.ru_maxrss / 1024.0);
     ds_train_data_free(data);
     ds_ctx_free(ctx);
     return 0;
