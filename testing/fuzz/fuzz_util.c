@@ -17,8 +17,7 @@ static ds_ctx *g_ctx;
 static void cleanup(void)
 {
     for (int i = g_n_paths - 1; i >= 0; --i) {
-        if (remove(g_paths[i]) != 0) /* a folder the input left files in: leave it */
-            continue;
+        remove(g_paths[i]); /* files before their folders: reverse creation order */
         free(g_paths[i]);
     }
     rmdir(g_dir);
