@@ -2,11 +2,16 @@
 #   OpenMP    - parallel loops
 #   OpenBLAS  - CBLAS GEMM, the OpenMP build (shares OpenMP's thread pool: no oversubscription)
 #   libxml2   - the module descriptions under xml/
+#   jansson   - dataset.json (strict: duplicate keys refused)
+#   zlib      - CRC-32 of model files, gzip of .nii.gz checks
 #   ITK 5.2   - image I/O (bridge in core/io, C++ inside, C outside)
 #   VTK 9.1   - rendering of overlays (bridge in core/render)
 
 find_package(OpenMP REQUIRED COMPONENTS C CXX)
 find_package(LibXml2 REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET GLOBAL jansson>=2.13)
 
 # Debian installs several OpenBLAS builds side by side; the generic libopenblas.so.0 is an
 # alternatives link that usually points at the pthread build. Link the OpenMP build explicitly and

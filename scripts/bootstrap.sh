@@ -5,9 +5,10 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libopenblas-openmp-dev libxml2-dev libxml2-utils zlib1g-dev
+  libopenblas-openmp-dev libxml2-dev libxml2-utils zlib1g-dev libjansson-dev
   libinsighttoolkit5-dev libgdcm-tools
   libvtk9-dev
+  clang libclang-rt-14-dev libomp-dev  # scripts/fuzz.sh: libFuzzer harnesses (testing/fuzz/)
 )
 # Reference scripts (PyTorch / scipy fixtures) and benchmarks: wanted, not needed by the tests,
 # which use committed fixtures. DS_BOOTSTRAP_PYTHON=1 installs them too.

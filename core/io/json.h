@@ -1,9 +1,10 @@
-/* json.h - a small, strict JSON parser (RFC 8259) for dataset.json (private to the io area).
+/* json.h - strict JSON (RFC 8259) for dataset.json (private to the io area), parsed by jansson.
  *
  * Strict: no comments, no trailing commas, no single quotes, no leading zeros, no control
- * characters in strings, nothing after the top value but white space. \u escapes (with surrogate
- * pairs) are decoded to UTF-8; a string holding \u0000 is refused. Nesting is limited to
- * DS_JSON_MAX_DEPTH. Input size is bounded by the caller. The whole tree is owned by its root.
+ * characters in strings, no duplicate keys in an object, valid UTF-8 only, nothing after the top
+ * value but white space. \u escapes (with surrogate pairs) are decoded to UTF-8; a string holding
+ * \u0000 is refused. Nesting is limited to DS_JSON_MAX_DEPTH. Input size is bounded by the
+ * caller. The whole tree is owned by its root.
  */
 #ifndef DS_JSON_H
 #define DS_JSON_H
@@ -37,7 +38,7 @@ struct ds_json {
  * line and column of the error. */
 ds_status ds_json_parse(ds_ctx *ctx, const char *text, size_t len, const char *what, ds_json **out);
 void ds_json_free(ds_json *j);
-/* The value of key in an object (first occurrence), or NULL. */
+/* The value of key in an object, or NULL. */
 const ds_json *ds_json_get(const ds_json *obj, const char *key);
 
 #endif /* DS_JSON_H */

@@ -74,7 +74,7 @@ static void json_parser(ds_ctx *ctx)
     const char *bad[] = {"", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "+1", "'a'",
                          "{\"a\" 1}", "[1] x", "// c\n1", "\"abc", "\"a\tb\"", "\"\\u0000\"",
                          "\"\\ud800\"", "\"\\udc00x\"", "\"\\q\"", "tru", "NaN", "1e999",
-                         "{1:2}", "[\"a\"\"b\"]"};
+                         "{1:2}", "[\"a\"\"b\"]", "{\"a\": 1, \"a\": 2}", "\"\xff\""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         j = NULL;
         ds_ctx_clear(ctx);
