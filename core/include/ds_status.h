@@ -75,6 +75,16 @@ ds_status ds_fail(ds_ctx *ctx, ds_status status, const char *fmt, ...)
 #endif
     ;
 
+/* For the library's own modules: evaluates expr (a ds_status) and returns it from the calling
+ * function unless it is DS_OK; the message is already in the context. The one way the core
+ * passes a failure on. */
+#define DS_TRY(expr)                                                                           \
+    do {                                                                                       \
+        ds_status ds_try_st_ = (expr);                                                         \
+        if (ds_try_st_ != DS_OK)                                                               \
+            return ds_try_st_;                                                                 \
+    } while (0)
+
 /* Sends a formatted line to the log callback if one is installed and level is high enough. */
 void ds_log(const ds_ctx *ctx, ds_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)

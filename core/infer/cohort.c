@@ -39,19 +39,19 @@ ds_status ds_infer_write(ds_ctx *ctx, const ds_infer_result *r, unsigned outputs
         return ds_fail(ctx, DS_ERR_ARG, "inference output: empty result or case id");
     if (outputs & ~(unsigned)(DS_INFER_OUT_MAPS | DS_INFER_OUT_PROBABILITIES))
         return ds_fail(ctx, DS_ERR_ARG, "inference output: unknown output bits 0x%x", outputs);
-    TRY(check_folder(ctx, dir));
+    DS_TRY(check_folder(ctx, dir));
     ext = ext ? ext : ".nii.gz";
     if (outputs & DS_INFER_OUT_LABEL)
-        TRY(write_one(ctx, r->label, dir, id, "label", ext));
+        DS_TRY(write_one(ctx, r->label, dir, id, "label", ext));
     if ((outputs & DS_INFER_OUT_ENTROPY) && r->entropy)
-        TRY(write_one(ctx, r->entropy, dir, id, "entropy", ext));
+        DS_TRY(write_one(ctx, r->entropy, dir, id, "entropy", ext));
     if ((outputs & DS_INFER_OUT_DISAGREEMENT) && r->disagreement)
-        TRY(write_one(ctx, r->disagreement, dir, id, "disagreement", ext));
+        DS_TRY(write_one(ctx, r->disagreement, dir, id, "disagreement", ext));
     for (int k = 0; (outputs & DS_INFER_OUT_PROBABILITIES) && k < r->classes; ++k) {
         char what[32];
         snprintf(what, sizeof what, "prob%d", k);
         if (r->probability[k])
-            TRY(write_one(ctx, r->probability[k], dir, id, what, ext));
+            DS_TRY(write_one(ctx, r->probability[k], dir, id, what, ext));
     }
     return DS_OK;
 }
@@ -69,7 +69,7 @@ static ds_status one_case(ds_ctx *ctx, const ds_model *model, const ds_case *c,
                           ds_infer_case_score *score)
 {
     ds_volume *image = NULL;
-    TRY(ds_io_read_image(ctx, c->image_path, &image));
+    DS_TRY(ds_io_read_image(ctx, c->image_path, &image));
     ds_infer_result r;
     ds_status st = ds_infer_model(ctx, model, image, opt, &r);
     ds_volume_free(image);
@@ -102,7 +102,7 @@ ds_status ds_infer_cohort(ds_ctx *ctx, const ds_model *model, const ds_cohort *c
 {
     if (!cohort || !opt || !co || !model)
         return ds_fail(ctx, DS_ERR_ARG, "cohort inference: null model, cohort or options");
-    TRY(check_folder(ctx, co->out_dir));
+    DS_TRY(check_folder(ctx, co->out_dir));
     int total = 0;
     for (int i = 0; i < cohort->count; ++i) {
         total += !co->test_only || cohort->cases[i].is_test;
@@ -119,7 +119,7 @@ ds_status ds_infer_cohort(ds_ctx *ctx, const ds_model *model, const ds_cohort *c
         const ds_case *c = &cohort->cases[i];
         if (co->test_only && !c->is_test)
             continue;
-        TRY(ds_infer_check_cancel(ctx, &pr));
+        DS_TRY(ds_infer_check_cancel(ctx, &pr));
         snprintf(cp.prefix, sizeof cp.prefix, "case %d/%d %s: ", done + 1, total, c->id);
         cp.base = (double)done / total;
         ds_status st = one_case(ctx, model, c, &o, co, scores ? &scores[i] : NULL);

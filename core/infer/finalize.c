@@ -88,7 +88,7 @@ static void finalize_voxels(ds_ctx *ctx, const ds_infer_acc *acc, ds_infer_resul
 ds_status ds_infer_finalize(ds_ctx *ctx, const ds_infer_acc *acc, const ds_geometry *g,
                             ds_infer_result *out)
 {
-    TRY(ds_volume_create(ctx, &out->label, g, DS_VOLUME_LABEL));
+    DS_TRY(ds_volume_create(ctx, &out->label, g, DS_VOLUME_LABEL));
     finalize_voxels(ctx, acc, out);
     out->classes = acc->classes;
     out->nets_used = acc->nets;

@@ -10,7 +10,7 @@ static ds_status check_image(ds_ctx *ctx, const ds_volume *image)
 {
     if (!image || image->kind != DS_VOLUME_SCALAR || !image->values)
         return ds_fail(ctx, DS_ERR_ARG, "inference: the image must be a scalar volume");
-    TRY(ds_geometry_check(ctx, &image->geom, "image"));
+    DS_TRY(ds_geometry_check(ctx, &image->geom, "image"));
     return ds_volume_check_finite(ctx, image, "image");
 }
 
@@ -22,12 +22,12 @@ ds_status ds_infer_on_grid(ds_ctx *ctx, ds_net *const *nets, int net_count, cons
     int64_t patch[3], stride[3];
     ds_net *eval[2] = {NULL, NULL};
     int count = 0;
-    TRY(ds_infer_resolve(ctx, nets, net_count, o, patch, stride, eval, &count));
-    TRY(check_image(ctx, image));
+    DS_TRY(ds_infer_resolve(ctx, nets, net_count, o, patch, stride, eval, &count));
+    DS_TRY(check_image(ctx, image));
     const ds_geometry geom = image->geom; /* image may be freed below */
     const int classes = ds_net_classes(eval[0]);
     float *lend[2][DS_NET_MAX_CLASSES];
-    TRY(ds_infer_outputs_create(ctx, &geom, classes, count, o->probabilities, out, lend));
+    DS_TRY(ds_infer_outputs_create(ctx, &geom, classes, count, o->probabilities, out, lend));
     ds_infer_acc acc;
     ds_status st = ds_infer_acc_create(ctx, geom.size, classes, count, lend, &acc);
     ds_infer_progress windows = *pr;
@@ -63,7 +63,7 @@ static ds_status begin(ds_ctx *ctx, const ds_infer_options *opt, ds_infer_result
 ds_status ds_infer_volume(ds_ctx *ctx, ds_net *const *nets, int net_count, const ds_volume *image,
                           const ds_infer_options *opt, ds_infer_result *out)
 {
-    TRY(begin(ctx, opt, out));
+    DS_TRY(begin(ctx, opt, out));
     ds_infer_progress pr;
     ds_infer_progress_from(&pr, opt);
     return ds_infer_on_grid(ctx, nets, net_count, image, NULL, opt, &pr, out);
@@ -105,10 +105,10 @@ static ds_status prepare(ds_ctx *ctx, const ds_model_meta *meta, const ds_volume
     *work = NULL;
     if (resample) {
         ds_geometry g;
-        TRY(ds_geometry_at_spacing(ctx, &image->geom, meta->spacing, &g));
-        TRY(ds_volume_resample(ctx, image, &g, DS_INTERP_LINEAR, work));
+        DS_TRY(ds_geometry_at_spacing(ctx, &image->geom, meta->spacing, &g));
+        DS_TRY(ds_volume_resample(ctx, image, &g, DS_INTERP_LINEAR, work));
     } else if (meta->norm_mode != DS_NORM_NONE) {
-        TRY(ds_volume_clone(ctx, work, image));
+        DS_TRY(ds_volume_clone(ctx, work, image));
     }
     ds_status st = DS_OK;
     if (meta->norm_mode == DS_NORM_ZSCORE)
@@ -130,7 +130,7 @@ static ds_status restore_one(ds_ctx *ctx, ds_volume **v, const ds_geometry *g, d
     if (!*v)
         return DS_OK;
     ds_volume *back = NULL;
-    TRY(ds_volume_resample(ctx, *v, g, interp, &back));
+    DS_TRY(ds_volume_resample(ctx, *v, g, interp, &back));
     ds_volume_free(*v);
     *v = back;
     return DS_OK;
@@ -139,34 +139,34 @@ static ds_status restore_one(ds_ctx *ctx, ds_volume **v, const ds_geometry *g, d
 /* Brings every output from the model's grid back to g. */
 static ds_status restore(ds_ctx *ctx, ds_infer_result *r, const ds_geometry *g)
 {
-    TRY(restore_one(ctx, &r->label, g, DS_INTERP_NEAREST));
-    TRY(restore_one(ctx, &r->entropy, g, DS_INTERP_LINEAR));
-    TRY(restore_one(ctx, &r->disagreement, g, DS_INTERP_LINEAR));
+    DS_TRY(restore_one(ctx, &r->label, g, DS_INTERP_NEAREST));
+    DS_TRY(restore_one(ctx, &r->entropy, g, DS_INTERP_LINEAR));
+    DS_TRY(restore_one(ctx, &r->disagreement, g, DS_INTERP_LINEAR));
     for (int k = 0; k < r->classes; ++k)
-        TRY(restore_one(ctx, &r->probability[k], g, DS_INTERP_LINEAR));
+        DS_TRY(restore_one(ctx, &r->probability[k], g, DS_INTERP_LINEAR));
     return DS_OK;
 }
 
 ds_status ds_infer_model(ds_ctx *ctx, const ds_model *model, const ds_volume *image,
                          const ds_infer_options *opt, ds_infer_result *out)
 {
-    TRY(begin(ctx, opt, out));
-    TRY(check_model(ctx, model));
-    TRY(check_image(ctx, image));
+    DS_TRY(begin(ctx, opt, out));
+    DS_TRY(check_model(ctx, model));
+    DS_TRY(check_image(ctx, image));
     ds_infer_options o = *opt;
     if (!o.patch[0] && !o.patch[1] && !o.patch[2])
         memcpy(o.patch, model->meta.patch, sizeof o.patch);
     int64_t patch[3], stride[3];
     ds_net *eval[2];
     int count;
-    TRY(ds_infer_resolve(ctx, (ds_net *const *)model->net, model->net_count, &o, patch, stride,
-                         eval, &count));
+    DS_TRY(ds_infer_resolve(ctx, (ds_net *const *)model->net, model->net_count, &o, patch, stride,
+                            eval, &count));
     const int resample = needs_resampling(&model->meta, &image->geom);
     ds_infer_progress pr;
     ds_infer_progress_from(&pr, opt);
     ds_infer_report(&pr, 0.0, "preparing the image");
     ds_volume *work = NULL;
-    TRY(prepare(ctx, &model->meta, image, resample, &work));
+    DS_TRY(prepare(ctx, &model->meta, image, resample, &work));
     if (resample)
         o.largest_component = 0; /* taken on the image's grid, after restoring */
     pr.span = resample ? 0.97 : 1.0;

@@ -3,7 +3,6 @@
 #define DS_INFER_INTERNAL_H
 
 #include "ds_infer.h"
-#include "../nets/try.h" /* TRY(expr): one copy for the core (infer builds on nets) */
 
 /* Progress of one phase mapped into [base, base + span] of the caller's scale; never decreasing. */
 typedef struct ds_infer_progress {

@@ -91,8 +91,8 @@ ds_status ds_infer_resolve(ds_ctx *ctx, ds_net *const *nets, int net_count,
 {
     if (!o)
         return ds_fail(ctx, DS_ERR_ARG, "inference: null options");
-    TRY(check_nets(ctx, nets, net_count));
-    TRY(check_window(ctx, o, patch, stride));
+    DS_TRY(check_nets(ctx, nets, net_count));
+    DS_TRY(check_window(ctx, o, patch, stride));
     if (o->batch < 1 || o->batch > DS_INFER_MAX_BATCH)
         return ds_fail(ctx, DS_ERR_ARG, "inference: batch %d is not in 1..%d", o->batch,
                        DS_INFER_MAX_BATCH);

@@ -188,7 +188,7 @@ static ds_status run_batch(ds_ctx *ctx, ds_net *const *nets, const grid *g, cons
         extract(ctx, g, values, j0 + b, x->data + b * plane);
     for (int n = 0; n < acc->nets; ++n) {
         const ds_tensor *logits = NULL;
-        TRY(ds_net_forward(ctx, nets[n], x, 0, NULL, &logits, NULL));
+        DS_TRY(ds_net_forward(ctx, nets[n], x, 0, NULL, &logits, NULL));
         for (int64_t b = 0; b < x->n; ++b)
             accumulate(ctx, g, logits->data + b * acc->classes * plane, acc->classes, map,
                        1.0f / (float)g->passes, j0 + b, acc->plane[n]);
@@ -229,7 +229,7 @@ ds_status ds_infer_pass(ds_ctx *ctx, ds_net *const *nets, const float *values,
                         const ds_infer_options *o, ds_infer_progress *pr, ds_infer_acc *acc)
 {
     grid g;
-    TRY(grid_make(ctx, acc->size, patch, stride, o->tta == DS_INFER_TTA_FLIPS ? 8 : 1, &g));
+    DS_TRY(grid_make(ctx, acc->size, patch, stride, o->tta == DS_INFER_TTA_FLIPS ? 8 : 1, &g));
     float *map = ds_aligned_alloc((size_t)(patch[0] * patch[1] * patch[2]) * sizeof(float));
     ds_status st = map ? ds_infer_importance_map(ctx, o->weighting, patch, map)
                        : ds_fail(ctx, DS_ERR_NOMEM, "inference: no memory for the importance map");

@@ -144,7 +144,7 @@ ds_status ds_infer_rank_slices(ds_ctx *ctx, const ds_volume *label, const ds_vol
 {
     if (found)
         *found = 0;
-    TRY(check_pair(ctx, label, entropy, "slice ranking"));
+    DS_TRY(check_pair(ctx, label, entropy, "slice ranking"));
     if (!o || o->axis < 0 || o->axis > 2 || o->margin < 0 || o->min_distance < 1 ||
         o->count < 1 || !indices || !scores || !found)
         return ds_fail(ctx, DS_ERR_ARG, "slice ranking: axis must be 0..2, margin >= 0, "
@@ -167,7 +167,7 @@ ds_status ds_infer_rank_slices(ds_ctx *ctx, const ds_volume *label, const ds_vol
 ds_status ds_infer_score_case(ds_ctx *ctx, const ds_volume *label, const ds_volume *entropy,
                               int margin, ds_infer_case_score *out)
 {
-    TRY(check_pair(ctx, label, entropy, "case score"));
+    DS_TRY(check_pair(ctx, label, entropy, "case score"));
     if (margin < 0 || !out)
         return ds_fail(ctx, DS_ERR_ARG, "case score: margin must be >= 0 and out set");
     uint8_t *region = region_of(ctx, label, margin);
@@ -209,7 +209,8 @@ ds_status ds_infer_rank_cases(ds_ctx *ctx, const ds_infer_result *const *results
     for (int i = 0; i < count; ++i) {
         if (!results[i])
             return ds_fail(ctx, DS_ERR_ARG, "case ranking: result %d is null", i);
-        TRY(ds_infer_score_case(ctx, results[i]->label, results[i]->entropy, margin, &ranked[i]));
+        DS_TRY(ds_infer_score_case(ctx, results[i]->label, results[i]->entropy, margin,
+                                   &ranked[i]));
         ranked[i].index = i;
     }
     ds_infer_sort_scores(ranked, count);

@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        ds_status try_st_ = (expr);                                                            \
-        if (try_st_ != DS_OK)                                                                  \
-            return try_st_;                                                                    \
-    } while (0)
-
 struct ds_dual_loss {
     int64_t cap_values, cap_voxels, cap_partials, cap_classes, cap_features, small_bytes;
     float *p[2], *lse[2], *entropy[2], *scratch;
@@ -193,11 +186,11 @@ static ds_status check_tensors(ds_ctx *ctx, const ds_loss_options *opt, const ds
     static const char *const DFEATURE[2] = {"dfeature[0]", "dfeature[1]"};
     const ds_tensor *z0 = in->logits[0];
     for (int n = 0; n < in->net_count; ++n) {
-        TRY(need_shape(ctx, LOGITS[n], in->logits[n], z0, 1));
-        TRY(need_shape(ctx, DLOGITS[n], dlogits[n], z0, 1));
+        DS_TRY(need_shape(ctx, LOGITS[n], in->logits[n], z0, 1));
+        DS_TRY(need_shape(ctx, DLOGITS[n], dlogits[n], z0, 1));
         const ds_tensor *f = in->feature[n];
         if (opt->enabled[DS_LOSS_CON]) {
-            TRY(need_shape(ctx, FEATURE[n], f, z0, 0));
+            DS_TRY(need_shape(ctx, FEATURE[n], f, z0, 0));
             if (f->c > DS_LOSS_MAX_FEATURES)
                 return ds_fail(ctx, DS_ERR_SHAPE, "dual loss: feature[%d] has %" PRId64
                                " channels (at most %d)", n, f->c, DS_LOSS_MAX_FEATURES);
@@ -222,7 +215,8 @@ static ds_status check_inputs(ds_ctx *ctx, const ds_dual_loss *work, const ds_lo
     if (!in->logits[0] || !in->logits[0]->data)
         return ds_fail(ctx, DS_ERR_ARG, "dual loss: logits[0] is null");
     const int64_t K = in->logits[0]->c;
-    TRY(ds_loss_options_check(ctx, opt, K > DS_LOSS_MAX_CLASSES ? DS_LOSS_MAX_CLASSES + 1 : (int)K));
+    DS_TRY(ds_loss_options_check(ctx, opt,
+                                 K > DS_LOSS_MAX_CLASSES ? DS_LOSS_MAX_CLASSES + 1 : (int)K));
     if (in->net_count == 1 && needs_two(opt))
         for (int t = DS_LOSS_CR; t < DS_LOSS_TERM_COUNT; ++t)
             if (opt->enabled[t])
@@ -236,7 +230,7 @@ static ds_status check_inputs(ds_ctx *ctx, const ds_dual_loss *work, const ds_lo
         return ds_fail(ctx, DS_ERR_ARG, "dual loss: ramp %g (0..1)", (double)in->ramp);
     if (opt->enabled[DS_LOSS_CON] && in->net_count == 2 && !in->contrast_rng)
         return ds_fail(ctx, DS_ERR_ARG, "dual loss: contrast_rng is null with CON on");
-    TRY(check_tensors(ctx, opt, in, dlogits, dfeature));
+    DS_TRY(check_tensors(ctx, opt, in, dlogits, dfeature));
     const ds_tensor *z = in->logits[0];
     const int64_t V = z->n * z->d * z->h * z->w;
     if (V >= ((int64_t)1 << 32))
@@ -416,14 +410,14 @@ ds_status ds_dual_loss_compute(ds_ctx *ctx, ds_dual_loss *work, const ds_loss_op
                                const ds_loss_inputs *in, ds_tensor *dlogits[2],
                                ds_tensor *dfeature[2], ds_loss_report *report)
 {
-    TRY(check_inputs(ctx, work, opt, in, dlogits, dfeature));
+    DS_TRY(check_inputs(ctx, work, opt, in, dlogits, dfeature));
     const ds_tensor *z = in->logits[0];
     loss_call c = {.opt = opt, .in = in, .w = work};
     c.g = (loss_geom){z->n, z->c, z->d * z->h * z->w, ds_ctx_threads(ctx)};
     const int two = in->net_count == 2;
     const int64_t F = opt->enabled[DS_LOSS_CON] && two ? in->feature[0]->c : 0;
-    TRY(grow(ctx, work, &c.g, F));
-    TRY(prepare_nets(ctx, &c));
+    DS_TRY(grow(ctx, work, &c.g, F));
+    DS_TRY(prepare_nets(ctx, &c));
 
     ds_loss_report r;
     memset(&r, 0, sizeof r);

@@ -1,5 +1,4 @@
 /* model_file.c - saving and loading the model file (format in ds_model.h). */
-#include "try.h"
 #include "ds_model.h"
 #include "ds_atomic_file.h"
 #include "ds_checksum.h"
@@ -222,9 +221,9 @@ ds_status ds_model_save(ds_ctx *ctx, const ds_model *model, const char *path)
 {
     if (!path || !*path)
         return ds_fail(ctx, DS_ERR_ARG, "model save: empty path");
-    TRY(check_model(ctx, model, path));
+    DS_TRY(check_model(ctx, model, path));
     ds_atomic_file af;
-    TRY(ds_atomic_open(ctx, &af, path));
+    DS_TRY(ds_atomic_open(ctx, &af, path));
     sink s = {af.f, 0, 0, 0};
     write_model(&s, model);
     if (s.failed) {
@@ -350,7 +349,7 @@ static ds_status planned_values(ds_ctx *ctx, ds_arch arch, int in_ch, int classe
     int64_t n[3];
     for (int w = 1; w <= 3; ++w) {
         ds_net *net = NULL;
-        TRY(ds_net_create(ctx, &net, arch, in_ch, classes, w));
+        DS_TRY(ds_net_create(ctx, &net, arch, in_ch, classes, w));
         n[w - 1] = ds_net_param_count(net);
         ds_net_free(net);
     }
@@ -519,7 +518,7 @@ static ds_status parse_model(ds_ctx *ctx, const unsigned char *data, size_t size
         } else {
             return ds_fail(ctx, DS_ERR_FORMAT, "model %s: unknown section tag 0x%08x", path, tag);
         }
-        TRY(st);
+        DS_TRY(st);
         if (body.p != body.end)
             return CORRUPT("section length");
     }

@@ -1,5 +1,4 @@
 /* net.c - construction of the two networks, parameters, initialisation (see ds_nets.h). */
-#include "try.h"
 #include "net_internal.h"
 #include "ds_init.h"
 
@@ -26,7 +25,7 @@ static ds_status add_stack(ds_ctx *ctx, ds_cbr *units, const char *block, int n,
         char conv[DS_PARAM_NAME_CAP], bn[DS_PARAM_NAME_CAP];
         snprintf(conv, sizeof conv, "%s.conv.%d", block, 3 * i);
         snprintf(bn, sizeof bn, "%s.conv.%d", block, 3 * i + 1);
-        TRY(ds_cbr_init(ctx, &units[i], conv, bn, i == 0 ? c_in : c_out, c_out, 3, 1, 1, 1, 0));
+        DS_TRY(ds_cbr_init(ctx, &units[i], conv, bn, i == 0 ? c_in : c_out, c_out, 3, 1, 1, 1, 0));
     }
     return DS_OK;
 }
@@ -53,12 +52,12 @@ static ds_status build_vnet_encoder(ds_ctx *ctx, ds_net *net)
     for (int l = 0; l < DS_NET_LEVELS; ++l) {
         const int c = w << l;
         ds_cbr tmp[3];
-        TRY(add_stack(ctx, tmp, blocks[l], stages[l], c_in, c));
+        DS_TRY(add_stack(ctx, tmp, blocks[l], stages[l], c_in, c));
         for (int i = 0; i < stages[l]; ++i)
             net->enc[u++].cbr = tmp[i];
         net->level_end[l] = u - 1;
         if (l < 4) {
-            TRY(add_resample(ctx, &net->enc[u++].cbr, downs[l], c, 2 * c, 0));
+            DS_TRY(add_resample(ctx, &net->enc[u++].cbr, downs[l], c, 2 * c, 0));
             c_in = 2 * c;
         }
     }
@@ -71,7 +70,8 @@ static ds_status build_resnet_encoder(ds_ctx *ctx, ds_net *net)
 {
     static const int blocks_per_stage[4] = {3, 4, 6, 3};
     const int w = net->width;
-    TRY(ds_cbr_init(ctx, &net->enc[0].cbr, "stem.0", "stem.1", net->in_channels, w, 7, 1, 3, 0, 0));
+    DS_TRY(ds_cbr_init(ctx, &net->enc[0].cbr, "stem.0", "stem.1", net->in_channels, w, 7, 1, 3, 0,
+                       0));
     net->level_end[0] = 0;
     int u = 1, c_in = w;
     for (int s = 0; s < 4; ++s) {
@@ -80,7 +80,8 @@ static ds_status build_resnet_encoder(ds_ctx *ctx, ds_net *net)
             char prefix[DS_PARAM_NAME_CAP];
             snprintf(prefix, sizeof prefix, "layer%d.%d", s + 1, b);
             net->enc[u].is_basic = 1;
-            TRY(ds_basic_init(ctx, &net->enc[u].basic, prefix, b == 0 ? c_in : c, c, b == 0 ? 2 : 1));
+            DS_TRY(ds_basic_init(ctx, &net->enc[u].basic, prefix, b == 0 ? c_in : c, c,
+                                 b == 0 ? 2 : 1));
             ++u;
         }
         net->level_end[s + 1] = u - 1;
@@ -99,12 +100,12 @@ static ds_status build_decoder(ds_ctx *ctx, ds_net *net)
     static const int counts[4] = {1, 2, 3, 3};
     const int w = net->width;
     for (int j = 3; j >= 0; --j) {
-        TRY(add_resample(ctx, &net->up[j], ups[j], w << (j + 1), w << j, 1));
-        TRY(add_stack(ctx, net->stage[j], stages[j], counts[j], w << j, w << j));
+        DS_TRY(add_resample(ctx, &net->up[j], ups[j], w << (j + 1), w << j, 1));
+        DS_TRY(add_stack(ctx, net->stage[j], stages[j], counts[j], w << j, w << j));
         net->stage_count[j] = counts[j];
     }
-    TRY(ds_conv3d_init(ctx, &net->out_conv, "out_conv", w, net->classes, 1, 1, 0, 1));
-    TRY(ds_dropout3d_init(ctx, &net->drop_bottleneck, 0.5f));
+    DS_TRY(ds_conv3d_init(ctx, &net->out_conv, "out_conv", w, net->classes, 1, 1, 0, 1));
+    DS_TRY(ds_dropout3d_init(ctx, &net->drop_bottleneck, 0.5f));
     return ds_dropout3d_init(ctx, &net->drop_feature, 0.5f);
 }
 
@@ -115,16 +116,17 @@ static ds_status register_all(ds_ctx *ctx, ds_net *net)
         if (net->bn_count + 3 > DS_NET_MAX_BN)
             return ds_fail(ctx, DS_ERR_INTERNAL, "network: too many BatchNorm layers");
         if (net->enc[u].is_basic)
-            TRY(ds_basic_register(ctx, &net->enc[u].basic, &net->params, net->bns, &net->bn_count));
+            DS_TRY(ds_basic_register(ctx, &net->enc[u].basic, &net->params, net->bns,
+                                     &net->bn_count));
         else
-            TRY(ds_cbr_register(ctx, &net->enc[u].cbr, &net->params, net->bns, &net->bn_count));
+            DS_TRY(ds_cbr_register(ctx, &net->enc[u].cbr, &net->params, net->bns, &net->bn_count));
     }
     for (int j = 3; j >= 0; --j) {
-        TRY(ds_cbr_register(ctx, &net->up[j], &net->params, net->bns, &net->bn_count));
+        DS_TRY(ds_cbr_register(ctx, &net->up[j], &net->params, net->bns, &net->bn_count));
         for (int i = 0; i < net->stage_count[j]; ++i)
-            TRY(ds_cbr_register(ctx, &net->stage[j][i], &net->params, net->bns, &net->bn_count));
+            DS_TRY(ds_cbr_register(ctx, &net->stage[j][i], &net->params, net->bns, &net->bn_count));
     }
-    TRY(ds_param_list_add(ctx, &net->params, &net->out_conv.weight));
+    DS_TRY(ds_param_list_add(ctx, &net->params, &net->out_conv.weight));
     return ds_param_list_add(ctx, &net->params, &net->out_conv.bias);
 }
 
@@ -236,7 +238,7 @@ ds_status ds_net_batchnorm_state(ds_ctx *ctx, ds_net *net, int index, const char
 static ds_status init_conv(ds_ctx *ctx, ds_conv3d *c, ds_rng *rng)
 {
     const int64_t fan_in = (int64_t)c->in_channels * c->kernel * c->kernel * c->kernel;
-    TRY(ds_init_kaiming_normal(ctx, &c->weight, fan_in, rng));
+    DS_TRY(ds_init_kaiming_normal(ctx, &c->weight, fan_in, rng));
     return c->has_bias ? ds_init_uniform_bias(ctx, &c->bias, fan_in, rng) : DS_OK;
 }
 
@@ -246,7 +248,7 @@ static ds_status init_cbr(ds_ctx *ctx, ds_cbr *u, ds_rng *rng)
         return init_conv(ctx, &u->conv, rng);
     ds_conv_transpose3d *t = &u->tconv; /* PyTorch's fan_in of a (in, out, k^3) weight: out * k^3 */
     const int64_t fan_in = (int64_t)t->out_channels * t->kernel * t->kernel * t->kernel;
-    TRY(ds_init_uniform_bias(ctx, &t->weight, fan_in, rng));
+    DS_TRY(ds_init_uniform_bias(ctx, &t->weight, fan_in, rng));
     return t->has_bias ? ds_init_uniform_bias(ctx, &t->bias, fan_in, rng) : DS_OK;
 }
 
@@ -257,20 +259,20 @@ ds_status ds_net_init_weights(ds_ctx *ctx, ds_net *net, ds_rng *rng)
     for (int u = 0; u < net->enc_count; ++u) {
         if (net->enc[u].is_basic) {
             ds_basic *b = &net->enc[u].basic;
-            TRY(init_conv(ctx, &b->conv1, rng));
-            TRY(init_conv(ctx, &b->conv2, rng));
+            DS_TRY(init_conv(ctx, &b->conv1, rng));
+            DS_TRY(init_conv(ctx, &b->conv2, rng));
             if (b->has_proj)
-                TRY(init_conv(ctx, &b->proj, rng));
+                DS_TRY(init_conv(ctx, &b->proj, rng));
         } else {
-            TRY(init_cbr(ctx, &net->enc[u].cbr, rng));
+            DS_TRY(init_cbr(ctx, &net->enc[u].cbr, rng));
         }
     }
     for (int j = 3; j >= 0; --j) {
-        TRY(init_cbr(ctx, &net->up[j], rng));
+        DS_TRY(init_cbr(ctx, &net->up[j], rng));
         for (int i = 0; i < net->stage_count[j]; ++i)
-            TRY(init_cbr(ctx, &net->stage[j][i], rng));
+            DS_TRY(init_cbr(ctx, &net->stage[j][i], rng));
     }
-    TRY(init_conv(ctx, &net->out_conv, rng));
+    DS_TRY(init_conv(ctx, &net->out_conv, rng));
     for (int i = 0; i < net->bn_count; ++i) {
         ds_batchnorm3d *bn = net->bns[i];
         ds_init_constant(&bn->weight, 1.0f);

@@ -4,7 +4,6 @@
  * Decoder, for j = 3..0: s_j = up_j(y_{j+1}) + x_j, y_j = stage_j(s_j), with y_4 the bottleneck
  * (after dropout for the V-Net); then f = dropout(y_0) and logits = out_conv(f).
  */
-#include "try.h"
 #include "net_internal.h"
 
 #include <inttypes.h>
@@ -40,25 +39,25 @@ ds_status ds_net_plan(ds_ctx *ctx, ds_net *net, int64_t n, int64_t d, int64_t h,
     for (int u = 0; u < net->enc_count; ++u) {
         ds_shape next;
         if (net->enc[u].is_basic)
-            TRY(ds_basic_plan(ctx, &net->enc[u].basic, s, &next));
+            DS_TRY(ds_basic_plan(ctx, &net->enc[u].basic, s, &next));
         else
-            TRY(ds_cbr_plan(ctx, &net->enc[u].cbr, s, &next));
+            DS_TRY(ds_cbr_plan(ctx, &net->enc[u].cbr, s, &next));
         s = next;
     }
     for (int j = 3; j >= 0; --j) {
         ds_shape up;
-        TRY(ds_cbr_plan(ctx, &net->up[j], s, &up));
+        DS_TRY(ds_cbr_plan(ctx, &net->up[j], s, &up));
         ds_tensor_free(net->sum[j]); /* made by the next training forward */
         net->sum[j] = NULL;
         s = up;
         for (int i = 0; i < net->stage_count[j]; ++i) {
             ds_shape next;
-            TRY(ds_cbr_plan(ctx, &net->stage[j][i], s, &next));
+            DS_TRY(ds_cbr_plan(ctx, &net->stage[j][i], s, &next));
             s = next;
         }
     }
     ds_shape logits = {n, net->classes, d, h, w};
-    TRY(ds_shape_alloc(ctx, &net->logits, logits));
+    DS_TRY(ds_shape_alloc(ctx, &net->logits, logits));
     /* Dropout outputs are made on the first training forward that needs them. */
     ds_tensor_free(net->x5_dropped);
     ds_tensor_free(net->feature);
@@ -77,8 +76,8 @@ static ds_status maybe_dropout(ds_ctx *ctx, ds_dropout3d *drop, const ds_tensor 
         *used = x;
         return DS_OK;
     }
-    TRY(ds_shape_alloc(ctx, out, ds_shape_of(x)));
-    TRY(ds_dropout3d_forward(ctx, drop, x, *out, 1, rng));
+    DS_TRY(ds_shape_alloc(ctx, out, ds_shape_of(x)));
+    DS_TRY(ds_dropout3d_forward(ctx, drop, x, *out, 1, rng));
     *used = *out;
     return DS_OK;
 }
@@ -91,22 +90,22 @@ static ds_status forward_training(ds_ctx *ctx, ds_net *net, const ds_tensor *x, 
     for (int u = 0; u < net->enc_count; ++u) {
         ds_enc_unit *e = &net->enc[u];
         if (e->is_basic)
-            TRY(ds_basic_forward(ctx, &e->basic, &net->scratch->pool, cur));
+            DS_TRY(ds_basic_forward(ctx, &e->basic, &net->scratch->pool, cur));
         else
-            TRY(ds_cbr_forward(ctx, &e->cbr, cur));
+            DS_TRY(ds_cbr_forward(ctx, &e->cbr, cur));
         cur = ds_enc_output(e);
     }
-    TRY(maybe_dropout(ctx, &net->drop_bottleneck, cur, &net->x5_dropped,
-                      dropout && net->bottleneck_dropout, rng, &net->bottleneck_used));
+    DS_TRY(maybe_dropout(ctx, &net->drop_bottleneck, cur, &net->x5_dropped,
+                         dropout && net->bottleneck_dropout, rng, &net->bottleneck_used));
     cur = net->bottleneck_used;
     for (int j = 3; j >= 0; --j) {
         /* The up-sampled output (its ReLU mask) stays apart from the sum (the next conv's input). */
-        TRY(ds_cbr_forward(ctx, &net->up[j], cur));
-        TRY(ds_shape_alloc(ctx, &net->sum[j], ds_shape_of(net->up[j].a)));
-        TRY(ds_add_forward(ctx, net->up[j].a, level_output(net, j), net->sum[j]));
+        DS_TRY(ds_cbr_forward(ctx, &net->up[j], cur));
+        DS_TRY(ds_shape_alloc(ctx, &net->sum[j], ds_shape_of(net->up[j].a)));
+        DS_TRY(ds_add_forward(ctx, net->up[j].a, level_output(net, j), net->sum[j]));
         cur = net->sum[j];
         for (int i = 0; i < net->stage_count[j]; ++i) {
-            TRY(ds_cbr_forward(ctx, &net->stage[j][i], cur));
+            DS_TRY(ds_cbr_forward(ctx, &net->stage[j][i], cur));
             cur = net->stage[j][i].a;
         }
     }
@@ -182,15 +181,15 @@ ds_status ds_net_forward(ds_ctx *ctx, ds_net *net, const ds_tensor *x, int train
                        " channels, the network takes %d", x->c, net->in_channels);
     const ds_shape want = {x->n, x->c, x->d, x->h, x->w};
     if (memcmp(&want, &net->planned, sizeof want) != 0)
-        TRY(ds_net_plan(ctx, net, x->n, x->d, x->h, x->w));
+        DS_TRY(ds_net_plan(ctx, net, x->n, x->d, x->h, x->w));
     const int dropout = training && net->dropout_enabled;
     if (dropout && !dropout_rng)
         return ds_fail(ctx, DS_ERR_ARG, "network forward: training with dropout needs an RNG");
     release_eval_feature(net);
     net->input = NULL;
-    TRY(training ? forward_training(ctx, net, x, dropout, dropout_rng)
+    DS_TRY(training ? forward_training(ctx, net, x, dropout, dropout_rng)
                  : forward_evaluation(ctx, net, x));
-    TRY(ds_conv3d_forward(ctx, &net->out_conv, net->feature_used, net->logits));
+    DS_TRY(ds_conv3d_forward(ctx, &net->out_conv, net->feature_used, net->logits));
     net->input = x;
     net->last_training = training;
     net->last_dropout = dropout;
@@ -210,7 +209,7 @@ static ds_status chain_backward(ds_ctx *ctx, ds_net *net, ds_cbr *units, int cou
     for (int i = count - 1; i >= 0; --i) {
         ds_tensor *dx = d_in;
         if (i > 0)
-            TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, units[i - 1].a, 1, &dx));
+            DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, units[i - 1].a, 1, &dx));
         ds_status st = ds_cbr_backward(ctx, &units[i], &net->scratch->pool, cur, dx);
         if (cur != d_out)
             ds_pool_release(&net->scratch->pool, cur);
@@ -244,25 +243,25 @@ static ds_status decoder_backward(ds_ctx *ctx, ds_net *net, const ds_tensor *dlo
                                   const ds_tensor *dfeature, ds_tensor *d_level[DS_NET_LEVELS])
 {
     ds_tensor *df = NULL;
-    TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, net->feature_used, 1, &df));
+    DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, net->feature_used, 1, &df));
     if (dfeature)
-        TRY(ds_tensor_accumulate(ctx, df, dfeature));
-    TRY(ds_conv3d_backward(ctx, &net->out_conv, net->feature_used, dlogits, df));
+        DS_TRY(ds_tensor_accumulate(ctx, df, dfeature));
+    DS_TRY(ds_conv3d_backward(ctx, &net->out_conv, net->feature_used, dlogits, df));
     dropout_backward(ctx, &net->drop_feature, net->last_dropout, df);
     ds_tensor *dy = df;
     for (int j = 0; j <= 3; ++j) {
         ds_tensor *dsum = NULL;
-        TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, net->sum[j], 1, &dsum));
-        TRY(chain_backward(ctx, net, net->stage[j], net->stage_count[j], dy, dsum));
+        DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, net->sum[j], 1, &dsum));
+        DS_TRY(chain_backward(ctx, net, net->stage[j], net->stage_count[j], dy, dsum));
         ds_pool_release(&net->scratch->pool, dy);
         /* The sum's gradient goes to the skip x_j unchanged... */
-        TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, dsum, 0, &d_level[j]));
+        DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, dsum, 0, &d_level[j]));
         memcpy(d_level[j]->data, dsum->data, (size_t)ds_tensor_numel(dsum) * sizeof(float));
         /* ...and through the up-sampling unit to y_{j+1}. */
         const ds_tensor *up_in = net->up[j].x;
         ds_tensor *dprev = NULL;
-        TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, up_in, 1, &dprev));
-        TRY(ds_cbr_backward(ctx, &net->up[j], &net->scratch->pool, dsum, dprev));
+        DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, up_in, 1, &dprev));
+        DS_TRY(ds_cbr_backward(ctx, &net->up[j], &net->scratch->pool, dsum, dprev));
         ds_pool_release(&net->scratch->pool, dsum);
         dy = dprev;
     }
@@ -286,7 +285,8 @@ static ds_status encoder_backward(ds_ctx *ctx, ds_net *net, ds_tensor *d_level[D
                 dx = d_level[level];
                 d_level[level] = NULL;
             } else {
-                TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, ds_enc_output(&net->enc[u - 1]), 1, &dx));
+                DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool,
+                                            ds_enc_output(&net->enc[u - 1]), 1, &dx));
             }
         }
         ds_enc_unit *e = &net->enc[u];

@@ -1,5 +1,4 @@
 /* units.c - conv-BN-ReLU and BasicBlock units with forward and backward (see units.h). */
-#include "try.h"
 #include "units.h"
 #include "ds_activation.h"
 
@@ -35,8 +34,8 @@ void ds_relu_mask_inplace(ds_ctx *ctx, const ds_tensor *a, ds_tensor *d)
 static ds_status register_bn(ds_ctx *ctx, ds_batchnorm3d *bn, ds_param_list *params,
                              ds_batchnorm3d **bns, int *bn_count)
 {
-    TRY(ds_param_list_add(ctx, params, &bn->weight));
-    TRY(ds_param_list_add(ctx, params, &bn->bias));
+    DS_TRY(ds_param_list_add(ctx, params, &bn->weight));
+    DS_TRY(ds_param_list_add(ctx, params, &bn->bias));
     if (bns)
         bns[*bn_count] = bn;
     ++*bn_count;
@@ -52,11 +51,11 @@ ds_status ds_cbr_init(ds_ctx *ctx, ds_cbr *u, const char *conv_name, const char 
     memset(u, 0, sizeof *u);
     u->transposed = transposed;
     if (transposed)
-        TRY(ds_conv_transpose3d_init(ctx, &u->tconv, conv_name, in_channels, out_channels, kernel,
-                                     stride, padding, bias));
+        DS_TRY(ds_conv_transpose3d_init(ctx, &u->tconv, conv_name, in_channels, out_channels,
+                                        kernel, stride, padding, bias));
     else
-        TRY(ds_conv3d_init(ctx, &u->conv, conv_name, in_channels, out_channels, kernel, stride,
-                           padding, bias));
+        DS_TRY(ds_conv3d_init(ctx, &u->conv, conv_name, in_channels, out_channels, kernel, stride,
+                              padding, bias));
     return ds_batchnorm3d_init(ctx, &u->bn, bn_name, out_channels);
 }
 
@@ -76,13 +75,13 @@ ds_status ds_cbr_register(ds_ctx *ctx, ds_cbr *u, ds_param_list *params, ds_batc
                           int *bn_count)
 {
     if (u->transposed) {
-        TRY(ds_param_list_add(ctx, params, &u->tconv.weight));
+        DS_TRY(ds_param_list_add(ctx, params, &u->tconv.weight));
         if (u->tconv.has_bias)
-            TRY(ds_param_list_add(ctx, params, &u->tconv.bias));
+            DS_TRY(ds_param_list_add(ctx, params, &u->tconv.bias));
     } else {
-        TRY(ds_param_list_add(ctx, params, &u->conv.weight));
+        DS_TRY(ds_param_list_add(ctx, params, &u->conv.weight));
         if (u->conv.has_bias)
-            TRY(ds_param_list_add(ctx, params, &u->conv.bias));
+            DS_TRY(ds_param_list_add(ctx, params, &u->conv.bias));
     }
     return register_bn(ctx, &u->bn, params, bns, bn_count);
 }
@@ -102,9 +101,10 @@ ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out)
     ds_tensor probe = {in.n, in.c, in.d, in.h, in.w, NULL, 0};
     ds_shape s;
     if (u->transposed)
-        TRY(ds_conv_transpose3d_output_shape(ctx, &u->tconv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
+        DS_TRY(ds_conv_transpose3d_output_shape(ctx, &u->tconv, &probe, &s.n, &s.c, &s.d, &s.h,
+                                                &s.w));
     else
-        TRY(ds_conv3d_output_shape(ctx, &u->conv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
+        DS_TRY(ds_conv3d_output_shape(ctx, &u->conv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
     drop_if_reshaped(&u->z, s);
     drop_if_reshaped(&u->a, s);
     u->out_shape = s;
@@ -121,17 +121,17 @@ static ds_status cbr_conv(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, ds_tensor 
 ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x)
 {
     u->x = x;
-    TRY(ds_shape_alloc(ctx, &u->z, u->out_shape)); /* BatchNorm's input, for its backward */
-    TRY(ds_shape_alloc(ctx, &u->a, u->out_shape));
-    TRY(cbr_conv(ctx, u, x, u->z));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn, u->z, u->a, 1));
+    DS_TRY(ds_shape_alloc(ctx, &u->z, u->out_shape)); /* BatchNorm's input, for its backward */
+    DS_TRY(ds_shape_alloc(ctx, &u->a, u->out_shape));
+    DS_TRY(cbr_conv(ctx, u, x, u->z));
+    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn, u->z, u->a, 1));
     return ds_relu_forward(ctx, u->a, u->a);
 }
 
 ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, ds_tensor *y)
 {
-    TRY(cbr_conv(ctx, u, x, y));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn, y, y, 0));
+    DS_TRY(cbr_conv(ctx, u, x, y));
+    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn, y, y, 0));
     return ds_relu_forward(ctx, y, y);
 }
 
@@ -139,7 +139,7 @@ ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, ds_tensor *d_ou
 {
     ds_relu_mask_inplace(ctx, u->a, d_out);
     ds_tensor *dz = NULL;
-    TRY(ds_pool_acquire_like(ctx, pool, u->z, 1, &dz));
+    DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 1, &dz));
     ds_status st = ds_batchnorm3d_backward(ctx, &u->bn, u->z, d_out, dz);
     if (st == DS_OK)
         st = u->transposed ? ds_conv_transpose3d_backward(ctx, &u->tconv, u->x, dz, d_x)
@@ -161,19 +161,19 @@ ds_status ds_basic_init(ds_ctx *ctx, ds_basic *u, const char *prefix, int in_cha
     memset(u, 0, sizeof *u);
     char name[DS_PARAM_NAME_CAP];
     snprintf(name, sizeof name, "%s.conv1", prefix);
-    TRY(ds_conv3d_init(ctx, &u->conv1, name, in_channels, out_channels, 3, stride, 1, 0));
+    DS_TRY(ds_conv3d_init(ctx, &u->conv1, name, in_channels, out_channels, 3, stride, 1, 0));
     snprintf(name, sizeof name, "%s.bn1", prefix);
-    TRY(ds_batchnorm3d_init(ctx, &u->bn1, name, out_channels));
+    DS_TRY(ds_batchnorm3d_init(ctx, &u->bn1, name, out_channels));
     snprintf(name, sizeof name, "%s.conv2", prefix);
-    TRY(ds_conv3d_init(ctx, &u->conv2, name, out_channels, out_channels, 3, 1, 1, 0));
+    DS_TRY(ds_conv3d_init(ctx, &u->conv2, name, out_channels, out_channels, 3, 1, 1, 0));
     snprintf(name, sizeof name, "%s.bn2", prefix);
-    TRY(ds_batchnorm3d_init(ctx, &u->bn2, name, out_channels));
+    DS_TRY(ds_batchnorm3d_init(ctx, &u->bn2, name, out_channels));
     u->has_proj = stride != 1 || in_channels != out_channels;
     if (u->has_proj) {
         snprintf(name, sizeof name, "%s.downsample.0", prefix);
-        TRY(ds_conv3d_init(ctx, &u->proj, name, in_channels, out_channels, 1, stride, 0, 0));
+        DS_TRY(ds_conv3d_init(ctx, &u->proj, name, in_channels, out_channels, 1, stride, 0, 0));
         snprintf(name, sizeof name, "%s.downsample.1", prefix);
-        TRY(ds_batchnorm3d_init(ctx, &u->bnp, name, out_channels));
+        DS_TRY(ds_batchnorm3d_init(ctx, &u->bnp, name, out_channels));
     }
     return DS_OK;
 }
@@ -197,13 +197,13 @@ void ds_basic_free(ds_basic *u)
 ds_status ds_basic_register(ds_ctx *ctx, ds_basic *u, ds_param_list *params, ds_batchnorm3d **bns,
                             int *bn_count)
 {
-    TRY(ds_param_list_add(ctx, params, &u->conv1.weight));
-    TRY(register_bn(ctx, &u->bn1, params, bns, bn_count));
-    TRY(ds_param_list_add(ctx, params, &u->conv2.weight));
-    TRY(register_bn(ctx, &u->bn2, params, bns, bn_count));
+    DS_TRY(ds_param_list_add(ctx, params, &u->conv1.weight));
+    DS_TRY(register_bn(ctx, &u->bn1, params, bns, bn_count));
+    DS_TRY(ds_param_list_add(ctx, params, &u->conv2.weight));
+    DS_TRY(register_bn(ctx, &u->bn2, params, bns, bn_count));
     if (u->has_proj) {
-        TRY(ds_param_list_add(ctx, params, &u->proj.weight));
-        TRY(register_bn(ctx, &u->bnp, params, bns, bn_count));
+        DS_TRY(ds_param_list_add(ctx, params, &u->proj.weight));
+        DS_TRY(register_bn(ctx, &u->bnp, params, bns, bn_count));
     }
     return DS_OK;
 }
@@ -212,7 +212,7 @@ ds_status ds_basic_plan(ds_ctx *ctx, ds_basic *u, ds_shape in, ds_shape *out)
 {
     ds_tensor probe = {in.n, in.c, in.d, in.h, in.w, NULL, 0};
     ds_shape s;
-    TRY(ds_conv3d_output_shape(ctx, &u->conv1, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
+    DS_TRY(ds_conv3d_output_shape(ctx, &u->conv1, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
     ds_tensor **owned[] = {&u->z1, &u->a1, &u->z2, &u->zp, &u->out};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i)
         drop_if_reshaped(owned[i], s);
@@ -227,16 +227,16 @@ static ds_status basic_finish(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_
 {
     if (u->has_proj) {
         ds_tensor *bp = NULL;
-        TRY(ds_pool_acquire_like(ctx, pool, out, 0, &bp));
+        DS_TRY(ds_pool_acquire_like(ctx, pool, out, 0, &bp));
         ds_status st = ds_conv3d_forward(ctx, &u->proj, x, zp ? zp : bp);
         if (st == DS_OK)
             st = ds_batchnorm3d_forward(ctx, &u->bnp, zp ? zp : bp, bp, training);
         if (st == DS_OK)
             st = ds_add_forward(ctx, out, bp, out);
         ds_pool_release(pool, bp);
-        TRY(st);
+        DS_TRY(st);
     } else {
-        TRY(ds_add_forward(ctx, out, x, out));
+        DS_TRY(ds_add_forward(ctx, out, x, out));
     }
     return ds_relu_forward(ctx, out, out);
 }
@@ -245,17 +245,17 @@ ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_ten
 {
     u->x = x;
     /* The conv outputs z1, z2, zp are BatchNorm inputs, kept for the backward. */
-    TRY(ds_shape_alloc(ctx, &u->z1, u->out_shape));
-    TRY(ds_shape_alloc(ctx, &u->a1, u->out_shape));
-    TRY(ds_shape_alloc(ctx, &u->z2, u->out_shape));
-    TRY(ds_shape_alloc(ctx, &u->out, u->out_shape));
+    DS_TRY(ds_shape_alloc(ctx, &u->z1, u->out_shape));
+    DS_TRY(ds_shape_alloc(ctx, &u->a1, u->out_shape));
+    DS_TRY(ds_shape_alloc(ctx, &u->z2, u->out_shape));
+    DS_TRY(ds_shape_alloc(ctx, &u->out, u->out_shape));
     if (u->has_proj)
-        TRY(ds_shape_alloc(ctx, &u->zp, u->out_shape));
-    TRY(ds_conv3d_forward(ctx, &u->conv1, x, u->z1));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn1, u->z1, u->a1, 1));
-    TRY(ds_relu_forward(ctx, u->a1, u->a1));
-    TRY(ds_conv3d_forward(ctx, &u->conv2, u->a1, u->z2));
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn2, u->z2, u->out, 1));
+        DS_TRY(ds_shape_alloc(ctx, &u->zp, u->out_shape));
+    DS_TRY(ds_conv3d_forward(ctx, &u->conv1, x, u->z1));
+    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn1, u->z1, u->a1, 1));
+    DS_TRY(ds_relu_forward(ctx, u->a1, u->a1));
+    DS_TRY(ds_conv3d_forward(ctx, &u->conv2, u->a1, u->z2));
+    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn2, u->z2, u->out, 1));
     return basic_finish(ctx, u, pool, x, u->out, u->zp, 1);
 }
 
@@ -263,7 +263,7 @@ ds_status ds_basic_forward_into(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const d
                                 ds_tensor *y)
 {
     ds_tensor *a1 = NULL;
-    TRY(ds_pool_acquire_like(ctx, pool, y, 0, &a1));
+    DS_TRY(ds_pool_acquire_like(ctx, pool, y, 0, &a1));
     ds_status st = ds_conv3d_forward(ctx, &u->conv1, x, a1);
     if (st == DS_OK)
         st = ds_batchnorm3d_forward(ctx, &u->bn1, a1, a1, 0);
@@ -272,8 +272,8 @@ ds_status ds_basic_forward_into(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const d
     if (st == DS_OK)
         st = ds_conv3d_forward(ctx, &u->conv2, a1, y);
     ds_pool_release(pool, a1);
-    TRY(st);
-    TRY(ds_batchnorm3d_forward(ctx, &u->bn2, y, y, 0));
+    DS_TRY(st);
+    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn2, y, y, 0));
     return basic_finish(ctx, u, pool, x, y, NULL, 0);
 }
 

@@ -43,7 +43,7 @@ ds_status ds_batch_create(ds_ctx *ctx, const ds_batch_options *opt, int unlabell
 {
     memset(out, 0, sizeof *out);
     int64_t n = opt->labelled + unlabelled;
-    TRY(ds_tensor_create(ctx, &out->image, n, 1, opt->patch[2], opt->patch[1], opt->patch[0]));
+    DS_TRY(ds_tensor_create(ctx, &out->image, n, 1, opt->patch[2], opt->patch[1], opt->patch[0]));
     int64_t voxels = ds_tensor_numel(out->image);
     out->labels = malloc((size_t)voxels * sizeof(uint16_t));
     out->scratch = ds_aligned_alloc((size_t)(voxels / n) * sizeof(float));

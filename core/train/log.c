@@ -52,7 +52,7 @@ ds_status ds_train_log_open(ds_ctx *ctx, ds_train_log *log, const char *path, in
     if (!path)
         return DS_OK;
     ds_atomic_file af;
-    TRY(ds_atomic_open(ctx, &af, path));
+    DS_TRY(ds_atomic_open(ctx, &af, path));
     FILE *old = resume ? fopen(path, "r") : NULL;
     ds_status st = DS_OK;
     if (old) {
@@ -65,7 +65,7 @@ ds_status ds_train_log_open(ds_ctx *ctx, ds_train_log *log, const char *path, in
         ds_atomic_abort(&af);
         return st;
     }
-    TRY(ds_atomic_commit(ctx, &af));
+    DS_TRY(ds_atomic_commit(ctx, &af));
     log->f = fopen(path, "a");
     if (!log->f)
         return ds_fail(ctx, DS_ERR_IO, "train log %s: %s", path, strerror(errno));

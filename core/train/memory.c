@@ -58,7 +58,7 @@ static ds_status net_estimate(ds_ctx *ctx, ds_arch arch, int classes, int width,
     net_bytes m;
     for (int w = 0; w < 2; ++w)
         for (int s = 0; s < 2; ++s)
-            TRY(measure(ctx, arch, classes, w + 1, 16 << s, &m.act[w][s], &m.pool[w][s]));
+            DS_TRY(measure(ctx, arch, classes, w + 1, 16 << s, &m.act[w][s], &m.pool[w][s]));
     const double v1 = 2 * 16.0 * 16 * 16, v2 = 2 * v1;
     double *out[2] = {act, pool};
     for (int k = 0; k < 2; ++k) {
@@ -75,7 +75,7 @@ static ds_status net_estimate(ds_ctx *ctx, ds_arch arch, int classes, int width,
     double c[3];
     for (int w = 0; w < 3; ++w) {
         ds_net *net = NULL;
-        TRY(ds_net_create(ctx, &net, arch, 1, classes, w + 1));
+        DS_TRY(ds_net_create(ctx, &net, arch, 1, classes, w + 1));
         c[w] = (double)ds_net_param_count(net);
         ds_net_free(net);
     }
@@ -110,8 +110,8 @@ ds_status ds_train_estimate_memory(ds_ctx *ctx, const ds_train_options *opt,
         st = net_estimate(ctx, ds_train_arch(opt->pair, i), classes, opt->width, voxels, &act[i],
                           &pool[i], &params[i]);
     ds_status restored = ds_threads_set(ctx, threads);
-    TRY(st);
-    TRY(restored);
+    DS_TRY(st);
+    DS_TRY(restored);
     /* values, gradients, momentum */
     out->parameters = (int64_t)(3 * 4 * (params[0] + params[1]));
     /* the pair shares one gradient pool: the larger of the two */

@@ -54,8 +54,8 @@ static ds_status check_nets(ds_ctx *ctx, const ds_train_options *opt, const ds_m
 static ds_status add_optimisers(ds_ctx *ctx, const ds_train_options *opt, ds_model *m)
 {
     for (int i = 0; i < m->net_count; ++i)
-        TRY(ds_sgd_init(ctx, &m->optim[i], ds_net_params(m->net[i]), opt->lr, opt->momentum,
-                        opt->weight_decay));
+        DS_TRY(ds_sgd_init(ctx, &m->optim[i], ds_net_params(m->net[i]), opt->lr, opt->momentum,
+                           opt->weight_decay));
     m->has_optim = 1;
     return DS_OK;
 }
@@ -72,11 +72,11 @@ static ds_status fresh(ds_ctx *ctx, const ds_train_options *opt, const ds_train_
 {
     m->net_count = opt->pair == DS_PAIR_SINGLE ? 1 : 2;
     for (int i = 0; i < m->net_count; ++i) {
-        TRY(ds_net_create(ctx, &m->net[i], ds_train_arch(opt->pair, i), 1,
-                          ds_train_data_classes(data), opt->width));
+        DS_TRY(ds_net_create(ctx, &m->net[i], ds_train_arch(opt->pair, i), 1,
+                             ds_train_data_classes(data), opt->width));
         ds_rng init;
         ds_rng_init(&init, opt->seed, i == 0 ? DS_RNG_INIT_A : DS_RNG_INIT_B);
-        TRY(ds_net_init_weights(ctx, m->net[i], &init));
+        DS_TRY(ds_net_init_weights(ctx, m->net[i], &init));
     }
     return DS_OK;
 }
@@ -86,7 +86,7 @@ static ds_status warm(ds_ctx *ctx, const ds_train_options *opt, const ds_train_d
                       ds_model *m)
 {
     ds_model *src = NULL;
-    TRY(ds_model_load(ctx, &src, opt->warm_start_path));
+    DS_TRY(ds_model_load(ctx, &src, opt->warm_start_path));
     ds_status st = check_nets(ctx, opt, src, ds_train_data_classes(data), opt->warm_start_path);
     if (st == DS_OK) {
         m->net_count = src->net_count;
@@ -104,7 +104,7 @@ static ds_status check_checkpoint(ds_ctx *ctx, const ds_train_options *opt, cons
                                   int classes)
 {
     const char *path = opt->checkpoint_path;
-    TRY(check_nets(ctx, opt, m, classes, path));
+    DS_TRY(check_nets(ctx, opt, m, classes, path));
     if (!m->has_optim || m->rng_count != RNG_COUNT)
         return ds_fail(ctx, DS_ERR_FORMAT, "checkpoint %s lacks the optimiser or RNG state of a "
                        "run", path);
@@ -133,7 +133,7 @@ ds_status ds_train_setup_model(ds_ctx *ctx, const ds_train_options *opt,
     int classes = ds_train_data_classes(data);
     if (opt->resume && file_exists(opt->checkpoint_path)) {
         ds_model *m = NULL;
-        TRY(ds_model_load(ctx, &m, opt->checkpoint_path));
+        DS_TRY(ds_model_load(ctx, &m, opt->checkpoint_path));
         ds_status st = check_checkpoint(ctx, opt, m, classes);
         if (st != DS_OK) {
             ds_model_free(m);

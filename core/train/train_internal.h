@@ -6,13 +6,6 @@
 
 #include <stdio.h>
 
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        ds_status try_st_ = (expr);                                                            \
-        if (try_st_ != DS_OK)                                                                  \
-            return try_st_;                                                                    \
-    } while (0)
-
 typedef struct ds_train_case {
     ds_volume *image;   /* normalised, float32 */
     ds_volume *label;   /* NULL: unlabelled (or no annotated voxel) */

@@ -80,7 +80,7 @@ static ds_status check_data(ds_ctx *ctx, const ds_train_options *opt, const ds_t
 static ds_status check_memory(ds_ctx *ctx, const ds_train_options *opt, const ds_train_data *data)
 {
     ds_train_memory m;
-    TRY(ds_train_estimate_memory(ctx, opt, data, &m));
+    DS_TRY(ds_train_estimate_memory(ctx, opt, data, &m));
     if (m.total <= m.limit)
         return DS_OK;
     const double mib = 1024.0 * 1024.0;
@@ -98,23 +98,23 @@ static ds_status start(ds_ctx *ctx, trainer *t, ds_train_result *res)
     const ds_train_options *opt = t->opt;
     loss_options(opt, &t->loss_opt);
     make_schedule(opt, &t->schedule);
-    TRY(ds_loss_options_check(ctx, &t->loss_opt, ds_train_data_classes(t->data)));
+    DS_TRY(ds_loss_options_check(ctx, &t->loss_opt, ds_train_data_classes(t->data)));
     int resumed = 0;
-    TRY(ds_train_setup_model(ctx, opt, t->data, &t->model, &resumed));
+    DS_TRY(ds_train_setup_model(ctx, opt, t->data, &t->model, &resumed));
     ds_model *m = t->model;
     res->resumed = resumed;
     res->resumed_from = resumed ? m->meta.iteration : 0;
     t->last_checkpoint = resumed ? m->meta.iteration : -1;
-    TRY(ds_net_scratch_create(ctx, &t->scratch));
+    DS_TRY(ds_net_scratch_create(ctx, &t->scratch));
     for (int i = 0; i < m->net_count; ++i) {
         ds_net_use_scratch(m->net[i], t->scratch);
         ds_net_set_dropout(m->net[i], opt->dropout);
         ds_sgd_set_schedule(&m->optim[i], ds_lr_multistep_at, &t->schedule);
     }
     int unlabelled = opt->pair == DS_PAIR_SINGLE ? 0 : opt->batch.unlabelled;
-    TRY(ds_batch_create(ctx, &opt->batch, unlabelled, &t->batch));
-    TRY(ds_dual_loss_create(ctx, &t->loss));
-    TRY(ds_train_best_load(ctx, opt, resumed, &t->best_dice, &t->best_iteration));
+    DS_TRY(ds_batch_create(ctx, &opt->batch, unlabelled, &t->batch));
+    DS_TRY(ds_dual_loss_create(ctx, &t->loss));
+    DS_TRY(ds_train_best_load(ctx, opt, resumed, &t->best_dice, &t->best_iteration));
     return ds_train_log_open(ctx, &t->log, opt->log_path, resumed, m->meta.iteration);
 }
 
@@ -123,9 +123,9 @@ static ds_status grads_like(ds_ctx *ctx, trainer *t, int i, const ds_tensor *log
                             const ds_tensor *feature)
 {
     if (!t->dlogits[i])
-        TRY(ds_tensor_create_like(ctx, &t->dlogits[i], logits));
+        DS_TRY(ds_tensor_create_like(ctx, &t->dlogits[i], logits));
     if (!t->dfeature[i] && t->loss_opt.enabled[DS_LOSS_CON])
-        TRY(ds_tensor_create_like(ctx, &t->dfeature[i], feature));
+        DS_TRY(ds_tensor_create_like(ctx, &t->dfeature[i], feature));
     return DS_OK;
 }
 
@@ -149,15 +149,15 @@ static ds_status iterate(ds_ctx *ctx, trainer *t, ds_train_progress *p)
     ds_model *m = t->model;
     const int64_t it = m->meta.iteration;
     ds_rng *rng = m->rng;
-    TRY(ds_batch_draw(ctx, t->data, &t->opt->batch, &rng[RNG_SAMPLING], &rng[RNG_CROP],
-                      &rng[RNG_AUGMENT], &t->batch));
+    DS_TRY(ds_batch_draw(ctx, t->data, &t->opt->batch, &rng[RNG_SAMPLING], &rng[RNG_CROP],
+                         &rng[RNG_AUGMENT], &t->batch));
     ds_loss_inputs in = {m->net_count, {NULL, NULL}, {NULL, NULL}, t->batch.labels,
                          ds_train_data_load_options(t->data)->ignore_label,
                          ds_train_ramp(it, t->opt->iterations), &rng[RNG_CONTRAST]};
     for (int i = 0; i < m->net_count; ++i) {
-        TRY(ds_net_forward(ctx, m->net[i], t->batch.image, 1, &rng[RNG_DROPOUT_A + i],
-                           &in.logits[i], &in.feature[i]));
-        TRY(grads_like(ctx, t, i, in.logits[i], in.feature[i]));
+        DS_TRY(ds_net_forward(ctx, m->net[i], t->batch.image, 1, &rng[RNG_DROPOUT_A + i],
+                              &in.logits[i], &in.feature[i]));
+        DS_TRY(grads_like(ctx, t, i, in.logits[i], in.feature[i]));
     }
     double t0 = now_seconds();
     ds_status st = ds_dual_loss_compute(ctx, t->loss, &t->loss_opt, &in, t->dlogits,
@@ -165,18 +165,18 @@ static ds_status iterate(ds_ctx *ctx, trainer *t, ds_train_progress *p)
     p->loss_seconds = now_seconds() - t0;
     if (st == DS_ERR_NUMERIC)
         return diverged(ctx, t, it, ds_ctx_message(ctx));
-    TRY(st);
+    DS_TRY(st);
     for (int i = 0; i < m->net_count; ++i)
         if (!isfinite(report->total[i]))
             return diverged(ctx, t, it, i == 0 ? "the loss of network A is not finite"
                                                : "the loss of network B is not finite");
     for (int i = 0; i < m->net_count; ++i) {
         ds_param_list_zero_grad((ds_param_list *)ds_net_params(m->net[i]));
-        TRY(ds_net_backward(ctx, m->net[i], t->dlogits[i],
-                            t->loss_opt.enabled[DS_LOSS_CON] ? t->dfeature[i] : NULL));
+        DS_TRY(ds_net_backward(ctx, m->net[i], t->dlogits[i],
+                               t->loss_opt.enabled[DS_LOSS_CON] ? t->dfeature[i] : NULL));
     }
     for (int i = 0; i < m->net_count; ++i)
-        TRY(ds_sgd_step(ctx, &m->optim[i]));
+        DS_TRY(ds_sgd_step(ctx, &m->optim[i]));
     p->lr = m->optim[0].lr;
     m->meta.iteration = it + 1;
     return DS_OK;
@@ -200,7 +200,7 @@ static ds_status checkpoint(ds_ctx *ctx, trainer *t)
         return DS_OK;
     if (!params_finite(t->model)) /* never replace a good checkpoint by a diverged one */
         return diverged(ctx, t, t->model->meta.iteration - 1, "a weight is not finite");
-    TRY(ds_model_save(ctx, t->model, t->opt->checkpoint_path));
+    DS_TRY(ds_model_save(ctx, t->model, t->opt->checkpoint_path));
     t->last_checkpoint = t->model->meta.iteration;
     return DS_OK;
 }
@@ -210,17 +210,17 @@ static ds_status after_iteration(ds_ctx *ctx, trainer *t, ds_train_progress *p, 
     const ds_train_options *opt = t->opt;
     int64_t it = t->model->meta.iteration;
     if (opt->validate_every > 0 && (it % opt->validate_every == 0 || it == opt->iterations)) {
-        TRY(ds_train_validate(ctx, opt, t->model, &t->validation_dice));
+        DS_TRY(ds_train_validate(ctx, opt, t->model, &t->validation_dice));
         if (!(t->validation_dice <= t->best_dice)) { /* also the first, best_dice NaN */
             t->best_dice = t->validation_dice;
             t->best_iteration = it;
-            TRY(ds_train_best_save(ctx, opt, t->model, t->best_dice, it));
+            DS_TRY(ds_train_best_save(ctx, opt, t->model, t->best_dice, it));
         }
     }
     p->validation_dice = t->validation_dice;
-    TRY(ds_train_log_row(ctx, &t->log, p, seconds));
+    DS_TRY(ds_train_log_row(ctx, &t->log, p, seconds));
     if (opt->checkpoint_every > 0 && it % opt->checkpoint_every == 0)
-        TRY(checkpoint(ctx, t));
+        DS_TRY(checkpoint(ctx, t));
     return DS_OK;
 }
 
@@ -235,14 +235,14 @@ static ds_status loop(ds_ctx *ctx, trainer *t, ds_train_result *res)
         ds_train_progress p = {0};
         /* an iteration, once started, completes: its forwards have already moved the RNG
          * streams and BatchNorm statistics, and a checkpoint must hold a consistent state */
-        TRY(iterate(ctx, t, &p));
+        DS_TRY(iterate(ctx, t, &p));
         double t2 = now_seconds();
         p.iteration = m->meta.iteration;
         p.iterations = opt->iterations;
         p.ramp = ds_train_ramp(p.iteration - 1, opt->iterations);
         p.seconds_per_iteration = (t2 - t0) / (double)(p.iteration - first);
         p.seconds_left = p.seconds_per_iteration * (double)(opt->iterations - p.iteration);
-        TRY(after_iteration(ctx, t, &p, t2 - t1));
+        DS_TRY(after_iteration(ctx, t, &p, t2 - t1));
         res->last = p.loss;
         if (opt->progress && opt->progress(opt->progress_user, &p)) {
             res->cancelled = 1;
@@ -279,9 +279,9 @@ ds_status ds_train_run(ds_ctx *ctx, const ds_train_options *opt, const ds_train_
         *out_model = NULL;
     if (!opt)
         return ds_fail(ctx, DS_ERR_ARG, "train: null options");
-    TRY(ds_train_options_check(ctx, opt));
-    TRY(check_data(ctx, opt, data));
-    TRY(check_memory(ctx, opt, data));
+    DS_TRY(ds_train_options_check(ctx, opt));
+    DS_TRY(check_data(ctx, opt, data));
+    DS_TRY(check_memory(ctx, opt, data));
     trainer t = {.opt = opt, .data = data, .best_dice = NAN, .validation_dice = NAN};
     ds_status st = start(ctx, &t, res);
     if (st == DS_OK)

@@ -35,7 +35,7 @@ static ds_status case_dice(ds_ctx *ctx, const ds_train_options *opt, ds_model *m
         io.stride[a] = opt->validation_stride[a];
     }
     ds_infer_result r;
-    TRY(ds_infer_volume(ctx, model->net, model->net_count, image, &io, &r));
+    DS_TRY(ds_infer_volume(ctx, model->net, model->net_count, image, &io, &r));
     int k = model->meta.classes;
     ds_metrics_result *res = calloc((size_t)k, sizeof *res);
     ds_metrics_options mo;
@@ -63,8 +63,8 @@ ds_status ds_train_validate(ds_ctx *ctx, const ds_train_options *opt, ds_model *
     int n = 0;
     for (int i = 0; i < ds_train_data_count(v); ++i)
         if (ds_train_data_label(v, i))
-            TRY(case_dice(ctx, opt, model, ds_train_data_image(v, i), ds_train_data_label(v, i),
-                          &sum, &n));
+            DS_TRY(case_dice(ctx, opt, model, ds_train_data_image(v, i), ds_train_data_label(v, i),
+                             &sum, &n));
     *dice = n ? sum / n : NAN;
     return DS_OK;
 }
@@ -121,7 +121,7 @@ ds_status ds_train_best_save(ds_ctx *ctx, const ds_train_options *opt, ds_model 
     model->has_optim = 0; /* a model for segmenting, not for resuming */
     ds_status st = ds_model_save(ctx, model, opt->best_model_path);
     model->has_optim = has_optim;
-    TRY(st);
+    DS_TRY(st);
     char *path = best_state_path(opt->best_model_path);
     if (!path)
         return ds_fail(ctx, DS_ERR_NOMEM, "train: out of memory");
