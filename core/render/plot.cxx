@@ -243,7 +243,8 @@ extern "C" ds_status ds_render_training_curve(ds_ctx *ctx, const ds_render_table
         int ph = (o->height - top - bottom - 2 * (f * 3)) / 3;
         const std::vector<Series> *sets[3] = {&loss, &lr, &mask};
         const char *titles[3] = {"Loss (log scale; terms of network A, unweighted)",
-                                 "Learning rate", "Entropy mask: kept fraction"};
+                                 "Learning rate",
+                                 "Entropy mask: kept fraction; validation Dice"};
         for (int p = 0; p < 3; ++p) {
             Box b{left, top + p * (ph + f * 3), o->width - left - right, ph};
             draw_panel(c, b, t, *sets[p], x, p == 0, titles[p], xcol, f);
