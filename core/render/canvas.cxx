@@ -171,7 +171,7 @@ ds_status guard(ds_ctx *ctx, const char *what, const std::function<ds_status()> 
 
 int font_px(int height)
 {
-    return std::clamp(height / 34, 11, 40);
+    return std::clamp(height / 34, 12, 40);
 }
 
 } // namespace dsr

@@ -136,7 +136,7 @@ extern "C" ds_status ds_render_montage(ds_ctx *ctx, const ds_volume *image,
             else
                 std::snprintf(cap, sizeof cap, "#%d  %c = %lld", n + 1, AXIS_LETTERS[axis],
                               static_cast<long long>(indices[n]));
-            c.text(x + cw / 2, rect[1] + rect[3] + f / 6, cap, f * 9 / 10, TEXT, Align::Centre);
+            c.text(x + cw / 2, rect[1] + rect[3] + f / 6, cap, f, TEXT, Align::Centre);
         }
         char right[96];
         std::snprintf(right, sizeof right, "%s slices to label next, most uncertain first",

@@ -49,7 +49,8 @@ std::vector<double> linear_ticks(double lo, double hi, int want)
 std::vector<double> log_ticks(double lo, double hi)
 {
     std::vector<double> t;
-    int a = static_cast<int>(std::floor(std::log10(lo))), b = static_cast<int>(std::ceil(std::log10(hi)));
+    int a = static_cast<int>(std::floor(std::log10(lo)));
+    int b = static_cast<int>(std::ceil(std::log10(hi)));
     const double steps[3] = {1, 2, 5};
     for (int e = a; e <= b; ++e)
         for (int k = 0; k < (b - a > 2 ? 1 : 3); ++k) {

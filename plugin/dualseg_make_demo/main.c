@@ -47,9 +47,13 @@ static int parse_args(int argc, char **argv, demo_options *o)
         const char *a = argv[i];
         long v[3];
         int ok = 1;
-        if (strcmp(a, "--seed") == 0 && i + 1 < argc)
-            o->seed = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(a, "--labelled") == 0 && i + 1 < argc && (ok = parse_int(argv[++i], 1, 999, v)))
+        char *end = NULL;
+        if (strcmp(a, "--seed") == 0 && i + 1 < argc) {
+            o->seed = strtoull(argv[++i], &end, 10);
+            ok = end != argv[i] && *end == '\0' && argv[i][0] != '-';
+        }
+        else if (strcmp(a, "--labelled") == 0 && i + 1 < argc &&
+                 (ok = parse_int(argv[++i], 1, 999, v)))
             o->labelled = (int)v[0];
         else if (strcmp(a, "--unlabelled") == 0 && i + 1 < argc &&
                  (ok = parse_int(argv[++i], 0, 9999, v)))
@@ -63,7 +67,7 @@ static int parse_args(int argc, char **argv, demo_options *o)
                 ok = parse_int(argv[++i], 16, 512, &v[k]);
             for (int k = 0; k < 3 && ok; ++k)
                 o->size[k] = v[k];
-        } else if (a[0] != '-' && !o->out)
+        } else if (a[0] != '-' && a[0] && !o->out)
             o->out = a;
         else
             ok = 0;

@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     DS_CHECK(system(cmd) == 0);
-    DS_CHECK(run(argv[1], "", 1) != 0); /* an uncreatable folder fails */
+    DS_CHECK(run(argv[1], "/proc/no/such/demo", 1) != 0); /* an uncreatable folder fails */
     ds_ctx_free(ctx);
     return ds_test_finish("test_make_demo");
 }

@@ -64,7 +64,8 @@ static void test_vti(ds_ctx *ctx, const char *dir)
         DS_CHECK_CLOSE(out->GetOrigin()[a], img->geom.origin[a], 0.0, 1e-12);
     }
     for (int i = 0; i < 9; ++i)
-        DS_CHECK_CLOSE(out->GetDirectionMatrix()->GetData()[i], img->geom.direction[i], 0.0, 1e-12);
+        DS_CHECK_CLOSE(out->GetDirectionMatrix()->GetData()[i], img->geom.direction[i], 0.0,
+                       1e-12);
     // the index -> physical mapping is ITK's: origin + direction * (spacing * index)
     double phys[3];
     out->TransformIndexToPhysicalPoint(1, 2, 1, phys);
