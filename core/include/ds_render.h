@@ -15,7 +15,8 @@
  * entropy_min, so zero-entropy voxels stay plain grey.
  *
  * Every file is written atomically (encoded in memory, then ds_atomic_file). Inputs are
- * borrowed. The library never prints.
+ * borrowed. The library never prints. VTK's imaging filters run on ds_ctx_threads(ctx) threads;
+ * the pictures are the same for every thread count (each output pixel is computed alone).
  */
 #ifndef DS_RENDER_H
 #define DS_RENDER_H
@@ -59,7 +60,8 @@ void ds_render_options_init(ds_render_options *o);
 ds_status ds_render_focus(ds_ctx *ctx, const ds_volume *label, const ds_volume *entropy,
                           int64_t focus[3]);
 
-/* Axial, coronal and sagittal slices through focus (NULL: ds_render_focus), side by side, with
+/* Axial, coronal and sagittal slices through focus (NULL: ds_render_focus, or the volume's
+ * centre without entropy), side by side, with
  * the colour bar of the entropy, the legend of the outlines and the title, as a PNG of
  * o->width x o->height. image is scalar; label (a label map) and entropy (scalar, [0, 1]) may be
  * NULL and must otherwise have the image's size. */

@@ -26,7 +26,7 @@ ds_status prepare(ds_ctx *ctx, const ds_volume *image, const ds_volume *label,
         if (image->geom.size[a] > (1 << 24))
             return ds_fail(ctx, DS_ERR_ARG, "render: a side of %lld voxels is too long",
                            static_cast<long long>(image->geom.size[a]));
-    s = Scene{image, label, entropy, 0.0f, 1.0f, o};
+    s = Scene{image, label, entropy, 0.0f, 1.0f, o, std::max(ds_ctx_threads(ctx), 1)};
     return ds_render_window(ctx, image, o, &s.lo, &s.hi);
 }
 

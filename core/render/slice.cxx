@@ -64,7 +64,8 @@ struct Plane {
     double origin[3]; // a point of the plane, mm
 };
 
-vtkSmartPointer<vtkImageReslice> reslice(const ds_volume *v, const Plane &p, bool nearest)
+vtkSmartPointer<vtkImageReslice> reslice(const ds_volume *v, const Plane &p, bool nearest,
+                                         int threads)
 {
     double axes[3][3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
     axes[0][p.view.u] = 1.0;
@@ -86,6 +87,7 @@ vtkSmartPointer<vtkImageReslice> reslice(const ds_volume *v, const Plane &p, boo
     else
         r->SetInterpolationModeToLinear();
     r->SetBackgroundLevel(0.0);
+    r->SetNumberOfThreads(threads);
     return r;
 }
 
@@ -120,21 +122,24 @@ vtkSmartPointer<vtkLookupTable> heat_table(const ds_render_options *o)
 vtkSmartPointer<vtkImageData> compose(const Scene &s, const Plane &p)
 {
     vtkNew<vtkImageMapToColors> grey;
-    grey->SetInputConnection(reslice(s.image, p, false)->GetOutputPort());
+    grey->SetInputConnection(reslice(s.image, p, false, s.threads)->GetOutputPort());
     grey->SetLookupTable(grey_table(s.lo, s.hi));
     grey->SetOutputFormatToRGB();
+    grey->SetNumberOfThreads(s.threads);
     if (!s.entropy) {
         grey->Update();
         return grey->GetOutput();
     }
     vtkNew<vtkImageMapToColors> heat;
-    heat->SetInputConnection(reslice(s.entropy, p, false)->GetOutputPort());
+    heat->SetInputConnection(reslice(s.entropy, p, false, s.threads)->GetOutputPort());
     heat->SetLookupTable(heat_table(s.opt));
     heat->SetOutputFormatToRGBA();
+    heat->SetNumberOfThreads(s.threads);
     vtkNew<vtkImageBlend> blend;
     blend->AddInputConnection(grey->GetOutputPort());
     blend->AddInputConnection(heat->GetOutputPort());
     blend->SetOpacity(1, 1.0);
+    blend->SetNumberOfThreads(s.threads);
     blend->Update();
     return blend->GetOutput();
 }
@@ -142,7 +147,7 @@ vtkSmartPointer<vtkImageData> compose(const Scene &s, const Plane &p)
 // Pixels of class l != 0 with a lower value within `rad` along a row or column.
 void draw_outlines(Canvas &c, const Scene &s, const Plane &p, int x, int y)
 {
-    auto r = reslice(s.label, p, true);
+    auto r = reslice(s.label, p, true, s.threads);
     r->Update();
     auto *lab = static_cast<const uint16_t *>(r->GetOutput()->GetScalarPointer());
     int rad = std::max(1, std::min(p.w, p.h) / 160);

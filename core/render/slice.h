@@ -11,6 +11,7 @@ struct Scene {
     const ds_volume *image, *label, *entropy;
     float lo, hi; // grey window
     const ds_render_options *opt;
+    int threads; // VTK's imaging filters run on ds_ctx_threads(ctx), not on every core
 };
 
 // Draws slice `index` across `axis` (0, 1, 2) of the scene into the cell (x, y, w, h) of the

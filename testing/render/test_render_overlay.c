@@ -6,6 +6,7 @@
 #include "ds_phantom.h"
 #include "ds_render.h"
 #include "ds_test.h"
+#include "ds_threads.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -156,6 +157,12 @@ static void test_outlines(ds_ctx *ctx)
         double w = xmax[k] - xmin[k] + 1, h = ymax[k] - ymin[k] + 1;
         DS_CHECK_MSG(fabs(w / h - 1.0) < 0.08, "panel %d ring %gx%g: not round", k, w, h);
     }
+    /* one thread draws the same picture as two */
+    DS_CHECK_OK(ctx, ds_threads_set(ctx, 1));
+    ds_render_png one = render_read(ctx, img, lab, NULL, focus, &o, "outlines1.png");
+    DS_CHECK(one.rgb && memcmp(one.rgb, p.rgb, (size_t)p.width * p.height * 3) == 0);
+    DS_CHECK_OK(ctx, ds_threads_set(ctx, 2));
+    ds_render_png_free(&one);
     ds_render_png_free(&p);
     /* the montage: requested size, outlines present */
     const int64_t idx[4] = {6, 4, 8, 2};
@@ -201,6 +208,7 @@ int main(void)
 {
     ds_ctx *ctx = NULL;
     ds_ctx_create(&ctx);
+    DS_CHECK_OK(ctx, ds_threads_set(ctx, 2));
     const char *keep = getenv("DS_RENDER_KEEP");
     if (keep) {
         snprintf(g_dir, sizeof g_dir, "%s", keep);
@@ -212,7 +220,8 @@ int main(void)
     test_outlines(ctx);
     test_focus(ctx);
     if (!keep) {
-        const char *names[] = {"grey.png", "heat.png", "outlines.png", "montage.png"};
+        const char *names[] = {"grey.png", "heat.png", "outlines.png", "outlines1.png",
+                               "montage.png"};
         for (size_t i = 0; i < sizeof names / sizeof *names; ++i)
             unlink(out_path(names[i]));
         rmdir(g_dir);
