@@ -38,8 +38,9 @@ void ds_render_heat_rgba(const ds_render_options *o, double t, uint8_t rgba[4])
         rgba[c] = (uint8_t)lround(HEAT_STOPS[s][c + 1] +
                                   f * (HEAT_STOPS[s + 1][c + 1] - HEAT_STOPS[s][c + 1]));
     double lo = o->entropy_min;
-    /* a floor of 0.3 above entropy_min so that mild uncertainty is seen at all */
-    double a = t <= lo ? 0.0 : o->entropy_opacity * (0.3 + 0.7 * (t - lo) / (1.0 - lo));
+    /* opacity in proportion to the uncertainty: a faintly unsure background does not hide the
+     * anatomy, a region the networks cannot decide on does */
+    double a = t <= lo ? 0.0 : o->entropy_opacity * (t - lo) / (1.0 - lo);
     rgba[3] = (uint8_t)lround(255.0 * (a > 1.0 ? 1.0 : a));
 }
 

@@ -13,8 +13,10 @@ using namespace dsr;
 namespace {
 
 // Okabe-Ito: told apart with every common colour-vision deficiency, bright on the dark ground.
-const Rgb PALETTE[8] = {{86, 180, 233}, {230, 159, 0},  {0, 158, 115},  {240, 228, 66},
-                        {204, 121, 167}, {213, 94, 0},   {0, 114, 178},  {255, 255, 255}};
+// Two greys extend it to the nine series of the loss panel.
+const Rgb PALETTE[10] = {{86, 180, 233},  {230, 159, 0}, {0, 158, 115}, {240, 228, 66},
+                         {204, 121, 167}, {213, 94, 0},  {0, 114, 178}, {255, 255, 255},
+                         {150, 150, 150}, {255, 160, 160}};
 
 struct Series {
     std::string name;
@@ -120,9 +122,9 @@ void draw_axes(Canvas &c, const Box &b, const Axis &x, const Axis &y, int f)
     c.frame(b.x - 1, b.y - 1, b.w + 2, b.h + 2, axis);
 }
 
-// Dense logs are averaged per pixel column so a curve stays a line and not a smear.
-void draw_series(Canvas &c, const Box &b, const ds_render_table &t, const Series &s,
-                 const Axis &x, const Axis &y, int xcol)
+// A polyline through the points, averaged per pixel column so that a dense log stays a line.
+void polyline(Canvas &c, const Box &b, const std::vector<double> &xs, const std::vector<double> &ys,
+              const Axis &x, const Axis &y, Rgb colour, double width)
 {
     double px = -1, sum = 0, prev_x = NAN, prev_y = NAN;
     int n = 0;
@@ -131,27 +133,56 @@ void draw_series(Canvas &c, const Box &b, const ds_render_table &t, const Series
             return;
         double yy = y.map(sum / n, b.y + b.h - 1, b.y);
         if (std::isfinite(prev_x))
-            c.line(prev_x, prev_y, px, yy, s.colour, s.width);
+            c.line(prev_x, prev_y, px, yy, colour, width);
         else
-            c.fill(static_cast<int>(px) - 1, static_cast<int>(yy) - 1, 3, 3, s.colour);
+            c.fill(static_cast<int>(px) - 1, static_cast<int>(yy) - 1, 3, 3, colour);
         prev_x = px;
         prev_y = yy;
         sum = 0;
         n = 0;
     };
-    for (int64_t r = 0; r < t.rows; ++r) {
-        double xv = t.values[r * t.columns + xcol], v = t.values[r * t.columns + s.column];
-        if (!std::isfinite(xv) || !usable(v, y.log)) {
-            continue;
-        }
-        double xx = std::round(x.map(xv, b.x, b.x + b.w - 1));
+    for (size_t i = 0; i < xs.size(); ++i) {
+        double xx = std::round(x.map(xs[i], b.x, b.x + b.w - 1));
         if (xx != px)
             flush();
         px = xx;
-        sum += y.log ? v : v; // mean in value space
+        sum += ys[i];
         ++n;
     }
     flush();
+}
+
+// Per-iteration losses are noisy: the raw values are drawn faint, and a centred moving average
+// over about 1/40 of the run drawn on top in the series' colour.
+void draw_series(Canvas &c, const Box &b, const ds_render_table &t, const Series &s,
+                 const Axis &x, const Axis &y, int xcol)
+{
+    std::vector<double> xs, ys;
+    for (int64_t r = 0; r < t.rows; ++r) {
+        double xv = t.values[r * t.columns + xcol], v = t.values[r * t.columns + s.column];
+        if (std::isfinite(xv) && usable(v, y.log)) {
+            xs.push_back(xv);
+            ys.push_back(v);
+        }
+    }
+    size_t half = xs.size() / 80;
+    if (half == 0) {
+        polyline(c, b, xs, ys, x, y, s.colour, s.width);
+        return;
+    }
+    Rgb faint{static_cast<uint8_t>((s.colour.r + 2 * BACKGROUND.r) / 3),
+              static_cast<uint8_t>((s.colour.g + 2 * BACKGROUND.g) / 3),
+              static_cast<uint8_t>((s.colour.b + 2 * BACKGROUND.b) / 3)};
+    polyline(c, b, xs, ys, x, y, faint, 1.0);
+    std::vector<double> smooth(ys.size());
+    for (size_t i = 0; i < ys.size(); ++i) {
+        size_t lo = i >= half ? i - half : 0, hi = std::min(ys.size() - 1, i + half);
+        double sum = 0;
+        for (size_t k = lo; k <= hi; ++k)
+            sum += ys[k];
+        smooth[i] = sum / double(hi - lo + 1);
+    }
+    polyline(c, b, xs, smooth, x, y, s.colour, s.width);
 }
 
 void draw_legend(Canvas &c, const Box &b, const std::vector<Series> &ss, int f)
@@ -182,7 +213,7 @@ void add_if(const ds_render_table &t, std::vector<Series> &ss, const char *col,
         any = std::isfinite(v) && v != 0.0;
     }
     if (any)
-        ss.push_back(Series{name, k, PALETTE[ss.size() % 8], width});
+        ss.push_back(Series{name, k, PALETTE[ss.size() % 10], width});
 }
 
 void draw_panel(Canvas &c, const Box &b, const ds_render_table &t, const std::vector<Series> &ss,
@@ -244,11 +275,11 @@ extern "C" ds_status ds_render_training_curve(ds_ctx *ctx, const ds_render_table
         int ph = (o->height - top - bottom - 2 * (f * 3)) / 3;
         const std::vector<Series> *sets[3] = {&loss, &lr, &mask};
         const char *titles[3] = {"Loss (log scale; terms of network A, unweighted)",
-                                 "Learning rate",
+                                 "Learning rate (log scale)",
                                  "Entropy mask: kept fraction; validation Dice"};
         for (int p = 0; p < 3; ++p) {
             Box b{left, top + p * (ph + f * 3), o->width - left - right, ph};
-            draw_panel(c, b, t, *sets[p], x, p == 0, titles[p], xcol, f);
+            draw_panel(c, b, t, *sets[p], x, p < 2, titles[p], xcol, f);
         }
         c.text(left + (o->width - left - right) / 2, o->height - f * 3 / 2, "iteration", f, TEXT,
                Align::Centre);

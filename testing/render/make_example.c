@@ -5,6 +5,9 @@
  * when the pictures change.
  *
  * usage: make_example DEMO_DIR OUT_DIR [ITERATIONS [WIDTH]]
+ * OUT_DIR/model.dsm is kept: when it exists, training is skipped and only the pictures are
+ * drawn again. The README's picture: dualseg_make_demo DEMO --seed 1, then
+ * make_example DEMO OUT 150 4 (about 12 minutes on 2 busy cores).
  */
 #include "ds_cohort.h"
 #include "ds_infer.h"
@@ -15,6 +18,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define CHECK(expr)                                                                            \
     do {                                                                                       \
@@ -70,8 +74,15 @@ int main(int argc, char **argv)
     to.log_path = path;
     to.progress = progress;
     ds_model *model = NULL;
-    ds_train_result tr;
-    CHECK(ds_train_run(ctx, &to, data, &model, &tr));
+    char model_path[4096];
+    snprintf(model_path, sizeof model_path, "%s/model.dsm", argv[2]);
+    if (access(model_path, F_OK) == 0) { /* trained before: only draw again */
+        CHECK(ds_model_load(ctx, &model, model_path));
+    } else {
+        ds_train_result tr;
+        CHECK(ds_train_run(ctx, &to, data, &model, &tr));
+        CHECK(ds_model_save(ctx, model, model_path));
+    }
     ds_volume *image = NULL;
     CHECK(ds_io_read_image(ctx, cohort->cases[test].image_path, &image));
     ds_infer_options io;

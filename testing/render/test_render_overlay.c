@@ -34,9 +34,10 @@ static ds_volume *make(ds_ctx *ctx, const int64_t n[3], const double sp[3], ds_v
 }
 
 static int is_grey(const uint8_t *p) { return p[0] == p[1] && p[1] == p[2]; }
-/* Every heat colour has R >= G >= B and R - B >= 110; blended at the lowest opacity (0.24) over
- * grey it still leaves R at least 20 above B. */
-static int is_warm(const uint8_t *p) { return p[0] >= p[2] + 20 && p[0] >= p[1]; }
+/* Every heat colour has R >= G >= B and R - B >= 110: blended over grey at any opacity that
+ * changes a pixel, R stays above B and at least G; at entropy 0.9 far above. */
+static int is_warm(const uint8_t *p) { return p[0] > p[2] && p[0] >= p[1]; }
+static int is_hot(const uint8_t *p) { return p[0] >= p[2] + 60 && p[0] >= p[1]; }
 
 /* The left part of the picture holds only the slices (the side band is on the right). */
 static int in_panels(const ds_render_png *p, int x) { return x < p->width * 7 / 10; }
@@ -68,7 +69,7 @@ static void test_heat(ds_ctx *ctx)
     const int64_t focus[3] = {30, 18, 6};
     ds_render_png a = render_read(ctx, img, NULL, ent, focus, &o, "grey.png");
     DS_CHECK_MSG(a.width == 900 && a.height == 360, "size %dx%d", a.width, a.height);
-    int64_t not_grey = 0, changed = 0, bad = 0, panel = 0;
+    int64_t not_grey = 0, changed = 0, bad = 0, panel = 0, hot = 0;
     for (int y = 0; y < a.height; ++y)
         for (int x = 0; x < a.width; ++x)
             if (in_panels(&a, x))
@@ -87,12 +88,15 @@ static void test_heat(ds_ctx *ctx)
             if (memcmp(pa, pb, 3) != 0) {
                 ++changed;
                 bad += !is_warm(pb);
+                hot += is_hot(pb);
             }
         }
     /* axial and coronal: half of each slice; sagittal at x = 30: nothing */
     DS_CHECK_MSG(changed > panel / 5 && changed < panel * 7 / 10, "%lld of %lld pixels changed",
                  (long long)changed, (long long)panel);
     DS_CHECK_MSG(bad == 0, "%lld changed pixels are not heat-coloured", (long long)bad);
+    DS_CHECK_MSG(hot > changed * 8 / 10, "only %lld of %lld changed pixels strongly warm",
+                 (long long)hot, (long long)changed);
     ds_render_png_free(&a);
     ds_render_png_free(&b);
     o.width = 100;
