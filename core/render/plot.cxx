@@ -23,6 +23,7 @@ struct Series {
     int column;
     Rgb colour;
     double width;
+    bool smooth; // noisy per-iteration values (not a schedule, not sparse validations)
 };
 
 struct Axis {
@@ -165,7 +166,7 @@ void draw_series(Canvas &c, const Box &b, const ds_render_table &t, const Series
             ys.push_back(v);
         }
     }
-    size_t half = xs.size() / 80;
+    size_t half = s.smooth ? xs.size() / 80 : 0;
     if (half == 0) {
         polyline(c, b, xs, ys, x, y, s.colour, s.width);
         return;
@@ -202,7 +203,7 @@ void draw_legend(Canvas &c, const Box &b, const std::vector<Series> &ss, int f)
 }
 
 void add_if(const ds_render_table &t, std::vector<Series> &ss, const char *col,
-            const std::string &name, double width)
+            const std::string &name, double width, bool smooth = true)
 {
     int k = ds_render_table_column(&t, col);
     if (k < 0)
@@ -213,7 +214,7 @@ void add_if(const ds_render_table &t, std::vector<Series> &ss, const char *col,
         any = std::isfinite(v) && v != 0.0;
     }
     if (any)
-        ss.push_back(Series{name, k, PALETTE[ss.size() % 10], width});
+        ss.push_back(Series{name, k, PALETTE[ss.size() % 10], width, smooth});
 }
 
 void draw_panel(Canvas &c, const Box &b, const ds_render_table &t, const std::vector<Series> &ss,
@@ -263,10 +264,10 @@ extern "C" ds_status ds_render_training_curve(ds_ctx *ctx, const ds_render_table
         static const char *const TERMS[] = {"ce", "dice", "cr", "cce", "kl", "con", "cos"};
         for (const char *term : TERMS)
             add_if(t, loss, (std::string(term) + "_a").c_str(), std::string(term) + " (A)", 1.5);
-        add_if(t, lr, "lr", "learning rate", 2.0);
+        add_if(t, lr, "lr", "learning rate", 2.0, false);
         add_if(t, mask, "kept_fraction_a", "kept fraction A", 2.0);
         add_if(t, mask, "kept_fraction_b", "kept fraction B", 2.0);
-        add_if(t, mask, "validation_dice", "validation Dice", 2.0);
+        add_if(t, mask, "validation_dice", "validation Dice", 2.0, false);
         Canvas c(o->width, o->height, BACKGROUND);
         int f = font_px(o->height * 3 / 4);
         int left = 6 * f, right = f, top = f * 2 + f * 3 / 2, bottom = f * 3;
