@@ -17,6 +17,8 @@
  * Every file is written atomically (encoded in memory, then ds_atomic_file). Inputs are
  * borrowed. The library never prints. VTK's imaging filters run on ds_ctx_threads(ctx) threads;
  * the pictures are the same for every thread count (each output pixel is computed alone).
+ * Pictures must not be drawn from two threads at once: VTK's FreeType cache is a process-wide
+ * singleton (vtkFreeTypeTools), the one global state the bridge touches.
  */
 #ifndef DS_RENDER_H
 #define DS_RENDER_H
