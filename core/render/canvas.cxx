@@ -146,6 +146,7 @@ ds_status write_png(ds_ctx *ctx, const Canvas &c, const char *path)
         std::memcpy(dst + row * (c.height() - 1 - j), c.pixels().data() + row * j, row);
     vtkNew<vtkPNGWriter> w;
     w->SetInputData(img);
+    w->SetCompressionLevel(9); // pictures are written once and kept: favour size
     w->WriteToMemoryOn();
     w->Write();
     vtkUnsignedCharArray *bytes = w->GetResult();

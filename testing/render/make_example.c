@@ -98,6 +98,12 @@ int main(int argc, char **argv)
     ro.title = cohort->cases[test].id;
     snprintf(path, sizeof path, "%s/overlay.png", argv[2]);
     CHECK(ds_render_overlay(ctx, image, r.label, r.entropy, NULL, &ro, path));
+    /* the README's copy: smaller, so that it stays a small file in the repository */
+    ds_render_options small = ro;
+    small.width = 600;
+    small.height = 262;
+    snprintf(path, sizeof path, "%s/overlay_small.png", argv[2]);
+    CHECK(ds_render_overlay(ctx, image, r.label, r.entropy, NULL, &small, path));
     ds_infer_slice_options so;
     ds_infer_slice_options_init(&so);
     so.count = 6;
