@@ -37,9 +37,11 @@ find_package(ITK 5.2 REQUIRED COMPONENTS
   ITKCommon ITKIOImageBase ITKIONRRD ITKIONIFTI ITKIOMeta ITKIOGDCM
   ITKImageGrid ITKImageIntensity ITKImageFunction)
 
-# VTK: only the imaging / I/O modules the render bridge needs.
+# VTK: only the imaging / I/O modules the render bridge needs: IOXML for .vti, RenderingCore's
+# text property and RenderingFreeType's rasteriser for text without OpenGL. Found here, at the
+# top, because VTK's imported targets (VTK::freetype -> Freetype::Freetype) resolve in this scope.
 find_package(VTK 9.1 REQUIRED COMPONENTS
-  CommonCore CommonDataModel ImagingCore IOImage)
+  CommonCore CommonDataModel CommonMath ImagingCore IOImage IOXML RenderingCore RenderingFreeType)
 
 # Python with numpy / scipy / torch for the reference scripts under testing/ (Debian's interpreter,
 # not one from a user environment that lacks these modules).

@@ -1,0 +1,289 @@
+// plot.cxx - the training curve: three panels against the iteration (losses on a log scale,
+// learning rate, entropy-mask kept fraction with the validation Dice), from the trainer's CSV.
+#include "canvas.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+using namespace dsr;
+
+namespace {
+
+// Okabe-Ito: told apart with every common colour-vision deficiency, bright on the dark ground.
+// Two greys extend it to the nine series of the loss panel.
+const Rgb PALETTE[10] = {{86, 180, 233},  {230, 159, 0}, {0, 158, 115}, {240, 228, 66},
+                         {204, 121, 167}, {213, 94, 0},  {0, 114, 178}, {255, 255, 255},
+                         {150, 150, 150}, {255, 160, 160}};
+
+struct Series {
+    std::string name;
+    int column;
+    Rgb colour;
+    double width;
+    bool smooth; // noisy per-iteration values (not a schedule, not sparse validations)
+};
+
+struct Axis {
+    double lo, hi;
+    bool log;
+    double map(double v, double a, double b) const
+    {
+        double t = log ? (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo))
+                       : (v - lo) / (hi - lo);
+        return a + t * (b - a);
+    }
+};
+
+// Ticks at 1, 2 or 5 times a power of ten, about `want` of them.
+std::vector<double> linear_ticks(double lo, double hi, int want)
+{
+    double raw = (hi - lo) / std::max(want, 1), mag = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag
+                                                                                     : 10 * mag;
+    std::vector<double> t;
+    for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+        t.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
+    return t;
+}
+
+std::vector<double> log_ticks(double lo, double hi)
+{
+    std::vector<double> t;
+    int a = static_cast<int>(std::floor(std::log10(lo)));
+    int b = static_cast<int>(std::ceil(std::log10(hi)));
+    const double steps[3] = {1, 2, 5};
+    for (int e = a; e <= b; ++e)
+        for (int k = 0; k < (b - a > 2 ? 1 : 3); ++k) {
+            double v = steps[k] * std::pow(10.0, e);
+            if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9))
+                t.push_back(v);
+        }
+    return t;
+}
+
+std::string tick_label(double v)
+{
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return b;
+}
+
+bool usable(double v, bool log) { return std::isfinite(v) && (!log || v > 0.0); }
+
+// The y range of the series (log: positive values only); false when nothing is drawable.
+bool y_range(const ds_render_table &t, const std::vector<Series> &ss, bool log, Axis &y)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (const Series &s : ss)
+        for (int64_t r = 0; r < t.rows; ++r) {
+            double v = t.values[r * t.columns + s.column];
+            if (usable(v, log)) {
+                lo = std::min(lo, v);
+                hi = std::max(hi, v);
+            }
+        }
+    if (!(lo <= hi))
+        return false;
+    if (log) {
+        y = Axis{std::pow(10.0, std::floor(std::log10(lo) * 4) / 4),
+                 std::pow(10.0, std::ceil(std::log10(hi) * 4) / 4), true};
+        if (y.hi <= y.lo)
+            y.hi = y.lo * 10;
+    } else {
+        double pad = hi > lo ? 0.05 * (hi - lo) : std::max(std::fabs(hi) * 0.1, 1e-3);
+        y = Axis{lo >= 0 && lo - pad < 0 ? 0.0 : lo - pad, hi + pad, false};
+    }
+    return true;
+}
+
+struct Box {
+    int x, y, w, h;
+};
+
+void draw_axes(Canvas &c, const Box &b, const Axis &x, const Axis &y, int f)
+{
+    const Rgb grid{52, 52, 52}, axis{150, 150, 150};
+    for (double v : linear_ticks(x.lo, x.hi, std::max(2, b.w / (6 * f)))) {
+        int xx = static_cast<int>(std::lround(x.map(v, b.x, b.x + b.w - 1)));
+        c.fill(xx, b.y, 1, b.h, grid);
+        c.fill(xx, b.y + b.h, 1, f / 3, axis);
+        c.text(xx, b.y + b.h + f / 3, tick_label(v), f * 4 / 5, TEXT, Align::Centre);
+    }
+    std::vector<double> yt = y.log ? log_ticks(y.lo, y.hi)
+                                   : linear_ticks(y.lo, y.hi, std::max(2, b.h / (3 * f)));
+    for (double v : yt) {
+        int yy = static_cast<int>(std::lround(y.map(v, b.y + b.h - 1, b.y)));
+        c.fill(b.x, yy, b.w, 1, grid);
+        c.fill(b.x - f / 3, yy, f / 3, 1, axis);
+        c.text(b.x - f / 2, yy - f * 2 / 3, tick_label(v), f * 4 / 5, TEXT, Align::Right);
+    }
+    c.frame(b.x - 1, b.y - 1, b.w + 2, b.h + 2, axis);
+}
+
+// A polyline through the points, averaged per pixel column so that a dense log stays a line.
+void polyline(Canvas &c, const Box &b, const std::vector<double> &xs, const std::vector<double> &ys,
+              const Axis &x, const Axis &y, Rgb colour, double width)
+{
+    double px = -1, sum = 0, prev_x = NAN, prev_y = NAN;
+    int n = 0;
+    auto flush = [&]() {
+        if (n == 0)
+            return;
+        double yy = y.map(sum / n, b.y + b.h - 1, b.y);
+        if (std::isfinite(prev_x))
+            c.line(prev_x, prev_y, px, yy, colour, width);
+        else
+            c.fill(static_cast<int>(px) - 1, static_cast<int>(yy) - 1, 3, 3, colour);
+        prev_x = px;
+        prev_y = yy;
+        sum = 0;
+        n = 0;
+    };
+    for (size_t i = 0; i < xs.size(); ++i) {
+        double xx = std::round(x.map(xs[i], b.x, b.x + b.w - 1));
+        if (xx != px)
+            flush();
+        px = xx;
+        sum += ys[i];
+        ++n;
+    }
+    flush();
+}
+
+// Per-iteration losses are noisy: the raw values are drawn faint, and a centred moving average
+// over about 1/40 of the run drawn on top in the series' colour.
+void draw_series(Canvas &c, const Box &b, const ds_render_table &t, const Series &s,
+                 const Axis &x, const Axis &y, int xcol)
+{
+    std::vector<double> xs, ys;
+    for (int64_t r = 0; r < t.rows; ++r) {
+        double xv = t.values[r * t.columns + xcol], v = t.values[r * t.columns + s.column];
+        if (std::isfinite(xv) && usable(v, y.log)) {
+            xs.push_back(xv);
+            ys.push_back(v);
+        }
+    }
+    size_t half = s.smooth ? xs.size() / 80 : 0;
+    if (half == 0) {
+        polyline(c, b, xs, ys, x, y, s.colour, s.width);
+        return;
+    }
+    Rgb faint{static_cast<uint8_t>((s.colour.r + 2 * BACKGROUND.r) / 3),
+              static_cast<uint8_t>((s.colour.g + 2 * BACKGROUND.g) / 3),
+              static_cast<uint8_t>((s.colour.b + 2 * BACKGROUND.b) / 3)};
+    polyline(c, b, xs, ys, x, y, faint, 1.0);
+    std::vector<double> smooth(ys.size());
+    for (size_t i = 0; i < ys.size(); ++i) {
+        size_t lo = i >= half ? i - half : 0, hi = std::min(ys.size() - 1, i + half);
+        double sum = 0;
+        for (size_t k = lo; k <= hi; ++k)
+            sum += ys[k];
+        smooth[i] = sum / double(hi - lo + 1);
+    }
+    polyline(c, b, xs, smooth, x, y, s.colour, s.width);
+}
+
+void draw_legend(Canvas &c, const Box &b, const std::vector<Series> &ss, int f)
+{
+    int fs = f * 4 / 5, w = 0;
+    for (const Series &s : ss)
+        w = std::max(w, Canvas::text_width(s.name, fs));
+    int lw = w + fs * 3, lh = static_cast<int>(ss.size()) * fs * 5 / 4 + fs / 2;
+    int x = b.x + b.w - lw - fs / 2, y = b.y + fs / 2;
+    c.fill(x, y, lw, lh, Rgb{28, 28, 28});
+    c.frame(x, y, lw, lh, Rgb{90, 90, 90});
+    for (size_t k = 0; k < ss.size(); ++k) {
+        int yy = y + fs / 4 + static_cast<int>(k) * fs * 5 / 4;
+        c.line(x + fs / 2, yy + fs * 3 / 4, x + fs * 2, yy + fs * 3 / 4, ss[k].colour, 2.5);
+        c.text(x + fs * 5 / 2, yy, ss[k].name, fs, TEXT);
+    }
+}
+
+void add_if(const ds_render_table &t, std::vector<Series> &ss, const char *col,
+            const std::string &name, double width, bool smooth = true)
+{
+    int k = ds_render_table_column(&t, col);
+    if (k < 0)
+        return;
+    bool any = false;
+    for (int64_t r = 0; r < t.rows && !any; ++r) {
+        double v = t.values[r * t.columns + k];
+        any = std::isfinite(v) && v != 0.0;
+    }
+    if (any)
+        ss.push_back(Series{name, k, PALETTE[ss.size() % 10], width, smooth});
+}
+
+void draw_panel(Canvas &c, const Box &b, const ds_render_table &t, const std::vector<Series> &ss,
+                const Axis &x, bool log, const std::string &title, int xcol, int f)
+{
+    c.text(b.x, b.y - f * 3 / 2, title, f, TEXT, Align::Left, true);
+    Axis y{};
+    if (ss.empty() || !y_range(t, ss, log, y)) {
+        c.frame(b.x - 1, b.y - 1, b.w + 2, b.h + 2, Rgb{150, 150, 150});
+        c.text(b.x + b.w / 2, b.y + b.h / 2 - f / 2, "not logged", f, DIM_TEXT, Align::Centre);
+        return;
+    }
+    draw_axes(c, b, x, y, f);
+    for (const Series &s : ss)
+        draw_series(c, b, t, s, x, y, xcol);
+    draw_legend(c, b, ss, f);
+}
+
+} // namespace
+
+extern "C" ds_status ds_render_training_curve(ds_ctx *ctx, const ds_render_table *log,
+                                              const ds_render_options *o, const char *png_path)
+{
+    if (!log || !o || !png_path)
+        return ds_fail(ctx, DS_ERR_ARG, "training curve: null argument");
+    if (o->width < 160 || o->height < 160 || o->width > DS_RENDER_MAX_SIDE ||
+        o->height > DS_RENDER_MAX_SIDE)
+        return ds_fail(ctx, DS_ERR_ARG, "training curve: picture size %dx%d (160..%d each)",
+                       o->width, o->height, DS_RENDER_MAX_SIDE);
+    int xcol = ds_render_table_column(log, "iteration");
+    if (xcol < 0 || log->rows < 1)
+        return ds_fail(ctx, DS_ERR_FORMAT, "training curve: no \"iteration\" column or no rows");
+    return guard(ctx, "training curve", [&]() {
+        const ds_render_table &t = *log;
+        double x0 = INFINITY, x1 = -INFINITY;
+        for (int64_t r = 0; r < t.rows; ++r) {
+            double v = t.values[r * t.columns + xcol];
+            if (std::isfinite(v)) {
+                x0 = std::min(x0, v);
+                x1 = std::max(x1, v);
+            }
+        }
+        Axis x{x0, x1 > x0 ? x1 : x0 + 1, false};
+        std::vector<Series> loss, lr, mask;
+        add_if(t, loss, "total_a", "total A", 2.5);
+        add_if(t, loss, "total_b", "total B", 2.5);
+        static const char *const TERMS[] = {"ce", "dice", "cr", "cce", "kl", "con", "cos"};
+        for (const char *term : TERMS)
+            add_if(t, loss, (std::string(term) + "_a").c_str(), std::string(term) + " (A)", 1.5);
+        add_if(t, lr, "lr", "learning rate", 2.0, false);
+        add_if(t, mask, "kept_fraction_a", "kept fraction A", 2.0);
+        add_if(t, mask, "kept_fraction_b", "kept fraction B", 2.0);
+        add_if(t, mask, "validation_dice", "validation Dice", 2.0, false);
+        Canvas c(o->width, o->height, BACKGROUND);
+        int f = font_px(o->height * 3 / 4);
+        int left = 6 * f, right = f, top = f * 2 + f * 3 / 2, bottom = f * 3;
+        if (o->title)
+            c.text(f / 2, f / 3, o->title, f * 6 / 5, TEXT, Align::Left, true);
+        int ph = (o->height - top - bottom - 2 * (f * 3)) / 3;
+        const std::vector<Series> *sets[3] = {&loss, &lr, &mask};
+        const char *titles[3] = {"Loss (log scale; terms of network A, unweighted)",
+                                 "Learning rate (log scale)",
+                                 "Entropy mask: kept fraction; validation Dice"};
+        for (int p = 0; p < 3; ++p) {
+            Box b{left, top + p * (ph + f * 3), o->width - left - right, ph};
+            draw_panel(c, b, t, *sets[p], x, p < 2, titles[p], xcol, f);
+        }
+        c.text(left + (o->width - left - right) / 2, o->height - f * 3 / 2, "iteration", f, TEXT,
+               Align::Centre);
+        return write_png(ctx, c, png_path);
+    });
+}
