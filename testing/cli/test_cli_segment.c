@@ -67,7 +67,7 @@ static void test_one_volume(const char *model)
     cli_write_phantom(g_ctx, 3, vol, NULL, 0);
     char *extra[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
                      "--entropy", ent, "--disagreement", dis, "--probabilities", prob,
-                     "--stride", "8,8,12", "--weighting", "uniform", "--flips",
+                     "--stride", "4,8,8", "--weighting", "uniform", "--flips",
                      "--sliceAxis", "coronal", "--sliceCount", "3", "--sliceSpacing", "2",
                      "--margin", "1", NULL};
     cli_result r;
@@ -82,7 +82,7 @@ static void test_one_volume(const char *model)
     ds_infer_result want = {0};
     ds_infer_options o;
     ds_infer_options_init(&o);
-    o.stride[0] = 8, o.stride[1] = 8, o.stride[2] = 12;
+    o.stride[0] = 4, o.stride[1] = 8, o.stride[2] = 8; /* x: 3 windows, not 2 */
     o.weighting = DS_INFER_WEIGHT_UNIFORM;
     o.tta = DS_INFER_TTA_FLIPS;
     o.probabilities = 1;
