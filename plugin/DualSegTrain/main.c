@@ -199,7 +199,8 @@ static ds_status run(ds_ctx *ctx, ds_cli *cli, const char *checkpoint)
 /* Checks that involve several parameters; 0 when they hold, else the usage error's code. */
 static int check_arguments(ds_cli *cli)
 {
-    const int volume = ds_cli_has_value(cli, "inputVolume"), label = ds_cli_has_value(cli, "inputLabel");
+    const int volume = ds_cli_has_value(cli, "inputVolume");
+    const int label = ds_cli_has_value(cli, "inputLabel");
     if (volume != label)
         return ds_cli_usage_error(cli, "--%s and --%s go together (a volume and its labels)",
                                   ds_cli_longflag(cli, "inputVolume"),

@@ -65,8 +65,8 @@ int main(int argc, char **argv)
 {
     const int n = argc > 1 ? atoi(argv[1]) : 3;
     const char *threads = argc > 2 ? argv[2] : "1";
-    const char *image = argc > 3 ? argv[3]
-                                 : DS_SHARED_DIR "/data/Task04_Hippocampus/imagesTr/hippocampus_001.nii.gz";
+    const char *image = argc > 3 ? argv[3] : DS_SHARED_DIR "/data/Task04_Hippocampus/imagesTr/"
+                                                           "hippocampus_001.nii.gz";
     char dir[] = "/tmp/ds_bench_segment_XXXXXX", model[128], lab[128], ent[128], dis[128];
     ds_ctx *ctx = NULL;
     if (n < 1 || !mkdtemp(dir) || ds_ctx_create(&ctx) != DS_OK ||

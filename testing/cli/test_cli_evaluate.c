@@ -251,8 +251,8 @@ static void test_logo(void)
     size_t n_raw = 0, n_png = 0, n_committed = 0;
     want = cli_slurp(raw, &n_raw);
     DS_CHECK(n_raw == n && pix && memcmp(pix, want, n) == 0);
-    unsigned char *made = cli_slurp(png, &n_png), *committed = cli_slurp(DS_SOURCE_DIR "/icons/DualSeg.png",
-                                                                  &n_committed);
+    unsigned char *made = cli_slurp(png, &n_png);
+    unsigned char *committed = cli_slurp(DS_SOURCE_DIR "/icons/DualSeg.png", &n_committed);
     DS_CHECK_MSG(n_png > 1000 && n_png == n_committed && memcmp(made, committed, n_png) == 0,
                  "icons/DualSeg.png differs from what icons/make_logo.c draws");
     free(made);
