@@ -85,8 +85,9 @@ ds_status train_sources_count_classes(ds_ctx *ctx, const train_sources *s, int i
     return DS_OK;
 }
 
-ds_status train_sources_load(ds_ctx *ctx, ds_cli *cli, const train_sources *s,
-                             const ds_load_options *opt, double share, ds_train_data **out)
+ds_status train_sources_load(ds_ctx *ctx, ds_cli *cli, train_heartbeat *h,
+                             const train_sources *s, const ds_load_options *opt, double share,
+                             ds_train_data **out)
 {
     int total = 0, done = 0;
     for (int i = 0; i < s->count; ++i)
@@ -97,7 +98,7 @@ ds_status train_sources_load(ds_ctx *ctx, ds_cli *cli, const train_sources *s,
         for (int k = 0; st == DS_OK && k < s->cohorts[i]->count; ++k, ++done) {
             char comment[160];
             snprintf(comment, sizeof comment, "Loading case %d of %d", done + 1, total);
-            ds_cli_progress(cli, share * done / (total > 0 ? total : 1), comment);
+            train_progress(h, cli, share * done / (total > 0 ? total : 1), comment);
             st = ds_train_data_add_case(ctx, data, s->cohorts[i], k, 1);
         }
     if (st != DS_OK) {

@@ -28,6 +28,7 @@ static double now_seconds(void)
 /* What the progress callback needs across stretches. */
 typedef struct session {
     ds_cli *cli;
+    train_heartbeat *heartbeat;
     double stretch_start, stretch_seconds; /* stretch_seconds 0: checkpoint every iteration */
 } session;
 
@@ -37,7 +38,7 @@ static int on_progress(void *user, const ds_train_progress *p)
     char comment[200];
     snprintf(comment, sizeof comment, "Step %lld of %lld, loss %.4g", (long long)p->iteration,
              (long long)p->iterations, p->loss.total[0]);
-    ds_cli_progress(s->cli, LOAD_SHARE + (1 - LOAD_SHARE) * (double)p->iteration /
+    train_progress(s->heartbeat, s->cli, LOAD_SHARE + (1 - LOAD_SHARE) * (double)p->iteration /
                                              (double)p->iterations, comment);
     return s->stretch_seconds > 0 && now_seconds() - s->stretch_start >= s->stretch_seconds;
 }
@@ -124,10 +125,11 @@ static void train_options(const ds_cli *cli, ds_train_options *o)
 }
 
 /* Trains stretch after stretch until the schedule is done; *model is the final model. */
-static ds_status train(ds_ctx *ctx, ds_cli *cli, ds_train_options *opt, const ds_train_data *data,
-                       ds_model **model, ds_train_result *res, int64_t *resumed_from)
+static ds_status train(ds_ctx *ctx, ds_cli *cli, train_heartbeat *h, ds_train_options *opt,
+                       const ds_train_data *data, ds_model **model, ds_train_result *res,
+                       int64_t *resumed_from)
 {
-    session s = {cli, 0, 60 * ds_cli_get_double(cli, "checkpointMinutes")};
+    session s = {cli, h, 0, 60 * ds_cli_get_double(cli, "checkpointMinutes")};
     opt->progress = on_progress;
     opt->progress_user = &s;
     for (;;) {
@@ -162,7 +164,7 @@ static void report(ds_cli *cli, const ds_train_options *opt, const ds_train_resu
     ds_cli_return_string(cli, "checkpointPath", opt->checkpoint_path);
 }
 
-static ds_status run(ds_ctx *ctx, ds_cli *cli, const char *checkpoint)
+static ds_status run(ds_ctx *ctx, ds_cli *cli, train_heartbeat *h, const char *checkpoint)
 {
     const double t0 = now_seconds();
     ds_load_options lo;
@@ -180,13 +182,13 @@ static ds_status run(ds_ctx *ctx, ds_cli *cli, const char *checkpoint)
         st = train_sources_count_classes(ctx, &src, lo.ignore_label, &lo.num_classes);
     ds_train_data *data = NULL;
     if (st == DS_OK)
-        st = train_sources_load(ctx, cli, &src, &lo, LOAD_SHARE, &data);
+        st = train_sources_load(ctx, cli, h, &src, &lo, LOAD_SHARE, &data);
     train_sources_free(&src);
     ds_model *model = NULL;
     ds_train_result res;
     int64_t resumed_from = -1;
     if (st == DS_OK)
-        st = train(ctx, cli, &opt, data, &model, &res, &resumed_from);
+        st = train(ctx, cli, h, &opt, data, &model, &res, &resumed_from);
     if (st == DS_OK) /* atomic: an existing model is replaced only by a whole new one */
         st = ds_model_save(ctx, model, ds_cli_get_string(cli, "outputModel"));
     if (st == DS_OK)
@@ -260,7 +262,9 @@ int main(int argc, char **argv)
     }
     ds_ctx_set_log(ctx, ds_cli_log, cli, DS_LOG_WARN);
     ds_cli_start(cli, "Training");
-    ds_status st = run(ctx, cli, checkpoint);
+    train_heartbeat *h = train_heartbeat_start(cli);
+    ds_status st = run(ctx, cli, h, checkpoint);
+    train_heartbeat_stop(h);
     code = ds_cli_end(cli, st, ds_ctx_message(ctx));
     ds_ctx_free(ctx);
     free(checkpoint);

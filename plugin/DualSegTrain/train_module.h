@@ -5,6 +5,14 @@
 #include "ds_cli.h"
 #include "ds_train.h"
 
+/* The progress reporter shared by the training and a thread that repeats the last report every
+ * 3 s (heartbeat.c). start returns NULL when no thread could be made: train_progress then
+ * reports directly. Between start and stop, report only through train_progress. */
+typedef struct train_heartbeat train_heartbeat;
+train_heartbeat *train_heartbeat_start(ds_cli *cli);
+void train_progress(train_heartbeat *h, ds_cli *cli, double fraction, const char *comment);
+void train_heartbeat_stop(train_heartbeat *h);
+
 /* Where the cases come from: the volume and its label given one by one (the GUI path), a folder
  * of unlabelled volumes, a cohort folder or CSV (the batch path); any that is given. */
 typedef struct train_sources {
@@ -21,7 +29,8 @@ ds_status train_sources_count_classes(ds_ctx *ctx, const train_sources *s, int i
                                       int *classes);
 
 /* Loads every case with opt into a new training set, reporting progress over [0, share]. */
-ds_status train_sources_load(ds_ctx *ctx, ds_cli *cli, const train_sources *s,
-                             const ds_load_options *opt, double share, ds_train_data **out);
+ds_status train_sources_load(ds_ctx *ctx, ds_cli *cli, train_heartbeat *h,
+                             const train_sources *s, const ds_load_options *opt, double share,
+                             ds_train_data **out);
 
 #endif
