@@ -40,7 +40,9 @@ static int on_progress(void *user, const ds_train_progress *p)
              (long long)p->iterations, p->loss.total[0]);
     train_progress(s->heartbeat, s->cli, LOAD_SHARE + (1 - LOAD_SHARE) * (double)p->iteration /
                                              (double)p->iterations, comment);
-    return s->stretch_seconds > 0 && now_seconds() - s->stretch_start >= s->stretch_seconds;
+    /* never stop at the last step: the stretch after it would run none and report no loss */
+    return s->stretch_seconds > 0 && p->iteration < p->iterations &&
+           now_seconds() - s->stretch_start >= s->stretch_seconds;
 }
 
 static void loss_options(const ds_cli *cli, ds_loss_options *o)

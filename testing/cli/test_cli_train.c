@@ -182,10 +182,14 @@ static void test_checkpoints(void)
     run_ok("uninterrupted", a, &r);
     cli_result_free(&r);
     /* a stretch of 0.6 ms: the trainer stops, checkpoints and resumes after every iteration */
-    char *b[] = {"--cohort", cohort, "--model", cut, "--iterations", "24",
-                 "--checkpointMinutes", "0.00001", NULL};
+    char *ret_cut = path_in("ret_cut.txt");
+    char *b[] = {"--returnparameterfile", ret_cut, "--cohort", cohort, "--model", cut,
+                 "--iterations", "24", "--checkpointMinutes", "0.00001", NULL};
     run_ok("stretches", b, &r);
     cli_result_free(&r);
+    double loss[DS_LOSS_TERM_COUNT];
+    DS_CHECK(cli_read_return(ret_cut, "lossA", loss, DS_LOSS_TERM_COUNT) == DS_LOSS_TERM_COUNT &&
+             loss[DS_LOSS_CE] > 0); /* the last stretch ran the last step */
     ds_model *mw = load(whole), *mc = load(cut);
     DS_CHECK_MSG(same_weights(mw, mc), "a run cut into stretches differs from one run");
     ds_model_free(mc);
