@@ -154,6 +154,25 @@ static void test_gui_and_batch(void)
     m = load(single);
     DS_CHECK(m && m->net_count == 1 && m->meta.iteration == 3);
     ds_model_free(m);
+
+    /* the CSV list (paths relative to it; the third case unlabelled), two V-Nets */
+    char *csv = path_in("cohort/list.csv"), *homo = path_in("homo.dsm");
+    FILE *f = fopen(csv, "w");
+    if (f) {
+        fputs("image,label\nimagesTr/case_000_0000.nii.gz,labelsTr/case_000.nii.gz\n"
+              "imagesTr/case_001_0000.nii.gz,labelsTr/case_001.nii.gz\n"
+              "imagesTs/case_002_0000.nii.gz\n", f);
+        fclose(f);
+    }
+    char *extra3[] = {"--returnparameterfile", ret2, "--cohortCsv", csv, "--pair", "homogeneous",
+                      "--model", homo, "--iterations", "2", "--normalisation", "none", NULL};
+    run_ok("csv", extra3, &r);
+    cli_result_free(&r);
+    DS_CHECK(cli_read_return(ret2, "iterationsDone", v, 16) == 1 && v[0] == 2);
+    m = load(homo);
+    DS_CHECK(m && m->net_count == 2 && ds_net_arch(m->net[0]) == DS_ARCH_VNET &&
+             m->meta.norm_mode == DS_NORM_NONE);
+    ds_model_free(m);
 }
 
 /* Starts argv with stdout and stderr to /dev/null; returns the pid. */
