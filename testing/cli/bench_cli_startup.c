@@ -67,6 +67,9 @@ int main(int argc, char **argv)
     bench("/bin/true (fork + exec)", truth, n);
     bench("DualSegEvaluate --xml", xml, n);
     bench("DualSegEvaluate --version", version, n);
+    char *xml_train[] = {DS_TRAIN_EXE, "--xml", NULL}, *xml_segment[] = {DS_SEGMENT_EXE, "--xml", NULL};
+    bench("DualSegTrain --xml", xml_train, n);
+    bench("DualSegSegment --xml", xml_segment, n);
     bench("DualSegEvaluate no-op run (2x2x2)", noop, n);
     ds_volume_free(v);
     ds_ctx_free(ctx);

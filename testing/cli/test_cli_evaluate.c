@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli_run.h"
+#include "cli_check.h"
 #include "ds_io.h"
 #include "ds_metrics.h"
 #include "ds_test.h"
@@ -62,50 +62,6 @@ static char *path_in(const char *name)
     return p;
 }
 
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* The value of "name = v1,v2,..." in a return parameter file; returns the count. */
-static int read_return(const char *path, const char *name, double *out, int cap)
-{
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    int n = -1;
-    while (f && fgets(line, sizeof line, f)) {
-        size_t len = strlen(name);
-        if (strncmp(line, name, len) != 0 || strncmp(line + len, " = ", 3) != 0)
-            continue;
-        n = 0;
-        for (char *t = line + len + 3; *t && *t != '\n' && n < cap;) {
-            char *end;
-            out[n++] = strtod(t, &end);
-            t = *end == ',' ? end + 1 : end;
-        }
-    }
-    if (f)
-        fclose(f);
-    return n;
-}
-
-/* Progress lines: values monotone within [0, 1], first line <filter-start>, last <filter-end>. */
-static void check_progress(const char *out)
-{
-    DS_CHECK(strncmp(out, "<filter-start><filter-name>DualSeg Evaluate</filter-name>", 57) == 0);
-    DS_CHECK(strstr(out, "<filter-end><filter-name>DualSeg Evaluate</filter-name><filter-time>"));
-    double last = -1;
-    int n = 0, ok = 1;
-    for (const char *c = strstr(out, "<filter-progress>"); c;
-         c = strstr(c + 1, "<filter-progress>"), ++n) {
-        const double f = strtod(c + 17, NULL);
-        ok &= f >= last && f >= 0 && f <= 1;
-        last = f;
-    }
-    DS_CHECK_MSG(ok && n >= 1 && last == 1.0, "%d progress values, last %g", n, last);
-}
-
 static void check_close_vec(const double *got, int n, const ds_metrics_result *want, int k,
                             ds_metric m)
 {
@@ -136,21 +92,21 @@ static void test_pair(void)
     cli_result r;
     cli_run(argv, &r);
     DS_CHECK_MSG(r.code == 0 && r.err_n == 0, "exit %d, stderr '%s'", r.code, r.err);
-    check_progress(r.out);
+    cli_check_progress(r.out, "DualSeg Evaluate");
     double v[8];
-    int n = read_return(ret, "dice", v, 8);
+    int n = cli_read_return(ret, "dice", v, 8);
     check_close_vec(v, n, want, 3, DS_METRIC_DICE);
     DS_CHECK(n >= 1 && fabs(v[0] - 0.75) < 1e-15); /* by hand: 2 * 48 / (64 + 64) */
-    n = read_return(ret, "jaccard", v, 8);
+    n = cli_read_return(ret, "jaccard", v, 8);
     check_close_vec(v, n, want, 3, DS_METRIC_JACCARD);
-    n = read_return(ret, "hd95", v, 8);
+    n = cli_read_return(ret, "hd95", v, 8);
     check_close_vec(v, n, want, 3, DS_METRIC_HD95);
-    n = read_return(ret, "asd", v, 8);
+    n = cli_read_return(ret, "asd", v, 8);
     check_close_vec(v, n, want, 3, DS_METRIC_ASD);
-    n = read_return(ret, "diceStd", v, 8);
+    n = cli_read_return(ret, "diceStd", v, 8);
     DS_CHECK(n == 2 && v[0] == 0 && v[1] == 0);
-    DS_CHECK(read_return(ret, "casesEvaluated", v, 8) == 1 && v[0] == 1);
-    DS_CHECK(read_return(ret, "rowsExcluded", v, 8) == 1 && v[0] == 0);
+    DS_CHECK(cli_read_return(ret, "casesEvaluated", v, 8) == 1 && v[0] == 1);
+    DS_CHECK(cli_read_return(ret, "rowsExcluded", v, 8) == 1 && v[0] == 0);
     FILE *f = fopen(csv, "r");
     char line[1024] = "";
     int lines = 0;
@@ -212,7 +168,7 @@ static void test_folders(void)
     cli_result r;
     cli_run(argv, &r);
     DS_CHECK_MSG(r.code == 0 && r.err_n == 0, "exit %d, stderr '%s'", r.code, r.err);
-    check_progress(r.out);
+    cli_check_progress(r.out, "DualSeg Evaluate");
     static const struct {
         const char *mean, *std;
         ds_metric m;
@@ -220,8 +176,8 @@ static void test_folders(void)
                 {"hd95", "hd95Std", DS_METRIC_HD95}, {"asd", "asdStd", DS_METRIC_ASD}};
     for (size_t j = 0; j < 4 && want; ++j) {
         double mean[4], sd[4];
-        DS_CHECK(read_return(ret, cols[j].mean, mean, 4) == 2);
-        DS_CHECK(read_return(ret, cols[j].std, sd, 4) == 2);
+        DS_CHECK(cli_read_return(ret, cols[j].mean, mean, 4) == 2);
+        DS_CHECK(cli_read_return(ret, cols[j].std, sd, 4) == 2);
         for (int c = 1; c <= 2; ++c) {
             ds_metrics_summary s;
             DS_CHECK_OK(g_ctx, ds_metrics_cohort_summary(g_ctx, want, c, &s));
@@ -230,38 +186,16 @@ static void test_folders(void)
         }
     }
     double v[4];
-    DS_CHECK(read_return(ret, "casesEvaluated", v, 4) == 1 && v[0] == 3);
-    DS_CHECK(read_return(ret, "rowsExcluded", v, 4) == 1 && v[0] == 1); /* case_c, class 2 */
+    DS_CHECK(cli_read_return(ret, "casesEvaluated", v, 4) == 1 && v[0] == 3);
+    DS_CHECK(cli_read_return(ret, "rowsExcluded", v, 4) == 1 && v[0] == 1); /* case_c, class 2 */
     cli_result_free(&r);
     ds_metrics_cohort_free(want);
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = malloc(1 << 22);
-    *n = f && buf ? fread(buf, 1, 1 << 22, f) : 0;
-    if (f)
-        fclose(f);
-    return buf;
-}
-
 static void test_standard_arguments(void)
 {
-    size_t n_src = 0, n_inst = 0;
-    unsigned char *src = slurp(DS_SOURCE_DIR "/xml/DualSegEvaluate.xml", &n_src);
-    unsigned char *inst = slurp(DS_EVALUATE_XML, &n_inst); /* the copy beside the executable */
-    char *xml[] = {DS_EVALUATE_EXE, "--xml", NULL};
+    cli_check_xml(DS_EVALUATE_EXE, DS_SOURCE_DIR "/xml/DualSegEvaluate.xml", DS_EVALUATE_XML);
     cli_result r;
-    cli_run(xml, &r);
-    DS_CHECK(r.code == 0 && r.err_n == 0);
-    DS_CHECK(n_src > 100 && r.out_n == n_src && memcmp(r.out, src, n_src) == 0);
-    DS_CHECK(n_inst == n_src && memcmp(inst, src, n_src) == 0);
-    DS_CHECK_MSG(r.seconds < 5.0, "--xml took %.2f s", r.seconds);
-    printf("--xml: %.3f s\n", r.seconds);
-    cli_result_free(&r);
-    free(src);
-    free(inst);
 
     char *version[] = {DS_EVALUATE_EXE, "--version", NULL};
     cli_run(version, &r);
@@ -315,10 +249,10 @@ static void test_logo(void)
     DS_CHECK_MSG(g.code == 0 && g.err_n == 0, "make_logo png: %d %s", g.code, g.err);
     cli_result_free(&g);
     size_t n_raw = 0, n_png = 0, n_committed = 0;
-    want = slurp(raw, &n_raw);
+    want = cli_slurp(raw, &n_raw);
     DS_CHECK(n_raw == n && pix && memcmp(pix, want, n) == 0);
-    unsigned char *made = slurp(png, &n_png), *committed = slurp(DS_SOURCE_DIR "/icons/DualSeg.png",
-                                                                  &n_committed);
+    unsigned char *made = cli_slurp(png, &n_png);
+    unsigned char *committed = cli_slurp(DS_SOURCE_DIR "/icons/DualSeg.png", &n_committed);
     DS_CHECK_MSG(n_png > 1000 && n_png == n_committed && memcmp(made, committed, n_png) == 0,
                  "icons/DualSeg.png differs from what icons/make_logo.c draws");
     free(made);
@@ -337,14 +271,8 @@ static void expect_refused(const char *what, int want_code, char **extra)
     while (*extra)
         argv[argc++] = *extra++;
     argv[argc] = NULL;
-    cli_result r;
-    cli_run(argv, &r);
-    DS_CHECK_MSG(r.code == want_code && cli_lines(r.err) == 1 && r.err[r.err_n - 1] == '\n',
-                 "%s: exit %d, stderr '%s'", what, r.code, r.err);
-    DS_CHECK_MSG(want_code != 2 || r.out_n == 0, "%s: stdout '%s'", what, r.out);
-    DS_CHECK_MSG(!exists(ret) && !exists(csv), "%s: a file was written", what);
-    printf("%s -> %s", what, r.err);
-    cli_result_free(&r);
+    char *none[] = {ret, csv, NULL};
+    cli_expect_refused(what, want_code, argv, none);
 }
 
 static void test_wrong_arguments(void)

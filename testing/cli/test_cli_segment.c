@@ -1,0 +1,230 @@
+/* test_cli_segment - DualSegSegment end to end, run as Slicer runs it (the model as the index
+ * parameter, last; booleans bare; vectors comma-separated; temporary .nrrd paths;
+ * --processinformationaddress, --returnparameterfile), on phantoms with a randomly initialised
+ * width-2 pair (cli_model.h). Reference: the library called directly on the same files
+ * (ds_infer_model, ds_infer_rank_slices, ds_infer_score_case with the same options): every output
+ * volume must equal it voxel for voxel, and the return parameters its values. Also: --xml
+ * exact; progress monotone in [0, 1]; the folder mode's files and case ranking; wrong arguments
+ * and impossible requests exit non-zero with one line and write nothing. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_check.h"
+#include "cli_data.h"
+#include "cli_model.h"
+#include "ds_infer.h"
+#include "ds_threads.h"
+
+static char g_tmp[256];
+static ds_ctx *g_ctx;
+
+static char *path_in(const char *name)
+{
+    static char buf[64][512];
+    static int next;
+    char *p = buf[next++ % 64];
+    snprintf(p, 512, "%s/%s", g_tmp, name);
+    return p;
+}
+
+/* Runs the module: extra (NULL-terminated) after the standard arguments, the model last. */
+static void run_module(char **extra, const char *model, cli_result *r)
+{
+    char *argv[48] = {DS_SEGMENT_EXE, "--processinformationaddress", "0x7ffd1234",
+                      "--threads", "1"};
+    int n = 5;
+    while (*extra && n < 46)
+        argv[n++] = *extra++;
+    argv[n++] = (char *)model;
+    argv[n] = NULL;
+    cli_run(argv, r);
+}
+
+/* The volume at path equals want voxel for voxel (labels or floats). */
+static void check_same(const char *path, const ds_volume *want, int label)
+{
+    ds_volume *got = NULL;
+    DS_CHECK_OK(g_ctx, label ? ds_io_read_label(g_ctx, path, &got)
+                             : ds_io_read_image(g_ctx, path, &got));
+    if (!got || !want)
+        return;
+    const int64_t n = ds_volume_voxels(want);
+    DS_CHECK_MSG(ds_volume_voxels(got) == n &&
+                     (label ? memcmp(got->labels, want->labels, sizeof(uint16_t) * (size_t)n)
+                            : memcmp(got->values, want->values, sizeof(float) * (size_t)n)) == 0,
+                 "%s differs from the library's result", path);
+    ds_volume_free(got);
+}
+
+static void test_one_volume(const char *model)
+{
+    char *vol = path_in("1234_inputVolume.nrrd"), *lab = path_in("1234_outputLabel.nrrd");
+    char *ent = path_in("1234_outputEntropy.nrrd"), *dis = path_in("1234_outputDisagreement.nrrd");
+    char *prob = path_in("prob"), *ret = path_in("ret_one.txt");
+    mkdir(prob, 0755);
+    cli_write_phantom(g_ctx, 3, vol, NULL, 0);
+    char *extra[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
+                     "--entropy", ent, "--disagreement", dis, "--probabilities", prob,
+                     "--stride", "4,8,8", "--weighting", "uniform", "--flips",
+                     "--sliceAxis", "coronal", "--sliceCount", "3", "--sliceSpacing", "2",
+                     "--margin", "1", NULL};
+    cli_result r;
+    run_module(extra, model, &r);
+    DS_CHECK_MSG(r.code == 0 && r.err_n == 0, "exit %d, stderr '%s'", r.code, r.err);
+    cli_check_progress(r.out, "DualSeg Segment");
+    cli_result_free(&r);
+
+    /* the reference: the same options through the library */
+    ds_model *m = NULL;
+    ds_volume *image = NULL;
+    ds_infer_result want = {0};
+    ds_infer_options o;
+    ds_infer_options_init(&o);
+    o.stride[0] = 4, o.stride[1] = 8, o.stride[2] = 8; /* x: 3 windows, not 2 */
+    o.weighting = DS_INFER_WEIGHT_UNIFORM;
+    o.tta = DS_INFER_TTA_FLIPS;
+    o.probabilities = 1;
+    DS_CHECK_OK(g_ctx, ds_threads_set(g_ctx, 1));
+    DS_CHECK_OK(g_ctx, ds_model_load(g_ctx, &m, model));
+    DS_CHECK_OK(g_ctx, ds_io_read_image(g_ctx, vol, &image));
+    DS_CHECK_OK(g_ctx, ds_infer_model(g_ctx, m, image, &o, &want));
+    check_same(lab, want.label, 1);
+    check_same(ent, want.entropy, 0);
+    check_same(dis, want.disagreement, 0);
+    check_same(path_in("prob/1234_inputVolume_prob0.nrrd"), want.probability[0], 0);
+    check_same(path_in("prob/1234_inputVolume_prob1.nrrd"), want.probability[1], 0);
+    ds_infer_slice_options so;
+    ds_infer_slice_options_init(&so);
+    so.axis = 1, so.count = 3, so.min_distance = 2, so.margin = 1;
+    int64_t idx[3];
+    double score[3], v[8];
+    int found = -1;
+    ds_infer_case_score cs;
+    DS_CHECK_OK(g_ctx, ds_infer_rank_slices(g_ctx, want.label, want.entropy, &so, idx, score,
+                                            &found));
+    DS_CHECK_OK(g_ctx, ds_infer_score_case(g_ctx, want.label, want.entropy, 1, &cs));
+    printf("suggested %d slices; case score %.4f over %lld voxels\n", found, cs.score,
+           (long long)cs.region_voxels);
+    DS_CHECK(cli_read_return(ret, "suggestedSlices", v, 8) == found);
+    for (int i = 0; i < found; ++i)
+        DS_CHECK(v[i] == (double)idx[i]);
+    DS_CHECK(cli_read_return(ret, "sliceScores", v, 8) == found);
+    for (int i = 0; i < found; ++i)
+        DS_CHECK(v[i] == score[i]); /* %.17g: exact */
+    DS_CHECK(cli_read_return(ret, "meanEntropy", v, 8) == 1 && v[0] == cs.score);
+    DS_CHECK(cli_read_return(ret, "casesSegmented", v, 8) == 1 && v[0] == 1);
+    ds_infer_result_free(&want);
+    ds_volume_free(image);
+    ds_model_free(m);
+}
+
+static void test_folder(const char *model)
+{
+    char *in = path_in("cohort/imagesTr"), *out = path_in("out"), *ret = path_in("ret_dir.txt");
+    mkdir(out, 0755);
+    char *extra[] = {"--returnparameterfile", ret, "--inputFolder", in, "--outputFolder", out,
+                     "--folderFormat", ".nrrd", "--networks", "both", NULL};
+    cli_result r;
+    run_module(extra, model, &r);
+    DS_CHECK_MSG(r.code == 0 && r.err_n == 0, "exit %d, stderr '%s'", r.code, r.err);
+    cli_check_progress(r.out, "DualSeg Segment");
+    DS_CHECK(strstr(r.out, "Case 2 of 2 (case_001)") != NULL); /* per-case progress */
+    cli_result_free(&r);
+    const char *ids[2] = {"case_000", "case_001"};
+    double sum = 0, v[4];
+    ds_infer_case_score s[2];
+    ds_model *m = NULL;
+    DS_CHECK_OK(g_ctx, ds_model_load(g_ctx, &m, model));
+    for (int i = 0; i < 2 && m; ++i) {
+        char name[600];
+        ds_volume *image = NULL;
+        ds_infer_result want = {0};
+        ds_infer_options o;
+        ds_infer_options_init(&o);
+        snprintf(name, sizeof name, "%s/%s_0000.nii.gz", in, ids[i]);
+        DS_CHECK_OK(g_ctx, ds_io_read_image(g_ctx, name, &image));
+        DS_CHECK_OK(g_ctx, ds_infer_model(g_ctx, m, image, &o, &want));
+        snprintf(name, sizeof name, "%s/%s_label.nrrd", out, ids[i]);
+        check_same(name, want.label, 1);
+        snprintf(name, sizeof name, "%s/%s_entropy.nrrd", out, ids[i]);
+        check_same(name, want.entropy, 0);
+        snprintf(name, sizeof name, "%s/%s_disagreement.nrrd", out, ids[i]);
+        check_same(name, want.disagreement, 0);
+        DS_CHECK_OK(g_ctx, ds_infer_score_case(g_ctx, want.label, want.entropy, 3, &s[i]));
+        s[i].index = i;
+        sum += s[i].score;
+        ds_infer_result_free(&want);
+        ds_volume_free(image);
+    }
+    ds_model_free(m);
+    ds_infer_sort_scores(s, 2);
+    char want_rank[64], got[256] = "";
+    snprintf(want_rank, sizeof want_rank, "%s,%s", ids[s[0].index], ids[s[1].index]);
+    DS_CHECK(cli_read_return_text(ret, "casesToLabel", got, sizeof got) &&
+             strcmp(got, want_rank) == 0);
+    DS_CHECK(cli_read_return(ret, "casesSegmented", v, 4) == 1 && v[0] == 2);
+    DS_CHECK(cli_read_return(ret, "meanEntropy", v, 4) == 1 && fabs(v[0] - sum / 2) < 1e-15);
+}
+
+static void test_refused(const char *model, const char *single_model)
+{
+    char *vol = path_in("1234_inputVolume.nrrd"), *lab = path_in("refused_label.nrrd");
+    char *ret = path_in("ret_refused.txt"), *dis = path_in("refused_dis.nrrd");
+    char *none[] = {ret, lab, dis, NULL};
+    static const struct {
+        const char *what;
+        char *args[6];
+        int with_model;
+    } cases[] = {
+        {"unknown flag", {"--frobnicate", NULL}, 1},
+        {"value outside its constraints", {"--sliceCount", "0", NULL}, 1},
+        {"bad enumeration value", {"--weighting", "cosine", NULL}, 1},
+        {"missing required input (the model)", {NULL}, 0},
+        {"two window sizes", {"--patch", "16,16", NULL}, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        char *argv[32] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--input", vol,
+                          "--output", lab};
+        int n = 7;
+        for (int k = 0; cases[i].args[k]; ++k)
+            argv[n++] = cases[i].args[k];
+        if (cases[i].with_model)
+            argv[n++] = (char *)model;
+        argv[n] = NULL;
+        cli_expect_refused(cases[i].what, 2, argv, none);
+    }
+    char *folder[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--inputFolder", vol,
+                      "--outputFolder", g_tmp, (char *)model, NULL};
+    cli_expect_refused("file where a folder is expected", 2, folder, none);
+    char *both[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--input", vol, "--inputFolder",
+                    g_tmp, "--output", lab, (char *)model, NULL};
+    cli_expect_refused("a volume and a folder", 2, both, none);
+    char *one[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--input", vol, "--output", lab,
+                   "--disagreement", dis, (char *)single_model, NULL};
+    cli_expect_refused("disagreement of one network", 1, one, none);
+    char *a_only[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--input", vol, "--output",
+                      lab, "--disagreement", dis, "--networks", "a", (char *)model, NULL};
+    cli_expect_refused("disagreement with --networks a", 1, a_only, none);
+}
+
+int main(void)
+{
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/ds_cli_segment_XXXXXX");
+    if (!mkdtemp(g_tmp) || ds_ctx_create(&g_ctx) != DS_OK)
+        return 1;
+    cli_check_xml(DS_SEGMENT_EXE, DS_SOURCE_DIR "/xml/DualSegSegment.xml", DS_SEGMENT_XML);
+    char *pair = path_in("pair.dsm"), *single = path_in("single.dsm");
+    DS_CHECK_OK(g_ctx, cli_random_model(g_ctx, 2, 2, 16, 11, pair));
+    DS_CHECK_OK(g_ctx, cli_random_model(g_ctx, 1, 2, 16, 12, single));
+    cli_write_cohort(g_ctx, path_in("cohort"), 2, 0);
+    test_one_volume(pair);
+    test_folder(pair);
+    test_refused(pair, single);
+    ds_ctx_free(g_ctx);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+    DS_CHECK(system(cmd) == 0);
+    return ds_test_finish("test_cli_segment");
+}
