@@ -14,7 +14,8 @@ failed=0
 check() { if eval "$1"; then :; else echo "FAIL: $1${2:+ ($2)}"; failed=1; fi; }
 
 bash "$src/scripts/demo.sh" >"$out/summary.txt" 2>"$out/stderr.txt"
-check '[[ $? == 0 ]]' "$(tail -n 3 "$out/stderr.txt")"
+rc=$?
+check '[[ $rc == 0 ]]' "$(tail -n 3 "$out/stderr.txt")"
 for f in model.dsm checkpoint.dsm training_log.csv metrics.csv pictures/training_curve.png \
          pictures/entropy.ctbl segmentations/demo_016_label.nrrd \
          segmentations/demo_019_entropy.nrrd pictures/demo_016_overlay.png \
@@ -26,13 +27,15 @@ check '[[ $dice == 4 ]]' "$dice of 4 cases with a numeric Dice: $(cat "$out/summ
 check 'grep -q "Training: done" "$out/summary.txt"'
 
 DS_DEMO_ITERATIONS=14 bash "$src/scripts/demo.sh" >"$out/summary2.txt" 2>"$out/stderr2.txt"
-check '[[ $? == 0 ]]' "$(tail -n 3 "$out/stderr2.txt")"
+rc=$?
+check '[[ $rc == 0 ]]' "$(tail -n 3 "$out/stderr2.txt")"
 rows=$(awk -F, 'NR > 1 { print $1 }' "$out/training_log.csv" | tr '\n' ' ')
 check '[[ $rows == "1 2 3 4 5 6 7 8 9 10 11 12 13 14 " ]]' "log iterations: $rows"
 check 'grep -q "continued from the checkpoint at step 10" "$out/summary2.txt"' "$(cat "$out/summary2.txt")"
 
 bash "$src/scripts/demo.sh" "$out/no_such_cohort" >/dev/null 2>"$out/stderr3.txt"
-check '[[ $? != 0 ]] && grep -q "no_such_cohort" "$out/stderr3.txt"' "$(cat "$out/stderr3.txt")"
+rc=$?
+check '[[ $rc == 1 ]] && grep -q "no_such_cohort" "$out/stderr3.txt"' "$(cat "$out/stderr3.txt")"
 
 if ((failed)); then echo "test_demo: FAILED (outputs kept in $out)"; exit 1; fi
 rm -rf "$out"
