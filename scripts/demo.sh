@@ -11,7 +11,7 @@
 #
 # Environment knobs (defaults: the measured ~10-minute schedule on 2 cores):
 #   DS_DEMO_OUT         output folder (demo_output in the checkout)
-#   DS_DEMO_ITERATIONS  training iterations (600)
+#   DS_DEMO_ITERATIONS  training iterations (1000)
 #   DS_DEMO_WIDTH       network width (4)      DS_DEMO_PATCH  training patch (32,32,16)
 #   DS_DEMO_PAIR        homogeneous or heterogeneous (homogeneous)
 #   DS_DEMO_THREADS     threads (2)            DS_DEMO_SEED   cohort seed (1)
@@ -21,7 +21,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${DS_DEMO_OUT:-$root/demo_output}
-iterations=${DS_DEMO_ITERATIONS:-600}
+iterations=${DS_DEMO_ITERATIONS:-1000}
 width=${DS_DEMO_WIDTH:-4}
 patch=${DS_DEMO_PATCH:-32,32,16}
 pair=${DS_DEMO_PAIR:-homogeneous}
