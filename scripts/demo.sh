@@ -141,9 +141,10 @@ for img in "$cohort"/imagesTs/*; do
     2>>"$logs/report.log") || fail "drawing $id failed: $(tail -n 1 "$logs/report.log")"
   dice=
   if [[ -n $metrics ]]; then
-    # the mean Dice over the foreground classes of this case's rows (case,class,status,dice,...)
-    dice=$(awk -F, -v id="$id" '$1 == id && $2 > 0 && $4 != "" { s += $4; n++ }
-                               END { if (n) printf "%.3f", s / n }' "$metrics")
+    # the Dice of each foreground class from this case's rows (case,class,status,dice,...)
+    dice=$(awk -F, -v id="$id" '$1 == id && $2 > 0 && $4 != "" {
+             printf "%s%.3f%s", n++ ? ", " : "", $4, $3 == "empty_pred" ? " (not predicted)" : "" }
+           ' "$metrics")
   fi
-  echo "  $id: Dice ${dice:-n/a}; slices to label next (axial index, score): ${slices#slices: }"
+  echo "  $id: Dice per class ${dice:-n/a}; slices to label next (axial index, score): ${slices#slices: }"
 done

@@ -6,8 +6,8 @@
  * slices are printed on stdout as one line "slices: i1 i2 ..." so that scripts can show them.
  *
  * Usage: dualseg_report --image I --label L --entropy E [--overlay O.png] [--montage M.png]
- *                       [--slices N] [--vti V.vti] [--ctbl C.ctbl] [--title T]
- *        dualseg_report --log LOG.csv --curve C.png [--title T]
+ *                       [--slices N] [--vti V.vti] [--ctbl C.ctbl] [--title T] [--size W H]
+ *        dualseg_report --log LOG.csv --curve C.png [--title T] [--size W H]
  * Exit status: 0 done, 1 a failure (one line on stderr naming the input), 2 bad arguments.
  */
 #include <stdio.h>
@@ -24,12 +24,13 @@ typedef struct report_args {
     const char *image, *label, *entropy, *overlay, *montage, *vti, *ctbl, *title;
     const char *log, *curve;
     int slices;
+    int size[2]; /* 0 0: ds_render's defaults */
 } report_args;
 
 static const char *const usage =
     "usage: dualseg_report --image I --label L --entropy E [--overlay O.png] [--montage M.png]\n"
-    "                      [--slices N] [--vti V.vti] [--ctbl C.ctbl] [--title T]\n"
-    "       dualseg_report --log LOG.csv --curve C.png [--title T]\n";
+    "                      [--slices N] [--vti V.vti] [--ctbl C.ctbl] [--title T] [--size W H]\n"
+    "       dualseg_report --log LOG.csv --curve C.png [--title T] [--size W H]\n";
 
 static const char **flag_slot(report_args *a, const char *flag)
 {
@@ -50,6 +51,18 @@ static int parse_args(int argc, char **argv, report_args *a)
     for (int i = 1; i < argc; ++i) {
         const char **slot = flag_slot(a, argv[i]);
         char *end = NULL;
+        if (strcmp(argv[i], "--size") == 0 && i + 2 < argc) {
+            for (int k = 0; k < 2; ++k) {
+                long v = strtol(argv[++i], &end, 10);
+                if (*end || end == argv[i] || v < 160 || v > DS_RENDER_MAX_SIDE) {
+                    fprintf(stderr, "dualseg_report: --size wants 160..%d, not '%s'\n",
+                            DS_RENDER_MAX_SIDE, argv[i]);
+                    return 0;
+                }
+                a->size[k] = (int)v;
+            }
+            continue;
+        }
         if (i + 1 >= argc || (!slot && strcmp(argv[i], "--slices") != 0)) {
             fprintf(stderr, "dualseg_report: bad argument '%s'\n%s", argv[i], usage);
             return 0;
@@ -139,8 +152,10 @@ static ds_status draw_curve(ds_ctx *ctx, const report_args *a, ds_render_options
     ds_status st = ds_render_read_csv(ctx, a->log, &t);
     if (st != DS_OK)
         return name_input(ctx, st, a->log);
-    ro->width = 960;
-    ro->height = 760;
+    if (!a->size[0]) {
+        ro->width = 960;
+        ro->height = 760;
+    }
     st = ds_render_training_curve(ctx, &t, ro, a->curve);
     ds_render_table_free(&t);
     return st;
@@ -162,6 +177,10 @@ int main(int argc, char **argv)
     ro.class_names = names;
     ro.class_name_count = 2;
     ro.title = a.title;
+    if (a.size[0]) {
+        ro.width = a.size[0];
+        ro.height = a.size[1];
+    }
     ds_status st = a.log ? draw_curve(ctx, &a, &ro) : draw_case(ctx, &a, &ro);
     if (st != DS_OK)
         fprintf(stderr, "dualseg_report: %s\n", ds_ctx_message(ctx));

@@ -22,7 +22,7 @@ for f in model.dsm checkpoint.dsm training_log.csv metrics.csv pictures/training
          pictures/demo_019_overlay.png pictures/demo_017.vti; do
   check "[[ -s $out/$f ]]"
 done
-dice=$(grep -cE '^  demo_01[6-9]: Dice [0-9]+\.[0-9]+; slices to label next' "$out/summary.txt")
+dice=$(grep -cE '^  demo_01[6-9]: Dice per class [0-9]+\.[0-9]+.*; slices to label next' "$out/summary.txt")
 check '[[ $dice == 4 ]]' "$dice of 4 cases with a numeric Dice: $(cat "$out/summary.txt")"
 check 'grep -q "Training: done" "$out/summary.txt"'
 
