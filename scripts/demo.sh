@@ -58,8 +58,9 @@ step() {
   done
   local rc=${PIPESTATUS[0]}
   set -e
-  [[ -t 1 ]] && printf '\r%-22s done in %d s%40s\n' "$name" $((SECONDS - start)) ''
-  [[ -t 1 ]] || echo "$name: done in $((SECONDS - start)) s"
+  local end="done in $((SECONDS - start)) s"
+  ((rc == 0)) || end="FAILED after $((SECONDS - start)) s"
+  if [[ -t 1 ]]; then printf '\r%-22s %s%40s\n' "$name" "$end" ''; else echo "$name: $end"; fi
   if ((rc != 0)); then
     echo "demo.sh: $name failed (exit $rc); its log is $log:" >&2
     grep -v '^<' "$log" | tail -n 5 >&2
