@@ -35,6 +35,21 @@ int ds_threads_blas(void);
 /* The name of the OpenBLAS threading model in use ("openmp", "pthread", "serial" or "unknown"). */
 const char *ds_threads_blas_model(void);
 
+/* The kernel set OpenBLAS chose for this CPU when it was loaded ("Haswell", "SkylakeX",
+ * "Prescott", ...), as openblas_get_corename() says. */
+const char *ds_blas_core(void);
+
+/* A kernel set to request through OPENBLAS_CORETYPE because OpenBLAS's own choice is known to be
+ * wrong for this CPU, or NULL when its choice is fine. Why: OpenBLAS picks its kernels from the
+ * CPU's family/model table, and a model newer than the table (Debian 12's 0.3.21 on a Xeon of
+ * model 207, for one) falls back to "Prescott", SSE3 kernels that run SGEMM 2-3x slower than the
+ * AVX-512 or AVX2 ones the CPU supports. The answer is only a correction of such a fallback: it is
+ * non-NULL only when OpenBLAS chose a kernel set without AVX2 while the CPU and the operating
+ * system support AVX2 and FMA ("Haswell") or AVX-512 F/BW/DQ/VL ("SkylakeX"). OPENBLAS_CORETYPE is
+ * read once, when OpenBLAS is loaded, so only a program can act on this answer, by running itself
+ * again with the variable set (the CLI modules do; see plugin/runtime). */
+const char *ds_blas_core_correction(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -244,6 +244,7 @@ int main(int argc, char **argv)
     ds_cli *cli = ds_cli_begin(&DS_CLI_MODULE, argc, argv, &code);
     if (!cli)
         return code;
+    ds_cli_correct_blas_core(argv);
     if ((code = check_arguments(cli)) != 0)
         return code;
     ds_ctx *ctx = NULL;

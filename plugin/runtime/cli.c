@@ -405,6 +405,7 @@ void ds_cli_start(ds_cli *cli, const char *comment)
         return;
     cli->started = 1;
     ds_cli_reporter_start(&cli->progress, cli->spec->title, comment);
+    cli_report_blas_core(stdout);
 }
 
 void ds_cli_progress(ds_cli *cli, double fraction, const char *comment)

@@ -114,4 +114,8 @@ int cli_parse_args(cli_spec *s, int argc, char **argv, char *err, size_t cap);
 void cli_print_help(const cli_spec *s, const char *exe, FILE *out);
 void cli_print_echo(const cli_spec *s, FILE *out);
 
+/* After ds_cli_correct_blas_core's exec: one line saying which OpenBLAS kernels run instead of
+ * which; nothing otherwise. */
+void cli_report_blas_core(FILE *out);
+
 #endif

@@ -15,6 +15,7 @@
  *     if (!(cli = ds_cli_begin(&DS_CLI_MODULE, argc, argv, &code)))
  *         return code;                       // --xml, --help, wrong arguments, ...
  *     ... checks that involve several parameters: return ds_cli_usage_error(cli, "...");
+ *     ds_cli_correct_blas_core(argv);        // may exec the module again, see below
  *     ds_cli_start(cli, "Evaluating");       // <filter-start>
  *     ... work, reporting ds_cli_progress(cli, fraction, comment) ...
  *     ds_cli_return_double(cli, "name", v);  // return parameters
@@ -136,6 +137,17 @@ void ds_cli_reporter_end(ds_cli_reporter *p, const char *name);
 
 /* Prints <filter-start> with the module's title (once). */
 void ds_cli_start(ds_cli *cli, const char *comment);
+
+/* Call right after ds_cli_begin, before any work (a test that compares a module's output with
+ * the library's, bit for bit, calls it first in its own main, so that both use the same
+ * kernels). When OpenBLAS fell back to kernels far slower
+ * than the CPU supports (ds_blas_core_correction in ds_threads.h: Debian 12's OpenBLAS on CPUs
+ * newer than its table), execs the module again, same process and arguments, with
+ * OPENBLAS_CORETYPE set; the new run says on stdout, after <filter-start>, which kernels it uses
+ * instead of which. Returns (and the run goes on unchanged) when there is nothing to correct,
+ * when the user set OPENBLAS_CORETYPE (their choice is kept), under valgrind (an exec would leave
+ * the checked process), or when exec fails. */
+void ds_cli_correct_blas_core(char **argv);
 /* Reports overall progress in [0, 1] through the module's reporter (starts it if needed). */
 void ds_cli_progress(ds_cli *cli, double fraction, const char *comment);
 /* A log callback for ds_ctx_set_log: the core's messages as plain lines on stdout. */

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli_check.h"
 #include "cli_data.h"
 #include "cli_model.h"
+#include "ds_cli.h"
 #include "ds_infer.h"
 #include "ds_threads.h"
 
@@ -209,8 +211,66 @@ static void test_refused(const char *model, const char *single_model)
     cli_expect_refused("disagreement with --networks a", 1, a_only, none);
 }
 
-int main(void)
+/* One real run of the module with OPENBLAS_CORETYPE as given (NULL: unset, so that the module
+ * decides); returns whether its stdout reports a corrected kernel set, and which. */
+static int run_reports_blas_core(const char *model, const char *coretype, char core[64])
 {
+    char *saved_type = getenv("OPENBLAS_CORETYPE"), *saved_from = getenv("DS_BLAS_CORE_CORRECTED_FROM");
+    saved_type = saved_type ? strdup(saved_type) : NULL;
+    saved_from = saved_from ? strdup(saved_from) : NULL;
+    unsetenv("DS_BLAS_CORE_CORRECTED_FROM");
+    if (coretype)
+        setenv("OPENBLAS_CORETYPE", coretype, 1);
+    else
+        unsetenv("OPENBLAS_CORETYPE");
+    char *vol = path_in("1234_inputVolume.nrrd"), *lab = path_in("blas_label.nrrd");
+    char *extra[] = {"--input", vol, "--output", lab, NULL};
+    cli_result r;
+    run_module(extra, model, &r);
+    DS_CHECK_MSG(r.code == 0, "exit %d, stderr '%s'", r.code, r.err);
+    const char *line = strstr(r.out, "OpenBLAS: ");
+    int reported = line != NULL;
+    if (line && sscanf(line, "OpenBLAS: %63s kernels", core) != 1)
+        reported = 0;
+    cli_result_free(&r);
+    if (saved_type)
+        setenv("OPENBLAS_CORETYPE", saved_type, 1);
+    else
+        unsetenv("OPENBLAS_CORETYPE");
+    if (saved_from)
+        setenv("DS_BLAS_CORE_CORRECTED_FROM", saved_from, 1);
+    free(saved_type), free(saved_from);
+    return reported;
+}
+
+/* ds_cli_correct_blas_core: where OpenBLAS fell back to kernels without AVX2 on a CPU with AVX2
+ * (this test process was itself run again, so DS_BLAS_CORE_CORRECTED_FROM is set), the module
+ * runs itself again and says so, naming the kernels it then uses; elsewhere it says nothing. A
+ * user's OPENBLAS_CORETYPE is always kept and never reported as a correction. */
+static void test_blas_core(const char *model)
+{
+    const char *from = getenv("DS_BLAS_CORE_CORRECTED_FROM");
+    const char *machine = from ? NULL : getenv("OPENBLAS_CORETYPE");
+    char core[64] = "";
+    if (machine) { /* the machine's own choice stays as it is, in tests too */
+        printf("OPENBLAS_CORETYPE=%s is set here: the correction itself is not exercised\n", machine);
+        DS_CHECK(!run_reports_blas_core(model, machine, core));
+        return;
+    }
+    const int reported = run_reports_blas_core(model, NULL, core);
+    printf("OpenBLAS kernels: %s in this test; correction expected %d, reported %d (%s)\n",
+           ds_blas_core(), from != NULL, reported, core);
+    DS_CHECK(reported == (from != NULL));
+    if (from) /* the module uses the kernels this test process was corrected to */
+        DS_CHECK_MSG(strcasecmp(core, ds_blas_core()) == 0, "module %s, test %s", core,
+                     ds_blas_core());
+    DS_CHECK(!run_reports_blas_core(model, "Prescott", core));
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    ds_cli_correct_blas_core(argv); /* the module's kernels, so that results compare bit for bit */
     snprintf(g_tmp, sizeof g_tmp, "/tmp/ds_cli_segment_XXXXXX");
     if (!mkdtemp(g_tmp) || ds_ctx_create(&g_ctx) != DS_OK)
         return 1;
@@ -222,6 +282,7 @@ int main(void)
     test_one_volume(pair);
     test_folder(pair);
     test_refused(pair, single);
+    test_blas_core(pair);
     ds_ctx_free(g_ctx);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
