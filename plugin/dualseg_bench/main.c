@@ -12,8 +12,9 @@
  *          (TRAIN.csv: voxels,pair,ours_s,torch_s,ours_mib,torch_mib; pair 1: the pair, 0: the
  *          V-Net) and segmentation time against the volume's voxels (SEGMENT.csv:
  *          voxels,ours_s,torch_s,ours_mib,torch_mib).
- *        dualseg_bench machine THREADS
- *          "openblas_core=<openblas_get_corename()> openblas_config=<...>" and
+ *        dualseg_bench openblas
+ *          "openblas_core=<openblas_get_corename()> openblas_config=<openblas_get_config()>"
+ *        dualseg_bench sgemm THREADS
  *          "sgemm_gflops=<G>": OpenBLAS SGEMM 2048^3 on THREADS threads, the best of 5 after a
  *          warm-up (the denominator of the fraction of the SGEMM peak).
  * Exit status: 0 done, 1 a failure (one line on stderr), 2 bad arguments.
@@ -385,13 +386,11 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int machine(int threads)
+static int sgemm(int threads)
 {
     ds_ctx *ctx = NULL;
     if (ds_ctx_create(&ctx) != DS_OK || ds_threads_set(ctx, threads) != DS_OK)
         return fprintf(stderr, "dualseg_bench: cannot set %d threads\n", threads), 1;
-    printf("openblas_core=%s openblas_config=%s\n", openblas_get_corename(),
-           openblas_get_config());
     enum { N = 2048 };
     float *a = malloc(sizeof *a * N * N), *b = malloc(sizeof *b * N * N),
           *c = malloc(sizeof *c * N * N);
@@ -419,14 +418,18 @@ static int machine(int threads)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "machine") == 0)
-        return machine(atoi(argv[2]));
+    if (argc == 2 && strcmp(argv[1], "openblas") == 0)
+        return printf("openblas_core=%s openblas_config=%s\n", openblas_get_corename(),
+                      openblas_get_config()) < 0;
+    if (argc == 3 && strcmp(argv[1], "sgemm") == 0)
+        return sgemm(atoi(argv[2]));
     if (argc == 6 && strcmp(argv[1], "accuracy") == 0)
         return accuracy(argv + 2);
     if (argc == 5 && strcmp(argv[1], "scaling") == 0)
         return scaling(argv + 2);
     fprintf(stderr, "usage: dualseg_bench accuracy RUNS.tsv RUNS_DIR PLOTS_DIR PLOTS_LINK\n"
                     "       dualseg_bench scaling TRAIN.csv SEGMENT.csv PLOTS_DIR\n"
-                    "       dualseg_bench machine THREADS\n");
+                    "       dualseg_bench openblas\n"
+                    "       dualseg_bench sgemm THREADS\n");
     return 2;
 }
