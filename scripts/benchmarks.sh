@@ -34,6 +34,10 @@
 #   DS_BENCH_TEST_CASES   segment only the first N test cases (0: all 52)
 #   DS_BENCH_CHECKPOINT_MINUTES  minutes between checkpoints (5; 0: every iteration)
 #   DS_BENCH_SPEED_ITERATIONS    timed training iterations per speed point (3, plus a warm-up)
+#   DS_BENCH_SPEED_PATCHES       training patches of the speed section, x,y,z as XxYxZ
+#                                ("32x48x32 64x64x48 96x96x64 112x112x80")
+#   DS_BENCH_SPEED_VOLUMES       phantom volumes segmented ("112x112x80 144x144x88 192x192x120
+#                                256x256x160"; patch 112x112x80)
 #   DS_BENCH_PYTHON       the Python with torch (/usr/bin/python3)
 # Exit status: 0 done; 1 a run failed (its log is named); 2 bad arguments.
 set -euo pipefail
@@ -50,6 +54,8 @@ width=${DS_BENCH_WIDTH:-16}
 test_cases=${DS_BENCH_TEST_CASES:-0}
 ckpt_minutes=${DS_BENCH_CHECKPOINT_MINUTES:-5}
 speed_iterations=${DS_BENCH_SPEED_ITERATIONS:-3}
+speed_patches=${DS_BENCH_SPEED_PATCHES:-32x48x32 64x64x48 96x96x64 112x112x80}
+speed_volumes=${DS_BENCH_SPEED_VOLUMES:-112x112x80 144x144x88 192x192x120 256x256x160}
 python=${DS_BENCH_PYTHON:-/usr/bin/python3}
 cli=$build/cli-modules
 export DS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
@@ -236,7 +242,7 @@ speed_run() {
   "$build/bin/dualseg_bench" sgemm "$threads" >"$d/machine.txt"
   echo "voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop" >"$d/train.csv.part"
   local p x y z mode pair ours theirs
-  for p in 32x48x32 64x64x48 96x96x64 112x112x80; do
+  for p in $speed_patches; do
     IFS=x read -r x y z <<<"$p"
     for mode in dual single; do
       say "speed: training $mode at $p"
@@ -254,8 +260,9 @@ speed_run() {
   mv -f "$d/train.csv.part" "$d/train.csv"
   say "speed: segmentation of the Hippocampus volume and of phantoms of growing size"
   nice -n 10 "$bi" --threads "$threads" --only hippocampus >"$d/segment_hippocampus.log" 2>&1
-  nice -n 10 "$bi" --threads "$threads" --only volume --volume 112x112x80 --volume 144x144x88 \
-    --volume 192x192x120 --volume 256x256x160 >"$d/segment_volumes.log" 2>&1
+  local volumes=() v
+  for v in $speed_volumes; do volumes+=(--volume "$v"); done
+  nice -n 10 "$bi" --threads "$threads" --only volume "${volumes[@]}" >"$d/segment_volumes.log" 2>&1
   echo "voxels,ours_s,torch_s,ours_mib,torch_mib" >"$d/segment.csv"
   awk '$2 == "ours" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; t[v] = $3; m[v] = $6 }
        $2 == "PyTorch" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; u[v] = $3; n[v] = $6 }
@@ -283,7 +290,9 @@ speed_section() {
   echo "Training: seconds per iteration (median of the iterations after the first for PyTorch,"
   echo "mean for DualSeg), batch 2 labelled + 2 unlabelled (the V-Net: 2 labelled), peak resident"
   echo "memory of the process. Fraction of the SGEMM peak: the convolutions' FLOPs of one"
-  echo "iteration (forward, input and weight gradients) / time / OpenBLAS SGEMM 2048^3 ($peak GFLOP/s)."
+  echo "iteration (forward, input and weight gradients) / time / OpenBLAS SGEMM 2048^3 ($peak GFLOP/s"
+  echo "with the core OpenBLAS chose, $("$build/bin/dualseg_bench" openblas | kv openblas_core): where it chose"
+  echo "an older core than the CPU's, DualSeg's own AVX2 kernels can pass that \"peak\")."
   echo
   echo "| training | patch voxels | DualSeg s/it | PyTorch s/it | ratio | DualSeg MiB | PyTorch MiB | conv GFLOP | DualSeg % of SGEMM peak |"
   echo "|---|---|---|---|---|---|---|---|---|"

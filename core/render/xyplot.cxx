@@ -41,7 +41,7 @@ bool ranges(const ds_render_series *ss, int count, const ds_render_plot_options 
 void draw_one(Canvas &c, const Box &b, const ds_render_series &s, const ds_render_plot_options &p,
               const Axis &x, const Axis &y, Rgb colour, int f)
 {
-    const int dot = std::max(3, f / 3);
+    const int dot = std::max(4, f / 2);
     double px = NAN, py = NAN;
     for (int64_t i = 0; i < s.count; ++i) {
         if (!drawable(s, i, p))
@@ -91,7 +91,7 @@ extern "C" ds_status ds_render_xy_plot(ds_ctx *ctx, const ds_render_series *seri
         Axis y = fit_axis(yr[0], yr[1], p->y_scale == DS_RENDER_SCALE_LOG);
         Canvas c(o->width, o->height, BACKGROUND);
         int f = font_px(o->height);
-        Box b{6 * f, f * 3, o->width - 7 * f, o->height - f * 7};
+        Box b{6 * f, f * 4, o->width - 7 * f, o->height - f * 8};
         if (o->title)
             c.text(f / 2, f / 3, o->title, f * 6 / 5, TEXT, Align::Left, true);
         draw_axes(c, b, x, y, f);

@@ -69,8 +69,8 @@ static void test_diagonal(ds_ctx *ctx, const char *png)
     DS_CHECK_OK(ctx, ds_render_xy_plot(ctx, &s, 1, &p, &o, png));
     ds_render_png r;
     DS_CHECK_OK(ctx, ds_render_read_png(ctx, png, &r));
-    /* the panel of xyplot.cxx: f = 480 / 34 = 14, x from 6f to w - f, y from 3f to h - 4f */
-    const int f = 14, cx = (6 * f + 480 - f) / 2, cy = (3 * f + 480 - 4 * f) / 2;
+    /* the panel of xyplot.cxx: f = 480 / 34 = 14, x from 6f to w - f, y from 4f to h - 4f */
+    const int f = 14, cx = (6 * f + 480 - f) / 2, cy = (4 * f + 480 - 4 * f) / 2;
     int grey = 0;
     for (int py = cy - 3; py <= cy + 3; ++py)
         for (int px = cx - 3; px <= cx + 3; ++px) {
