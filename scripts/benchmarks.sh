@@ -40,6 +40,10 @@
 #                                256x256x160"; patch 112x112x80)
 #   DS_BENCH_PYTHON       the Python with torch (/usr/bin/python3)
 # Exit status: 0 done; 1 a run failed (its log is named); 2 bad arguments.
+# The whole script is one brace group, read in full before it starts: a run takes hours, and bash
+# otherwise reads a script as it goes, so editing or updating the checkout meanwhile (git pull)
+# would make it execute a mix of the old and the new file.
+{
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -403,3 +407,5 @@ if ((!report_only)); then
   done
 fi
 write_report
+exit
+}
