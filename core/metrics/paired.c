@@ -33,13 +33,16 @@ static void rank_sums(const double *d, int m, const double *abs_sorted, double *
         int lo = 0, hi = m; /* first index with abs_sorted >= v, then first > v */
         while (lo < hi) {
             const int mid = (lo + hi) / 2;
-            if (abs_sorted[mid] < v) lo = mid + 1; else hi = mid;
+            if (abs_sorted[mid] < v)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         int end = lo;
         while (end < m && abs_sorted[end] == v)
             ++end;
         const double rank = 0.5 * (double)(lo + 1 + end);
-        if (d[i] > 0) *r_plus += rank; else *r_minus += rank;
+        *(d[i] > 0 ? r_plus : r_minus) += rank;
     }
     for (int i = 0; i < m;) {
         int j = i;
@@ -65,8 +68,8 @@ static double exact_p(int n, int r, double *counts)
         return 1.0;
     double less = 0.0, greater = 0.0;
     for (int s = 0; s <= top; ++s) {
-        if (s <= r) less += counts[s];
-        if (s >= r) greater += counts[s];
+        less += s <= r ? counts[s] : 0.0;
+        greater += s >= r ? counts[s] : 0.0;
     }
     const double p = 2.0 * fmin(less, greater) / ldexp(1.0, n);
     return p > 1.0 ? 1.0 : p;

@@ -41,4 +41,8 @@ double bench_mean(const bench_run *r, int c, int m);
 /* The per-case mean Dice over the foreground classes. */
 double bench_case_dice(const bench_run *r, int i);
 
+/* The subcommands (main.c's usage): argv holds their arguments; the exit status is returned. */
+int bench_accuracy(char **argv);
+int bench_scaling(char **argv);
+
 #endif
