@@ -5,7 +5,8 @@
 # middle of training, leaves no DONE; the rerun continues from the checkpoint (resumedFrom > 0,
 # the training log holds iterations 1..40 once each), segments, evaluates and writes DONE; a
 # third run redoes nothing (DONE, model and metrics untouched); BENCHMARKS.md has the run's row
-# with numbers and every other run pending; an unknown run name is refused (exit 2). No Dice
+# with numbers and every other run pending; dualseg_bench draws the three scaling plots from
+# tables in the script's format; an unknown run name is refused (exit 2). No Dice
 # floor: 40 iterations of a width-2 V-Net only show that the pipeline runs.
 # Usage: test_benchmarks.sh SOURCE_DIR BUILD_DIR SHARED_DIR
 set -uo pipefail
@@ -65,7 +66,17 @@ check '[[ $(grep -cE "^\| [a-d5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 14 ]]
 check 'grep -q "^## Speed and memory against PyTorch" "$md" && grep -q "^## Annotator loop (protocol A-H)" "$md"'
 check 'grep -q "^Headline: pending" "$md"'
 
-# 5. bad arguments
+# 5. the scaling plots from speed tables of the script's format (values made up: shapes only)
+printf 'voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop\n49152,1,5,7,800,1200,130\n49152,0,1,2,250,500,23\n1003520,1,90,120,3000,5000,2600\n1003520,0,20,30,900,1500,480\n' >"$out/train.csv"
+printf 'voxels,ours_s,torch_s,ours_mib,torch_mib\n1003520,10,12,500,700\n1824768,60,70,600,900\n' >"$out/segment.csv"
+"$2/bin/dualseg_bench" scaling "$out/train.csv" "$out/segment.csv" "$out" 2>"$out/scaling.txt"
+rc=$?
+check '[[ $rc == 0 ]]' "$(cat "$out/scaling.txt")"
+for f in scaling_train_time scaling_train_memory scaling_segment_time; do
+  check '[[ $(head -c 4 "$out/$f.png" | od -An -c | tr -d " ") == "211PNG" ]]' "$f.png"
+done
+
+# 6. bad arguments
 bash "$src/scripts/benchmarks.sh" --only no-such-run >/dev/null 2>"$out/bad.txt"
 rc=$?
 check '[[ $rc == 2 ]] && grep -q "no-such-run" "$out/bad.txt"' "rc $rc: $(cat "$out/bad.txt")"
