@@ -1,7 +1,7 @@
 /* ds_render.h - pictures and files for people and other viewers: overlay and montage PNGs of a
- * segmentation with its entropy map, the training-curve plot, a Slicer colour table for the
- * entropy and VTK image data (.vti) for ParaView. Everything goes through the VTK bridge
- * (core/render, C++ inside) with VTK's imaging pipeline only (vtkImageReslice,
+ * segmentation with its entropy map, the training-curve plot, xy plots (benchmarks), a Slicer
+ * colour table for the entropy and VTK image data (.vti) for ParaView. Everything goes through
+ * the VTK bridge (core/render, C++ inside) with VTK's imaging pipeline only (vtkImageReslice,
  * vtkImageMapToColors, vtkImageBlend, vtkPNGWriter / vtkXMLImageDataWriter) and FreeType for
  * text: no OpenGL, no display.
  *
@@ -122,6 +122,44 @@ int ds_render_table_column(const ds_render_table *t, const char *name);
  * as a PNG of o->width x o->height. */
 ds_status ds_render_training_curve(ds_ctx *ctx, const ds_render_table *log,
                                    const ds_render_options *o, const char *png_path);
+
+/* ---- Plots of numbers (benchmarks: a scatter of two methods, cost against size) ---- */
+
+typedef enum ds_render_mark {
+    DS_RENDER_MARK_LINE = 0, /* points joined in the given order, a dot at each */
+    DS_RENDER_MARK_POINTS    /* dots only (a scatter) */
+} ds_render_mark;
+
+typedef enum ds_render_scale { DS_RENDER_SCALE_LINEAR = 0, DS_RENDER_SCALE_LOG } ds_render_scale;
+
+typedef enum ds_render_guide {
+    DS_RENDER_GUIDE_NONE = 0,
+    DS_RENDER_GUIDE_DIAGONAL /* the line y = x, both axes on one range (method B against A) */
+} ds_render_guide;
+
+typedef struct ds_render_series {
+    const char *name;    /* the legend entry */
+    const double *x, *y; /* count points; a point with a non-finite coordinate (or <= 0 on a log
+                            axis) is skipped */
+    int64_t count;
+    ds_render_mark mark;
+} ds_render_series;
+
+typedef struct ds_render_plot_options {
+    const char *x_label, *y_label; /* NULL: none */
+    ds_render_scale x_scale, y_scale;
+    ds_render_guide guide;
+} ds_render_plot_options;
+
+/* No labels, linear axes, no guide. */
+void ds_render_plot_options_init(ds_render_plot_options *p);
+
+/* One panel: the series (1..10, each in its palette colour, the legend in the top-right corner)
+ * on axes fitted to their points, o->title on top, as a PNG of o->width x o->height.
+ * DS_ERR_ARG when no point of any series is drawable. */
+ds_status ds_render_xy_plot(ds_ctx *ctx, const ds_render_series *series, int count,
+                            const ds_render_plot_options *p, const ds_render_options *o,
+                            const char *png_path);
 
 /* ---- Reading pictures back (tests, tools) ---- */
 

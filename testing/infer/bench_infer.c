@@ -10,7 +10,9 @@
  *                3 GiB target; --ct-stride S (default half the patch; at most the patch) and
  *                --ct-width W (default 16) to shorten it (the accumulators and outputs do not
  *                depend on either)
- * --only CASE runs one case.
+ *   volume:XxYxZ (--volume XxYxZ, repeatable) a phantom of that size, patch 112 x 112 x 80
+ *                (a smaller volume is padded), K = 2: segmentation time against the volume's size
+ * --only CASE runs one case (hippocampus, la or ct); --volume cases run with --only volume too.
  * Both sides: Gaussian weighting, half-patch stride, batch 2, no flips, entropy and
  * disagreement computed.
  * --study MODEL (alone): uniform against Gaussian weighting, in process, with a small trained V-Net
@@ -19,7 +21,7 @@
  *   whole volume in one window (no window borders at all).
  * Usage: bench_infer [--threads N] [--batch B] [--only CASE] [--ct] [--ct-stride S]
  *                    [--ct-width W] [--no-torch] [--study MODEL] [--hippocampus FILE]
- *                    [--python EXE]
+ *                    [--python EXE] [--volume XxYxZ]...
  */
 #define _DEFAULT_SOURCE /* wait4: the peak memory of one child */
 #include <inttypes.h>
@@ -105,6 +107,18 @@ static void on_progress(void *user, double fraction, const char *message)
     }
 }
 
+/* "XxYxZ" into size; 0 when it is not three positive numbers. */
+static int parse_size(const char *s, int64_t size[3])
+{
+    long long v[3];
+    if (sscanf(s, "%lldx%lldx%lld", &v[0], &v[1], &v[2]) != 3 || v[0] < 1 || v[1] < 1 ||
+        v[2] < 1)
+        return 0;
+    for (int a = 0; a < 3; ++a)
+        size[a] = v[a];
+    return 1;
+}
+
 /* One case in this (child) process: prints "RESULT seconds=.. windows=..". */
 static int child(const char *name, const char *hippocampus, int64_t ct_stride, int ct_width,
                  int batch)
@@ -113,11 +127,15 @@ static int child(const char *name, const char *hippocampus, int64_t ct_stride, i
     if (ds_ctx_create(&ctx) != DS_OK)
         return 1;
     const int hip = strcmp(name, "hippocampus") == 0, ct = strcmp(name, "ct") == 0;
-    const int64_t patch_hip[3] = {32, 48, 32}, patch_big[3] = {112, 112, 80};
+    const int64_t patch_hip[3] = {32, 48, 32};
+    const int64_t patch_big[3] = {112, 112, 80};
+    int64_t size[3] = {144, 144, 88};
+    if (strncmp(name, "volume:", 7) == 0)
+        parse_size(name + 7, size);
     ds_volume *image = NULL;
     ds_status st = hip ? ds_io_read_image(ctx, hippocampus, &image)
                  : ct  ? phantom(ctx, 512, 512, 300, &image)
-                       : phantom(ctx, 144, 144, 88, &image);
+                       : phantom(ctx, size[0], size[1], size[2], &image);
     ds_model *m = NULL;
     ds_net_scratch *scratch = NULL;
     if (st == DS_OK)
@@ -206,11 +224,15 @@ static double field(const char *result, const char *key)
     return p ? atof(p + strlen(key)) : NAN;
 }
 
+#define MAX_VOLUMES 8
+
 typedef struct bench_args {
     const char *self, *hippocampus, *python;
     int threads, torch, ct, ct_width, batch;
     const char *study, *only;
     int64_t ct_stride;
+    char volumes[MAX_VOLUMES][48]; /* "volume:XxYxZ" */
+    int volume_count;
 } bench_args;
 
 static void compare(const bench_args *a, const char *name)
@@ -235,7 +257,11 @@ static void compare(const bench_args *a, const char *name)
         return;
     char *py_hip[] = {(char *)python, script, "hippocampus", (char *)hippocampus, t, b, NULL};
     char *py_la[] = {(char *)python, script, "la", t, b, NULL};
-    if (spawn(strcmp(name, "hippocampus") == 0 ? py_hip : py_la, tres, sizeof tres, &tpeak) != 0) {
+    char *py_volume[] = {(char *)python, script, (char *)name, t, b, NULL};
+    char *const *py = strcmp(name, "hippocampus") == 0 ? py_hip
+                      : strncmp(name, "volume:", 7) == 0 ? py_volume
+                                                         : py_la;
+    if (spawn(py, tres, sizeof tres, &tpeak) != 0) {
         printf("%-12s PyTorch: failed\n", name);
         return;
     }
@@ -359,7 +385,8 @@ static int study(const char *model_path)
 
 int main(int argc, char **argv)
 {
-    bench_args a = {argv[0], HIPPOCAMPUS, "/usr/bin/python3", 2, 1, 0, 16, 2, NULL, NULL, 0};
+    bench_args a = {argv[0], HIPPOCAMPUS, "/usr/bin/python3", 2, 1, 0, 16, 2, NULL, NULL, 0,
+                    {{0}}, 0};
     if (argc == 7 && strcmp(argv[1], "--child") == 0)
         return child(argv[2], argv[3], atoll(argv[4]), atoi(argv[5]), atoi(argv[6]));
     for (int i = 1; i < argc; ++i) {
@@ -384,10 +411,13 @@ int main(int argc, char **argv)
             a.hippocampus = argv[++i];
         else if (strcmp(argv[i], "--python") == 0 && more)
             a.python = argv[++i];
+        else if (strcmp(argv[i], "--volume") == 0 && more && a.volume_count < MAX_VOLUMES &&
+                 parse_size(argv[i + 1], (int64_t[3]){0, 0, 0}))
+            snprintf(a.volumes[a.volume_count++], sizeof a.volumes[0], "volume:%s", argv[++i]);
         else {
             fprintf(stderr, "usage: bench_infer [--threads N] [--batch B] [--only CASE] [--ct] "
                             "[--ct-stride S] [--ct-width W] [--no-torch] [--study MODEL] "
-                            "[--hippocampus FILE] [--python EXE]\n");
+                            "[--hippocampus FILE] [--python EXE] [--volume XxYxZ]...\n");
             return 2;
         }
     }
@@ -403,5 +433,8 @@ int main(int argc, char **argv)
     for (int c = 0; c < 3; ++c)
         if ((c < 2 || a.ct) && (!a.only || strcmp(a.only, cases[c]) == 0))
             compare(&a, cases[c]);
+    for (int v = 0; v < a.volume_count; ++v)
+        if (!a.only || strcmp(a.only, "volume") == 0)
+            compare(&a, a.volumes[v]);
     return 0;
 }

@@ -8,6 +8,8 @@ float32 accumulation), the same maps (entropy, disagreement), on the same image.
                                                          K = 3
   bench_infer_torch.py la THREADS BATCH                  the 144 x 144 x 88 phantom, patch
                                                          112,112,80, K = 2
+  bench_infer_torch.py volume:XxYxZ THREADS BATCH       a phantom of that size, patch 112,112,80
+                                                         (a smaller volume is padded), K = 2
 Prints "RESULT seconds=<s> windows=<n>" (the median of 3 timed runs after a warm-up for
 hippocampus, one run for la, as bench_infer does).
 """
@@ -42,7 +44,10 @@ def main():
         image = np.asarray(nib.load(sys.argv[2]).dataobj, dtype=np.float32).transpose(2, 1, 0)
         threads, batch, patch, classes = int(sys.argv[3]), int(sys.argv[4]), (32, 48, 32), 3
     else:
-        image = phantom(144, 144, 88)
+        size = (144, 144, 88)
+        if case.startswith("volume:"):
+            size = tuple(int(v) for v in case[7:].split("x"))
+        image = phantom(*size)
         threads, batch, patch, classes = int(sys.argv[2]), int(sys.argv[3]), (112, 112, 80), 2
     torch.set_num_threads(threads)
     torch.manual_seed(1)

@@ -1,0 +1,46 @@
+// axes.h - what the plots share: the palette, linear and log axes with their ticks, the frame
+// with tick labels, and the legend box. C++ only, private to core/render.
+#ifndef DS_RENDER_AXES_H
+#define DS_RENDER_AXES_H
+
+#include "canvas.h"
+
+#include <string>
+#include <vector>
+
+namespace dsr {
+
+// Okabe-Ito: told apart with every common colour-vision deficiency, bright on the dark ground.
+// Two greys extend it to the nine series of the loss panel.
+extern const Rgb PALETTE[10];
+
+struct Axis {
+    double lo, hi;
+    bool log;
+    double map(double v, double a, double b) const;
+};
+
+struct Box {
+    int x, y, w, h;
+};
+
+struct LegendEntry {
+    std::string name;
+    Rgb colour;
+};
+
+// An axis around the data range [lo, hi] (lo <= hi; log: both > 0): quarter decades on a log
+// axis; 5 % padding on a linear one, starting at 0 when the padding would cross it.
+Axis fit_axis(double lo, double hi, bool log);
+// Ticks at 1, 2 or 5 times a power of ten, about `want` of them.
+std::vector<double> linear_ticks(double lo, double hi, int want);
+std::vector<double> log_ticks(double lo, double hi);
+std::string tick_label(double v);
+// The grid, ticks and tick labels of both axes (log ticks on a log axis) and the frame.
+void draw_axes(Canvas &c, const Box &b, const Axis &x, const Axis &y, int f);
+// The legend in the top-right corner of b.
+void draw_legend(Canvas &c, const Box &b, const std::vector<LegendEntry> &entries, int f);
+
+} // namespace dsr
+
+#endif

@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# Everything of BENCHMARKS.md (issue 14): the H-10 accuracy runs on Task04_Hippocampus through
+# the CLI modules, the speed and memory comparison with PyTorch, then BENCHMARKS.md itself.
+# Hours on 2 cores; never part of CI (testing/train/test_benchmarks.sh runs its machinery on a
+# tiny schedule).
+#
+# Usage: scripts/benchmarks.sh [--list] [--only NAME[,NAME...]] [--report]
+#   --list    the runs in the order they run, each with its state (done / started / pending)
+#   --only    run these runs only (names from --list; "speed" is the speed section)
+#   --report  run nothing, only write BENCHMARKS.md from what is finished
+#
+# Every run has a folder DS_BENCH_DIR/runs/<name> with its cohort list, model, checkpoint,
+# training log, segmentations, per-case metrics and the logs of each module. A run is finished
+# when its DONE file exists (written atomically after the evaluation) and is never redone; an
+# unfinished one continues from its checkpoint (DualSegTrain resumes from --checkpoint), a
+# trained one goes straight to segmentation. Runs not finished appear in BENCHMARKS.md as
+# pending. Interrupt at any time (Ctrl-C, kill, a reboot) and rerun the same command.
+#
+# The protocol H-10 (issue 14): splits.json's lists; 3 classes; per-volume z-score; patch
+# 32x48x32 (x, y, z = the NIfTI array order); batch 2 labelled + 2 unlabelled; SGD lr 0.01,
+# momentum 0.9, weight decay 1e-4; 2000 iterations, lr x 0.1 at 833 and 1667 (--milestones
+# 0.4165,0.8335 of the run); random crops only; segmentation with a sliding window of stride 8
+# and uniform weights (the pair: the mean of both networks' probabilities), no post-processing;
+# Dice, Jaccard, HD95 and ASD in mm per class, empty predictions scored 0 (--empty score-zero).
+#
+# Environment (defaults: the real protocol):
+#   DS_BENCH_DIR          output folder (bench_output in the checkout)
+#   DS_BENCH_REPORT       the Markdown written (BENCHMARKS.md in the checkout); its plots go to
+#                         docs/benchmarks/ beside it
+#   DS_BENCH_DATA         the Decathlon folder with splits.json (../shared/data/Task04_Hippocampus)
+#   DS_BENCH_BUILD_DIR    the build whose programs run (build); DS_BENCH_SKIP_BUILD=1: as it is
+#   DS_BENCH_THREADS      threads of every program (2)
+#   DS_BENCH_ITERATIONS   training iterations (2000)   DS_BENCH_WIDTH  network width (16)
+#   DS_BENCH_TEST_CASES   segment only the first N test cases (0: all 52)
+#   DS_BENCH_CHECKPOINT_MINUTES  minutes between checkpoints (5; 0: every iteration)
+#   DS_BENCH_SPEED_ITERATIONS    timed training iterations per speed point (3, plus a warm-up)
+#   DS_BENCH_SPEED_PATCHES       training patches of the speed section, x,y,z as XxYxZ
+#                                ("32x48x32 64x64x48 96x96x64 112x112x80")
+#   DS_BENCH_SPEED_VOLUMES       phantom volumes segmented ("112x112x80 144x144x88 192x192x120
+#                                256x256x160"; patch 112x112x80)
+#   DS_BENCH_PYTHON       the Python with torch (/usr/bin/python3)
+# Exit status: 0 done; 1 a run failed (its log is named); 2 bad arguments.
+# The whole script is one brace group, read in full before it starts: a run takes hours, and bash
+# otherwise reads a script as it goes, so editing or updating the checkout meanwhile (git pull)
+# would make it execute a mix of the old and the new file.
+{
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+bench=${DS_BENCH_DIR:-$root/bench_output}
+report=${DS_BENCH_REPORT:-$root/BENCHMARKS.md}
+data=${DS_BENCH_DATA:-$root/../shared/data/Task04_Hippocampus}
+data=$(cd "$data" 2>/dev/null && pwd) || { echo "benchmarks.sh: no folder $data" >&2; exit 1; }
+build=${DS_BENCH_BUILD_DIR:-$root/build}
+threads=${DS_BENCH_THREADS:-2}
+iterations=${DS_BENCH_ITERATIONS:-2000}
+width=${DS_BENCH_WIDTH:-16}
+test_cases=${DS_BENCH_TEST_CASES:-0}
+ckpt_minutes=${DS_BENCH_CHECKPOINT_MINUTES:-5}
+speed_iterations=${DS_BENCH_SPEED_ITERATIONS:-3}
+speed_patches=${DS_BENCH_SPEED_PATCHES:-32x48x32 64x64x48 96x96x64 112x112x80}
+speed_volumes=${DS_BENCH_SPEED_VOLUMES:-112x112x80 144x144x88 192x192x120 256x256x160}
+python=${DS_BENCH_PYTHON:-/usr/bin/python3}
+cli=$build/cli-modules
+export DS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
+
+# name | group | seed | split | mode | extra DualSegTrain arguments | description. Order: what the
+# headline needs first ((a) and (b) at seed 1337, then the other seeds, then (d)), then the
+# ablations, the 5 % runs and the speed section.
+RUNS=(
+  "a-1337|a|1337|labelled_10pct|single||supervised V-Net, labelled_10pct"
+  "b-1337|b|1337|labelled_10pct|dual||dual method, labelled_10pct"
+  "a-1338|a|1338|labelled_10pct|single||supervised V-Net, labelled_10pct"
+  "b-1338|b|1338|labelled_10pct|dual||dual method, labelled_10pct"
+  "a-1339|a|1339|labelled_10pct|single||supervised V-Net, labelled_10pct"
+  "b-1339|b|1339|labelled_10pct|dual||dual method, labelled_10pct"
+  "d-1337|d|1337|train|single||supervised V-Net, all training cases (upper bound)"
+  "c-no-cr|c|1337|labelled_10pct|dual|--weightCR 0|dual without L_cr (2.1)"
+  "c-no-cce|c|1337|labelled_10pct|dual|--weightCCE 0|dual without L_cce (2.2)"
+  "c-no-kl|c|1337|labelled_10pct|dual|--weightKL 0|dual without L_kl (2.3)"
+  "c-no-con|c|1337|labelled_10pct|dual|--weightCON 0|dual without L_con (2.4)"
+  "c-no-cos|c|1337|labelled_10pct|dual|--weightCOS 0|dual without L_cos (2.5)"
+  "c-class-mask|c|1337|labelled_10pct|dual|--maskMode class-aware|dual, class-aware entropy mask"
+  "a5-1337|a5|1337|labelled_5pct|single||supervised V-Net, labelled_5pct"
+  "b5-1337|b5|1337|labelled_5pct|dual||dual method, labelled_5pct"
+  "speed|speed|0||||speed and memory against PyTorch"
+)
+
+fail() { echo "benchmarks.sh: $*" >&2; exit 1; }
+say() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$bench/benchmarks.log"; }
+field() { local IFS='|'; read -r -a f <<<"$1"; echo "${f[$2]}"; }
+# Writes stdin to $1 atomically (temporary file + rename in the same folder).
+atomic() { cat >"$1.tmp.$$" && sync "$1.tmp.$$" 2>/dev/null; mv -f "$1.tmp.$$" "$1"; }
+
+state() {
+  local d=$bench/runs/$1
+  if [[ -f $d/DONE ]]; then echo done
+  elif [[ -e $d ]]; then echo started
+  else echo pending; fi
+}
+
+list=0 only= report_only=0
+while (($#)); do
+  case $1 in
+    --list) list=1 ;;
+    --only) [[ $# -ge 2 ]] || { echo "benchmarks.sh: --only needs names" >&2; exit 2; }
+            only=,$2,; shift ;;
+    --report) report_only=1 ;;
+    *) echo "benchmarks.sh: unknown argument '$1' (--list, --only NAMES, --report)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [[ -n $only ]]; then
+  for n in ${only//,/ }; do
+    known=0
+    for r in "${RUNS[@]}"; do [[ $(field "$r" 0) == "$n" ]] && known=1; done
+    ((known)) || { echo "benchmarks.sh: no run called '$n' (see --list)" >&2; exit 2; }
+  done
+fi
+mkdir -p "$bench/runs" || fail "cannot create $bench"
+if ((list)); then
+  for r in "${RUNS[@]}"; do
+    printf '%-14s %-8s %s\n' "$(field "$r" 0)" "$(state "$(field "$r" 0)")" "$(field "$r" 6)"
+  done
+  exit 0
+fi
+
+if [[ ${DS_BENCH_SKIP_BUILD:-0} != 1 ]]; then
+  "$root/scripts/build.sh" release >"$bench/build.log" 2>&1 ||
+    fail "the build failed; its log is $bench/build.log"
+fi
+for exe in "$cli/DualSegTrain" "$cli/DualSegSegment" "$cli/DualSegEvaluate" \
+           "$build/bin/dualseg_bench"; do
+  [[ -x $exe ]] || fail "$exe is missing: build first (scripts/build.sh release)"
+done
+[[ -f $data/splits.json ]] || fail "$data/splits.json not found (DS_BENCH_DATA)"
+
+# The ids of one list of splits.json (a fixed file: one quoted id per line inside the list).
+split_ids() {
+  awk -v key="\"$1\"" '$0 ~ key"[ \t]*:" { on = 1; next } on && /\]/ { exit }
+                       on { gsub(/[ \t",]/, ""); if ($0 != "") print }' "$data/splits.json"
+}
+# The file of case id in folder kind (images / labels) of the Decathlon layout (Tr, then Ts).
+case_file() {
+  local f
+  for f in "$data/$1Tr/$2".* "$data/$1Ts/$2".*; do [[ -e $f ]] && { echo "$f"; return; }; done
+  fail "no $1 file for case $2 under $data"
+}
+
+# The test cases as links named by case id (DualSegSegment and DualSegEvaluate take folders).
+prepare_test_folders() {
+  local t=$bench/test n=0 id img
+  [[ -f $t/READY && $(cat "$t/READY") == "$test_cases" ]] && return
+  rm -rf "$t" && mkdir -p "$t/images" "$t/labels"
+  while read -r id; do
+    ((test_cases > 0 && n >= test_cases)) && break
+    img=$(case_file images "$id")
+    ln -s "$img" "$t/images/$(basename "$img")"
+    ln -s "$(case_file labels "$id")" "$t/labels/$(basename "$img")"
+    n=$((n + 1))
+  done < <(split_ids test)
+  ((n > 0)) || fail "splits.json has no test cases"
+  echo "$test_cases" | atomic "$t/READY"
+}
+
+# The cohort list of a run: the labelled cases with labels; for the dual method also every other
+# training case, without its label.
+write_cohort() {
+  local split=$1 mode=$2 out=$3 id
+  declare -A labelled=()
+  {
+    echo "image,label"
+    while read -r id; do
+      labelled[$id]=1
+      echo "$(case_file images "$id"),$(case_file labels "$id")"
+    done < <(split_ids "$split")
+    if [[ $mode == dual ]]; then
+      while read -r id; do
+        [[ -n ${labelled[$id]:-} ]] || case_file images "$id"
+      done < <(split_ids train)
+    fi
+  } | atomic "$out"
+}
+
+# Runs a module with its output in a log; on failure names the log and shows its end.
+module() {
+  local log=$1
+  shift
+  if ! nice -n 10 "$@" >"$log" 2>&1; then
+    echo "benchmarks.sh: $(basename "$1") failed; its log is $log:" >&2
+    grep -v '^<' "$log" | tail -n 5 >&2
+    exit 1
+  fi
+}
+
+accuracy_run() {
+  local name=$1 seed=$2 split=$3 mode=$4 extra=$5 d=$bench/runs/$1
+  mkdir -p "$d"
+  local pair=heterogeneous
+  [[ $mode == single ]] && pair=single
+  if [[ ! -f $d/TRAINED ]]; then
+    write_cohort "$split" "$mode" "$d/cohort.csv"
+    say "$name: training ($pair, $iterations iterations, seed $seed${extra:+, $extra})"
+    # shellcheck disable=SC2086 # extra holds whole flags
+    module "$d/train.log" "$cli/DualSegTrain" --cohortCsv "$d/cohort.csv" --model "$d/model.dsm" \
+      --classes 3 --pair "$pair" --width "$width" --normalisation zscore --patch 32,48,32 \
+      --iterations "$iterations" --milestones 0.4165,0.8335 --lr 0.01 --momentum 0.9 \
+      --weightDecay 0.0001 --labelledBatch 2 --unlabelledBatch 2 --seed "$seed" \
+      --checkpoint "$d/checkpoint.dsm" --checkpointMinutes "$ckpt_minutes" \
+      --log "$d/training_log.csv" --threads "$threads" --returnparameterfile "$d/train_returns.txt" \
+      $extra
+    local from
+    from=$(awk -F' *= *' '$1 == "resumedFrom" { print $2 }' "$d/train_returns.txt")
+    [[ ${from:-0} != 0 ]] && say "$name: continued from the checkpoint at iteration $from"
+    echo "$iterations" | atomic "$d/TRAINED"
+  fi
+  say "$name: segmenting $(find "$bench/test/images" -mindepth 1 -maxdepth 1 | wc -l) test cases"
+  rm -rf "$d/segmentations" "$d/predictions" && mkdir -p "$d/segmentations" "$d/predictions"
+  module "$d/segment.log" "$cli/DualSegSegment" "$d/model.dsm" --inputFolder "$bench/test/images" \
+    --outputFolder "$d/segmentations" --folderFormat .nii.gz --stride 8,8,8 --weighting uniform \
+    --threads "$threads"
+  local f
+  for f in "$d/segmentations"/*_label.nii.gz; do
+    ln -s "$f" "$d/predictions/$(basename "${f%_label.nii.gz}").nii.gz"
+  done
+  module "$d/evaluate.log" "$cli/DualSegEvaluate" --predictionFolder "$d/predictions" \
+    --referenceFolder "$bench/test/labels" --outputTable "$d/metrics.csv" --classes 3 \
+    --units mm --empty score-zero --threads "$threads"
+  rm -rf "$d/segmentations"/*_entropy.nii.gz "$d/segmentations"/*_disagreement.nii.gz
+  printf 'run %s finished %s\niterations %s\n' "$name" "$(date -u +%FT%TZ)" "$iterations" |
+    atomic "$d/DONE"
+  say "$name: done ($(grep -c ',summary,' "$d/metrics.csv") summary rows in metrics.csv)"
+}
+
+# ---- Speed and memory against PyTorch, in one run ----
+
+# key=value fields of the last line of a program's output that has key.
+kv() { grep -o "$1=[^ ]*" | tail -n 1 | cut -d= -f2; }
+
+speed_run() {
+  local d=$bench/runs/speed bt=$build/testing/train/bench_train bi=$build/testing/infer/bench_infer
+  local pt=$root/testing/train/bench_train_torch.py n=$((speed_iterations + 1))
+  mkdir -p "$d"
+  [[ -x $bt && -x $bi ]] || fail "$bt or $bi is missing (built with the tests)"
+  say "speed: the SGEMM peak"
+  "$build/bin/dualseg_bench" sgemm "$threads" >"$d/machine.txt"
+  echo "voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop" >"$d/train.csv.part"
+  local p x y z mode pair ours theirs
+  for p in $speed_patches; do
+    IFS=x read -r x y z <<<"$p"
+    for mode in dual single; do
+      say "speed: training $mode at $p"
+      ours=$(nice -n 10 "$bt" "$mode" "$width" "$x" "$y" "$z" 2 2 "$n" "$threads" 2>&1 |
+             tee "$d/train_${mode}_$p.log")
+      local targs=("$width" "$x" "$y" "$z" 2 2 "$n")
+      [[ $mode == single ]] && targs=(--single "${targs[@]}")
+      theirs=$(nice -n 10 "$python" "$pt" "${targs[@]}" 2>&1 | tee "$d/train_${mode}_${p}_torch.log")
+      pair=1
+      [[ $mode == single ]] && pair=0
+      echo "$((x * y * z)),$pair,$(kv s_per_iteration <<<"$ours"),$(kv s_per_iteration <<<"$theirs"),$(kv peak_rss_mib <<<"$ours"),$(kv peak_rss_mib <<<"$theirs"),$(kv conv_gflop <<<"$theirs")" \
+        >>"$d/train.csv.part"
+    done
+  done
+  mv -f "$d/train.csv.part" "$d/train.csv"
+  say "speed: segmentation of the Hippocampus volume and of phantoms of growing size"
+  nice -n 10 "$bi" --threads "$threads" --only hippocampus >"$d/segment_hippocampus.log" 2>&1
+  local volumes=() v
+  for v in $speed_volumes; do volumes+=(--volume "$v"); done
+  nice -n 10 "$bi" --threads "$threads" --only volume "${volumes[@]}" >"$d/segment_volumes.log" 2>&1
+  echo "voxels,ours_s,torch_s,ours_mib,torch_mib" >"$d/segment.csv"
+  awk '$2 == "ours" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; t[v] = $3; m[v] = $6 }
+       $2 == "PyTorch" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; u[v] = $3; n[v] = $6 }
+       END { for (v in t) print v "," t[v] "," u[v] "," m[v] "," n[v] }' \
+    "$d/segment_volumes.log" | sort -t, -n >>"$d/segment.csv"
+  date -u +%FT%TZ | atomic "$d/DONE"
+  say "speed: done"
+}
+
+# ---- BENCHMARKS.md ----
+
+speed_section() {
+  local d=$bench/runs/speed
+  echo "## Speed and memory against PyTorch"
+  echo
+  if [[ ! -f $d/DONE ]]; then
+    echo "Pending: \`scripts/benchmarks.sh --only speed\` has not finished."
+    return
+  fi
+  local peak
+  peak=$(kv sgemm_gflops <"$d/machine.txt")
+  echo "Both sides in the same run, $threads threads, \`OMP_WAIT_POLICY=passive\`, width 16;"
+  echo "DualSeg's bench_train / bench_infer against testing/train/bench_train_torch.py /"
+  echo "testing/infer/bench_infer_torch.py (PyTorch $("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?'))."
+  echo "Training: seconds per iteration (median of the iterations after the first for PyTorch,"
+  echo "mean for DualSeg), batch 2 labelled + 2 unlabelled (the V-Net: 2 labelled), peak resident"
+  echo "memory of the process. Fraction of the SGEMM peak: the convolutions' FLOPs of one"
+  echo "iteration (forward, input and weight gradients) / time / OpenBLAS SGEMM 2048^3 ($peak GFLOP/s"
+  echo "with the core OpenBLAS chose, $("$build/bin/dualseg_bench" openblas | kv openblas_core): where it chose"
+  echo "an older core than the CPU's, DualSeg's own AVX2 kernels can pass that \"peak\")."
+  echo
+  echo "| training | patch voxels | DualSeg s/it | PyTorch s/it | ratio | DualSeg MiB | PyTorch MiB | conv GFLOP | DualSeg % of SGEMM peak |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  awk -F, -v peak="$peak" 'NR > 1 { r = ($4 > 0) ? sprintf("%.2f", $3 / $4) : "n/a";
+      f = ($3 > 0 && peak > 0) ? sprintf("%.0f", 100 * $7 / $3 / peak) : "n/a";
+      printf "| %s | %d | %.3f | %.3f | %s x | %d | %d | %.1f | %s |\n",
+             $2 ? "pair" : "V-Net", $1, $3, $4, r, $5, $6, $7, f }' "$d/train.csv"
+  echo
+  echo "Segmentation (the pair, Gaussian weights, half-patch stride, batch 2; one volume each):"
+  echo
+  echo '```'
+  grep -h -E 'ours|PyTorch' "$d/segment_hippocampus.log" "$d/segment_volumes.log" || true
+  echo '```'
+  echo
+  echo "Targets (issue 14): training at most 0.5x PyTorch's time, segmentation at most 0.7x,"
+  echo "peak memory at most PyTorch's."
+  echo
+  if "$build/bin/dualseg_bench" scaling "$d/train.csv" "$d/segment.csv" "$plots" \
+       >"$bench/scaling_plot.log" 2>&1; then
+    echo "![seconds per iteration against the patch](docs/benchmarks/scaling_train_time.png)"
+    echo "![peak memory against the patch](docs/benchmarks/scaling_train_memory.png)"
+    echo "![segmentation time against the volume](docs/benchmarks/scaling_segment_time.png)"
+  else
+    echo "(scaling plots failed: $(tail -n 1 "$bench/scaling_plot.log"))"
+  fi
+}
+
+write_report() {
+  local tsv=$bench/runs.tsv r
+  plots=$(dirname "$report")/docs/benchmarks
+  mkdir -p "$plots"
+  for r in "${RUNS[@]}"; do
+    [[ $(field "$r" 1) == speed ]] && continue
+    printf '%s\t%s\t%s\t%s\n' "$(field "$r" 0)" "$(field "$r" 1)" "$(field "$r" 2)" \
+      "$(field "$r" 6)"
+  done >"$tsv"
+  local accuracy
+  accuracy=$("$build/bin/dualseg_bench" accuracy "$tsv" "$bench/runs" "$plots" docs/benchmarks) ||
+    fail "dualseg_bench accuracy failed"
+  local blas
+  blas=$("$build/bin/dualseg_bench" openblas | kv openblas_core)
+  {
+    echo "# DualSeg benchmarks"
+    echo
+    echo "Written by \`scripts/benchmarks.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); runs not"
+    echo "finished are listed as pending (never estimated)."
+    echo
+    echo "## Machine"
+    echo
+    echo "- CPU: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'),"
+    echo "  $(nproc) cores; OpenBLAS core: $blas (openblas_get_corename)"
+    echo "- threads: $threads, \`OMP_WAIT_POLICY=$OMP_WAIT_POLICY\`; load when written: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    echo "## Commands"
+    echo
+    echo '```sh'
+    echo "scripts/benchmarks.sh            # everything, resumable; --list, --only NAMES, --report"
+    echo "# one accuracy run, e.g. b-1337, is (paths shortened):"
+    echo "DualSegTrain --cohortCsv runs/b-1337/cohort.csv --model runs/b-1337/model.dsm --classes 3 \\"
+    echo "  --pair heterogeneous --width $width --patch 32,48,32 --iterations $iterations \\"
+    echo "  --milestones 0.4165,0.8335 --seed 1337 --checkpoint runs/b-1337/checkpoint.dsm ..."
+    echo "DualSegSegment runs/b-1337/model.dsm --inputFolder test/images --outputFolder ... \\"
+    echo "  --stride 8,8,8 --weighting uniform"
+    echo "DualSegEvaluate --predictionFolder ... --referenceFolder test/labels --classes 3 --empty score-zero"
+    echo '```'
+    echo
+    echo "Schedule of this report: $iterations iterations, width $width, test cases: $( ((test_cases > 0)) && echo "the first $test_cases" || echo all)."
+    echo
+    echo "## Accuracy: protocol H-10 (Task04 Hippocampus)"
+    echo
+    echo "Every metric is the mean over the test cases, per foreground class (1: anterior, 2:"
+    echo "posterior hippocampus). An empty prediction scores 0 on every metric (DualSegEvaluate"
+    echo "--empty score-zero, the Left Atrium benchmark scripts' rule): it lowers Dice and Jaccard"
+    echo "but also HD95 and ASD, so read the distances with the Dice."
+    echo
+    echo "PyTorch reference of the same method and protocol (issue 14): (a) 0.853 +- 0.001 mean Dice"
+    echo "over three seeds, (b) 0.859 and 0.856 over two seeds, (d) 0.873."
+    echo
+    echo "$accuracy"
+    echo
+    speed_section
+    echo
+    echo "## Annotator loop (protocol A-H)"
+    echo
+    if [[ -f $root/benchmarks/annotator_ah.md ]]; then
+      sed '1{/^# /d}' "$root/benchmarks/annotator_ah.md"
+    else
+      echo "Pending: benchmarks/annotator_ah.md does not exist yet."
+    fi
+  } | atomic "$report"
+  say "wrote $report"
+}
+
+if ((!report_only)); then
+  prepare_test_folders
+  for r in "${RUNS[@]}"; do
+    name=$(field "$r" 0)
+    [[ -n $only && $only != *",$name,"* ]] && continue
+    if [[ $(state "$name") == done ]]; then
+      say "$name: done before, skipped"
+      continue
+    fi
+    if [[ $name == speed ]]; then
+      speed_run
+    else
+      accuracy_run "$name" "$(field "$r" 2)" "$(field "$r" 3)" "$(field "$r" 4)" "$(field "$r" 5)"
+    fi
+  done
+fi
+write_report
+exit
+}

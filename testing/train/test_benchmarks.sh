@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# test_benchmarks.sh - the machinery of scripts/benchmarks.sh on a tiny schedule (the supervised
+# run a-1337: 40 iterations, width 2, 2 test cases of the real Task04 data, a checkpoint every
+# iteration): the run is killed with SIGKILL (the whole process group, as Slicer's Cancel) in the
+# middle of training, leaves no DONE; the rerun continues from the checkpoint (resumedFrom > 0,
+# the training log holds iterations 1..40 once each), segments, evaluates and writes DONE; a
+# third run redoes nothing (DONE, model and metrics untouched); BENCHMARKS.md has the run's row
+# with numbers and every other run pending; dualseg_bench draws the three scaling plots from
+# tables in the script's format; an unknown run name is refused (exit 2). No Dice
+# floor: 40 iterations of a width-2 V-Net only show that the pipeline runs.
+# Usage: test_benchmarks.sh SOURCE_DIR BUILD_DIR SHARED_DIR
+set -uo pipefail
+src=$1
+out=$(mktemp -d /tmp/ds_test_benchmarks_XXXXXX)
+export DS_BENCH_DIR=$out/bench DS_BENCH_REPORT=$out/report/BENCHMARKS.md DS_BENCH_BUILD_DIR=$2 \
+  DS_BENCH_DATA=$3/data/Task04_Hippocampus DS_BENCH_SKIP_BUILD=1 DS_BENCH_ITERATIONS=40 \
+  DS_BENCH_WIDTH=2 DS_BENCH_TEST_CASES=2 DS_BENCH_CHECKPOINT_MINUTES=0
+mkdir -p "$out/report"
+run=$DS_BENCH_DIR/runs/a-1337
+failed=0
+check() { if eval "$1"; then :; else echo "FAIL: $1${2:+ ($2)}"; failed=1; fi; }
+rows() { awk -F, 'NR > 1 { n++ } END { print n + 0 }' "$run/training_log.csv" 2>/dev/null || echo 0; }
+
+# 1. killed in the middle of training
+setsid bash "$src/scripts/benchmarks.sh" --only a-1337 >"$out/first.txt" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  (($(rows) >= 8)) && break
+  sleep 0.1
+done
+kill -KILL -- "-$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+killed_at=$(rows)
+check '((killed_at >= 8 && killed_at < 40))' "killed after $killed_at logged iterations: $(tail -n 3 "$out/first.txt")"
+check '[[ ! -e $run/DONE && -s $run/checkpoint.dsm ]]' "a killed run must have a checkpoint and no DONE"
+bash "$src/scripts/benchmarks.sh" --list >"$out/list.txt"
+check 'grep -qE "^a-1337 +started" "$out/list.txt"' "$(head -n 2 "$out/list.txt")"
+
+# 2. resumed, finished
+bash "$src/scripts/benchmarks.sh" --only a-1337 >"$out/second.txt" 2>&1
+rc=$?
+check '[[ $rc == 0 ]]' "$(tail -n 5 "$out/second.txt")"
+from=$(awk -F' *= *' '$1 == "resumedFrom" { print $2 }' "$run/train_returns.txt")
+check '((from > 0))' "resumedFrom = $from"
+check 'grep -q "continued from the checkpoint at iteration $from" "$out/second.txt"'
+its=$(awk -F, 'NR > 1 { printf "%s ", $1 }' "$run/training_log.csv")
+check '[[ $its == "$(seq -s " " 1 40) " ]]' "log iterations: $its"
+check '[[ -s $run/DONE ]]'
+cases=$(awk -F, 'NR > 1 && $3 != "summary" { n++ } END { print n + 0 }' "$run/metrics.csv")
+check '[[ $cases == 4 ]]' "$cases case rows (2 cases x 2 classes)"
+
+# 3. a finished run is never redone
+before=$(stat -c %Y-%s "$run/DONE" "$run/model.dsm" "$run/metrics.csv" | tr '\n' ' ')
+sleep 1
+bash "$src/scripts/benchmarks.sh" --only a-1337 >"$out/third.txt" 2>&1
+rc=$?
+after=$(stat -c %Y-%s "$run/DONE" "$run/model.dsm" "$run/metrics.csv" | tr '\n' ' ')
+check '[[ $rc == 0 && $before == "$after" ]]' "files changed: $before / $after"
+check 'grep -q "a-1337: done before, skipped" "$out/third.txt"' "$(cat "$out/third.txt")"
+check '! grep -q "training\|segmenting" "$out/third.txt"'
+
+# 4. the report: the row of a-1337 with numbers, the others pending, the other sections
+md=$DS_BENCH_REPORT
+check 'grep -qE "^\| a-1337 \| supervised V-Net, labelled_10pct \| 1337 \| 2 \| [0-9]+\.[0-9]{4} \|" "$md"' "$(grep a-1337 "$md")"
+check '[[ $(grep -cE "^\| [a-d5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 14 ]]' "$(grep -c pending "$md") pending"
+check 'grep -q "^## Speed and memory against PyTorch" "$md" && grep -q "^## Annotator loop (protocol A-H)" "$md"'
+check 'grep -q "^Headline: pending" "$md"'
+
+# 5. the scaling plots from speed tables of the script's format (values made up: shapes only)
+printf 'voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop\n49152,1,5,7,800,1200,130\n49152,0,1,2,250,500,23\n1003520,1,90,120,3000,5000,2600\n1003520,0,20,30,900,1500,480\n' >"$out/train.csv"
+printf 'voxels,ours_s,torch_s,ours_mib,torch_mib\n1003520,10,12,500,700\n1824768,60,70,600,900\n' >"$out/segment.csv"
+"$2/bin/dualseg_bench" scaling "$out/train.csv" "$out/segment.csv" "$out" 2>"$out/scaling.txt"
+rc=$?
+check '[[ $rc == 0 ]]' "$(cat "$out/scaling.txt")"
+for f in scaling_train_time scaling_train_memory scaling_segment_time; do
+  check '[[ $(head -c 4 "$out/$f.png" | od -An -c | tr -d " ") == "211PNG" ]]' "$f.png"
+done
+
+# 6. bad arguments
+bash "$src/scripts/benchmarks.sh" --only no-such-run >/dev/null 2>"$out/bad.txt"
+rc=$?
+check '[[ $rc == 2 ]] && grep -q "no-such-run" "$out/bad.txt"' "rc $rc: $(cat "$out/bad.txt")"
+
+if ((failed)); then echo "test_benchmarks: FAILED (outputs kept in $out)"; exit 1; fi
+rm -rf "$out"
+echo "test_benchmarks: all checks passed"
