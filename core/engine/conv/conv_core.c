@@ -117,6 +117,12 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }
 
+int ds_conv_part_count(int64_t rows, int64_t limit)
+{
+    int64_t parts = min64(min64(rows / DS_CONV_PART_ROWS, DS_CONV_PARTS), limit);
+    return (int)max64(parts, 1);
+}
+
 /* Output rows (od, oh) per tile: the lowered tile (kdim x rows*ow) stays within the budget, and
  * when min_tiles > 1 there are at least min_tiles tiles per sample, a multiple of min_tiles when
  * the rows allow it (balance between threads). */
@@ -207,9 +213,10 @@ static void col2im_add(const ds_conv_geom *g, const float *col, int64_t r0, int6
 static int is_pointwise(const ds_conv_geom *g) { return g->k == 1 && g->s == 1 && g->p == 0; }
 
 /* Small output planes, many lowered rows (the deepest V-Net levels): per tile, SGEMM would pack
- * the whole weight again, so instead the K rows are cut into DS_CONV_SPLIT parts, each lowered
- * for the whole sample and multiplied into its own partial output, and the partials are added in
- * part order (split-K): the weight and the lowered input are each packed once. */
+ * the whole weight again, so instead the K rows are cut into parts (DS_CONV_SPLIT to
+ * DS_CONV_PARTS, as many as 4 tiles' worth of partial outputs hold), each lowered for the whole
+ * sample and multiplied into its own partial output, and the partials are added in part order
+ * (split-K): the weight and the lowered input are each packed once. */
 static int use_split_k(const ds_conv_geom *g, int64_t kdim, int64_t P)
 {
     return kdim >= 512 && kdim * P <= DS_CONV_SPLIT * DS_CONV_TILE_FLOATS &&
@@ -223,16 +230,16 @@ static ds_status forward_split_k(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
     const int nt = ds_ctx_threads(ctx);
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
     const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
-    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT, pslot = round16(g->cout * P);
-    const int64_t slot = round16(per * P);
+    const int64_t pslot = round16(g->cout * P);
+    const int want = ds_conv_part_count(kdim, DS_CONV_SPLIT * DS_CONV_TILE_FLOATS / pslot);
+    const int64_t per = (kdim + want - 1) / want, slot = round16(per * P);
+    const int parts = (int)((kdim + per - 1) / per);
     ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
     if (st == DS_OK)
-        st = ds_conv_work_reserve(ctx, &work->part, &work->part_cap,
-                                  (size_t)(pslot * DS_CONV_SPLIT));
+        st = ds_conv_work_reserve(ctx, &work->part, &work->part_cap, (size_t)(pslot * parts));
     if (st != DS_OK)
         return st;
     float *colbase = work->col, *part = work->part;
-    const int parts = (int)((kdim + per - 1) / per);
     for (int64_t ni = 0; ni < g->n; ++ni) {
         const float *xs = x + ni * in_sample;
         float *ys = y + ni * g->cout * P;
@@ -329,39 +336,38 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
     const int64_t rpt = tile_rows(g, kdim, 1), tps = (rows + rpt - 1) / rpt;
     const int direct = is_pointwise(g);
     report(path, direct ? DS_CONV_PATH_GEMM_POINTWISE : DS_CONV_PATH_GEMM);
-    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
-    const int64_t slot = round16(per * rpt * g->ow);
+    const int want = ds_conv_part_count(kdim, DS_CONV_PARTS);
+    const int64_t per = (kdim + want - 1) / want, slot = round16(per * rpt * g->ow);
+    const int parts = (int)((kdim + per - 1) / per);
     if (!direct) {
         ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
         if (st != DS_OK)
             return st;
     }
     float *colbase = work->col;
-#pragma omp parallel num_threads(nt)
-    {
-        /* Part j of DS_CONV_SPLIT owns the dW columns (K rows of the lowering) [k0, k1). */
-        int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
-        float *col = direct ? NULL : colbase + (int64_t)tid * slot;
-        for (int j = tid; j < DS_CONV_SPLIT; j += nthr) {
-            int64_t k0 = min64(kdim, per * j), k1 = min64(kdim, k0 + per);
-            for (int64_t ni = 0; ni < g->n && k0 < k1; ++ni) {
-                const float *xs = x + ni * in_sample;
-                for (int64_t ti = 0; ti < tps; ++ti) {
-                    int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
-                    const float *b;
-                    int64_t ldb;
-                    if (direct) {
-                        b = xs + k0 * P + r0 * g->ow;
-                        ldb = P;
-                    } else {
-                        im2col(g, xs, r0, r1, k0, k1, col);
-                        b = col;
-                        ldb = cols;
-                    }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout,
-                                (int)(k1 - k0), (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow,
-                                (int)P, b, (int)ldb, 1.0f, dw + k0, (int)kdim);
+    /* Part j owns the dW columns (K rows of the lowering) [k0, k1) and sums them over samples
+     * and tiles in order. */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int j = 0; j < parts; ++j) {
+        float *col = direct ? NULL : colbase + (int64_t)omp_get_thread_num() * slot;
+        const int64_t k0 = per * j, k1 = min64(kdim, k0 + per);
+        for (int64_t ni = 0; ni < g->n; ++ni) {
+            const float *xs = x + ni * in_sample;
+            for (int64_t ti = 0; ti < tps; ++ti) {
+                int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
+                const float *b;
+                int64_t ldb;
+                if (direct) {
+                    b = xs + k0 * P + r0 * g->ow;
+                    ldb = P;
+                } else {
+                    im2col(g, xs, r0, r1, k0, k1, col);
+                    b = col;
+                    ldb = cols;
                 }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)(k1 - k0),
+                            (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow, (int)P, b,
+                            (int)ldb, 1.0f, dw + k0, (int)kdim);
             }
         }
     }
@@ -393,32 +399,30 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
         return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx, path);
     }
     report(path, DS_CONV_PATH_GEMM_SCATTER);
-    /* dcol = W^T dy per tile, scattered back: each thread owns input channels [c0, c1), i.e. the
-     * K rows [c0 k^3, c1 k^3) and the dx planes of those channels. The tiling is fixed by the
-     * geometry, so every dx voxel receives its terms in the same order for any thread count. */
+    /* dcol = W^T dy per tile, scattered back: a unit owns one sample's input channels [c0, c1),
+     * i.e. the K rows [c0 k^3, c1 k^3) and the dx planes of those channels. The tiling and the
+     * parts are fixed by the geometry, so every dx voxel receives its terms in the same order for
+     * any thread count. */
     const int64_t rows = g->od * g->oh, P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
     const int64_t rpt = tile_rows(g, kdim, 1), tps = (rows + rpt - 1) / rpt;
-    const int64_t cper = (g->cin + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
+    const int want = ds_conv_part_count(kdim, g->cin);
+    const int64_t cper = (g->cin + want - 1) / want, cparts = (g->cin + cper - 1) / cper;
     const int64_t slot = round16(cper * k3 * rpt * g->ow);
     ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
     if (st != DS_OK)
         return st;
     float *colbase = work->col;
-#pragma omp parallel num_threads(nt)
-    {
-        int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
-        float *dcol = colbase + (int64_t)tid * slot;
-        for (int j = tid; j < DS_CONV_SPLIT; j += nthr) {
-            int64_t c0 = min64(g->cin, cper * j), c1 = min64(g->cin, c0 + cper);
-            for (int64_t ni = 0; ni < g->n && c0 < c1; ++ni) {
-                for (int64_t ti = 0; ti < tps; ++ti) {
-                    int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((c1 - c0) * k3),
-                                (int)cols, (int)g->cout, 1.0f, w + c0 * k3, (int)kdim,
-                                dy + ni * g->cout * P + r0 * g->ow, (int)P, 0.0f, dcol, (int)cols);
-                    col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
-                }
-            }
+    /* Unit u: sample u / cparts, channel part u % cparts (the samples' dx never overlap). */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t u = 0; u < g->n * cparts; ++u) {
+        float *dcol = colbase + (int64_t)omp_get_thread_num() * slot;
+        const int64_t ni = u / cparts, c0 = cper * (u % cparts), c1 = min64(g->cin, c0 + cper);
+        for (int64_t ti = 0; ti < tps; ++ti) {
+            int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((c1 - c0) * k3), (int)cols,
+                        (int)g->cout, 1.0f, w + c0 * k3, (int)kdim,
+                        dy + ni * g->cout * P + r0 * g->ow, (int)P, 0.0f, dcol, (int)cols);
+            col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
         }
     }
     return DS_OK;

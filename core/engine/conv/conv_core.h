@@ -28,10 +28,22 @@
 #define DS_CONV_TILE_FLOATS ((int64_t)1 << 20)
 #endif
 
-/* Fixed number of parts the lowered rows (backward-weights) or input channels (scattered
- * backward-data) are cut into, and the multiple of tiles per sample in the forward pass, so that
- * 1, 2 and 4 threads share the work evenly. */
+/* The multiple of tiles per sample in the forward pass, so that 1, 2 and 4 threads share the
+ * work evenly, and the fewest parts split-K cuts the lowered rows into. */
 #define DS_CONV_SPLIT 4
+
+/* The reductions (backward-weights over samples and positions, split-K over lowered rows) and the
+ * scattered backward-data are cut into parts fixed by the geometry, never by the thread count, so
+ * that results are the same for every thread count; up to DS_CONV_PARTS parts, so that 32 threads
+ * find work. A part keeps at least DS_CONV_PART_ROWS lowered rows (backward-weights, scattered
+ * backward-data): each part packs the output gradient again, which costs 1 / (2 x rows) of the
+ * part's multiply-adds. */
+#define DS_CONV_PARTS 32
+#define DS_CONV_PART_ROWS 16
+
+/* Parts for a reduction over `rows` rows: rows / DS_CONV_PART_ROWS, within 1..DS_CONV_PARTS and
+ * at most limit. */
+int ds_conv_part_count(int64_t rows, int64_t limit);
 
 typedef struct ds_conv_geom {
     int64_t n;          /* batch                                */
