@@ -77,7 +77,9 @@ ds_status ds_batchnorm3d_forward_fused(ds_ctx *ctx, ds_batchnorm3d *bn, const ds
 ds_status ds_batchnorm3d_recompute(ds_ctx *ctx, const ds_batchnorm3d *bn, const ds_tensor *x,
                                    const ds_tensor *skip, ds_tensor *y, ds_bn_epilogue epilogue);
 /* Backward of y = relu(bn(x)) (also of DS_BN_RELU_ADD, whose skip gradient is dy itself): dx +=
- * dL/dx for dy = dL/dy, the mask (bn(x) > 0) recomputed from x; dy is not changed. */
+ * dL/dx for dy = dL/dy, the mask (bn(x) > 0) recomputed from x; dy is not changed, unless dx is
+ * dy itself: then dL/dx replaces dy in place (bit for bit what a zeroed dx would receive), which
+ * saves a buffer where dy is not needed afterwards. */
 ds_status ds_batchnorm3d_relu_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
                                        const ds_tensor *dy, ds_tensor *dx);
 /* x is the forward input (not the output), with the shape of the last forward; uses the

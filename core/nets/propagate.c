@@ -256,13 +256,13 @@ ds_status ds_net_forward(ds_ctx *ctx, ds_net *net, const ds_tensor *x, int train
 }
 
 /* Back through a chain of conv-BN-ReLU units whose first input is x: d_out is the gradient of
- * the last output (not changed), d_in receives (adds) the gradient of x. The inputs of the other
- * units are recomputed. */
+ * the last output (consumed: overwritten), d_in receives (adds) the gradient of x. The inputs of
+ * the other units are recomputed. */
 static ds_status chain_backward(ds_ctx *ctx, ds_net *net, ds_cbr *units, int count,
-                                const ds_tensor *x, const ds_tensor *d_out, ds_tensor *d_in)
+                                const ds_tensor *x, ds_tensor *d_out, ds_tensor *d_in)
 {
     ds_pool *pool = &net->scratch->pool;
-    const ds_tensor *cur = d_out;
+    ds_tensor *cur = d_out;
     ds_tensor *cur_lent = NULL;
     ds_status st = DS_OK;
     for (int i = count - 1; i >= 0 && st == DS_OK; --i) {
@@ -273,7 +273,7 @@ static ds_status chain_backward(ds_ctx *ctx, ds_net *net, ds_cbr *units, int cou
                 st = ds_cbr_output(ctx, &units[i - 1], pool, NULL, &in);
         }
         if (st == DS_OK)
-            st = ds_cbr_backward(ctx, &units[i], pool, i > 0 ? in : x, cur, dx);
+            st = ds_cbr_backward(ctx, &units[i], pool, i > 0 ? in : x, cur, DS_GRAD_CONSUME, dx);
         ds_pool_release(pool, in);
         ds_pool_release(pool, cur_lent);
         cur_lent = dx != d_in ? dx : NULL;
@@ -327,9 +327,14 @@ static ds_status level_backward(ds_ctx *ctx, ds_net *net, int j, ds_tensor *dy,
     ds_status st = ds_pool_acquire_like(ctx, pool, net->up[j].z, 1, &dsum);
     if (st == DS_OK)
         st = enc_output(ctx, net, net->level_end[j], &skip, &skip_lent);
-    if (st == DS_OK) /* s_j again */
+    if (st == DS_OK && skip_lent) { /* s_j again, in the recomputed skip's own buffer */
+        st = ds_cbr_output_into(ctx, &net->up[j], skip, skip_lent);
+        sum = skip_lent;
+    } else if (st == DS_OK) {
         st = ds_cbr_output(ctx, &net->up[j], pool, skip, &sum);
-    ds_pool_release(pool, skip_lent);
+    }
+    if (sum != skip_lent)
+        ds_pool_release(pool, skip_lent);
     if (st == DS_OK)
         st = chain_backward(ctx, net, net->stage[j], net->stage_count[j], sum, dy, dsum);
     ds_pool_release(pool, sum);
@@ -339,7 +344,7 @@ static ds_status level_backward(ds_ctx *ctx, ds_net *net, int j, ds_tensor *dy,
     if (st == DS_OK)
         st = ds_pool_acquire_like(ctx, pool, in, 1, d_prev);
     if (st == DS_OK)
-        st = ds_cbr_backward(ctx, &net->up[j], pool, in, dsum, *d_prev);
+        st = ds_cbr_backward(ctx, &net->up[j], pool, in, dsum, DS_GRAD_KEEP, *d_prev);
     ds_pool_release(pool, in_lent);
     d_level[j] = dsum; /* the sum's gradient goes to the skip x_j unchanged */
     return st;
@@ -391,7 +396,7 @@ static ds_status encoder_backward(ds_ctx *ctx, ds_net *net, ds_tensor *d_level[D
         ds_enc_unit *e = &net->enc[u];
         if (st == DS_OK)
             st = e->is_basic ? ds_basic_backward(ctx, &e->basic, pool, in, cur, dx)
-                             : ds_cbr_backward(ctx, &e->cbr, pool, in, cur, dx);
+                             : ds_cbr_backward(ctx, &e->cbr, pool, in, cur, DS_GRAD_CONSUME, dx);
         ds_pool_release(pool, in_lent);
         ds_pool_release(pool, cur);
         cur = dx;
@@ -426,21 +431,4 @@ ds_status ds_net_backward(ds_ctx *ctx, ds_net *net, const ds_tensor *dlogits,
         return ds_fail(ctx, DS_ERR_INTERNAL, "network backward: %d gradient buffers not returned",
                        ds_pool_in_use(&net->scratch->pool) - lent_before);
     return st;
-}
-
-int64_t ds_net_activation_bytes(const ds_net *net)
-{
-    int64_t total = ds_pool_bytes(&net->scratch->pool);
-    for (int u = 0; u < net->enc_count; ++u)
-        total += net->enc[u].is_basic ? ds_basic_bytes(&net->enc[u].basic)
-                                      : ds_cbr_bytes(&net->enc[u].cbr);
-    for (int j = 0; j < 4; ++j) {
-        total += ds_cbr_bytes(&net->up[j]);
-        for (int i = 0; i < net->stage_count[j]; ++i)
-            total += ds_cbr_bytes(&net->stage[j][i]);
-    }
-    const ds_tensor *extra[] = {net->x5_dropped, net->feature, net->logits};
-    for (int i = 0; i < 3; ++i)
-        total += extra[i] ? ds_tensor_numel(extra[i]) * 4 : 0;
-    return total;
 }

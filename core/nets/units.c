@@ -135,13 +135,20 @@ ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor 
     return st;
 }
 
+ds_status ds_cbr_output_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *skip, ds_tensor *y)
+{
+    if (!u->z)
+        return ds_fail(ctx, DS_ERR_INTERNAL, "network: unit output asked before its forward");
+    return ds_batchnorm3d_recompute(ctx, &u->bn, u->z, skip, y, cbr_epilogue(skip));
+}
+
 ds_status ds_cbr_output(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *skip,
                         ds_tensor **y)
 {
     if (!u->z)
         return ds_fail(ctx, DS_ERR_INTERNAL, "network: unit output asked before its forward");
     DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 0, y));
-    ds_status st = ds_batchnorm3d_recompute(ctx, &u->bn, u->z, skip, *y, cbr_epilogue(skip));
+    ds_status st = ds_cbr_output_into(ctx, u, skip, *y);
     if (st != DS_OK) {
         ds_pool_release(pool, *y);
         *y = NULL;
@@ -159,15 +166,17 @@ ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, const 
 }
 
 ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
-                          const ds_tensor *d_out, ds_tensor *d_x)
+                          ds_tensor *d_out, ds_grad_use use, ds_tensor *d_x)
 {
-    ds_tensor *dz = NULL;
-    DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 1, &dz));
+    ds_tensor *dz = d_out; /* BatchNorm's input gradient, in place when d_out may go */
+    if (use == DS_GRAD_KEEP)
+        DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 1, &dz));
     ds_status st = ds_batchnorm3d_relu_backward(ctx, &u->bn, u->z, d_out, dz);
     if (st == DS_OK)
         st = u->transposed ? ds_conv_transpose3d_backward(ctx, &u->tconv, x, dz, d_x)
                            : ds_conv3d_backward(ctx, &u->conv, x, dz, d_x);
-    ds_pool_release(pool, dz);
+    if (dz != d_out)
+        ds_pool_release(pool, dz);
     return st;
 }
 

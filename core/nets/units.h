@@ -47,15 +47,22 @@ ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out);
 /* Training: *y = relu(bn(conv(x))) (+ skip when skip != NULL), a buffer lent from pool. */
 ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
                          const ds_tensor *skip, ds_tensor **y);
-/* The last training forward's output again (same skip), into a buffer lent from pool. */
+/* The last training forward's output again (same skip), into a buffer lent from pool, or
+ * (_into) into y, which may be skip itself. */
 ds_status ds_cbr_output(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *skip,
                         ds_tensor **y);
+ds_status ds_cbr_output_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *skip, ds_tensor *y);
 /* Evaluation: y = relu(bn(conv(x))) (+ skip when skip != NULL); y may be skip. */
 ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, const ds_tensor *skip,
                               ds_tensor *y);
-/* d_out is not changed (a skip's gradient is d_out itself). */
+/* Whether a backward may overwrite the output gradient it is given. */
+typedef enum ds_grad_use {
+    DS_GRAD_KEEP,   /* d_out is not changed (a skip's gradient is d_out itself)             */
+    DS_GRAD_CONSUME /* d_out is not needed afterwards: the unit works in it (one buffer less) */
+} ds_grad_use;
+
 ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
-                          const ds_tensor *d_out, ds_tensor *d_x);
+                          ds_tensor *d_out, ds_grad_use use, ds_tensor *d_x);
 int64_t ds_cbr_bytes(const ds_cbr *u);
 
 typedef struct ds_basic {

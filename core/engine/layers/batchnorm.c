@@ -359,6 +359,10 @@ static ds_status backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, c
     if (dx)
         DS_TRY(ds_layer_need_same(ctx, LAYER, "input", x, "input gradient", dx));
     DS_TRY(check_like_last(ctx, bn, x, "backward"));
+    if (dx == dy && !relu)
+        return ds_fail(ctx, DS_ERR_ARG, "%s %s: backward in place is the ReLU backward's only",
+                       LAYER, bn->weight.name);
+    const int in_place = dx == dy; /* pass 1 has read all of dy before pass 2 writes */
     const bn_units u = units_of(x);
     const int64_t M = u.n * u.s;
     DS_TRY(grow_work(ctx, bn, u.count));
@@ -403,7 +407,7 @@ static ds_status backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, c
         for (int64_t i = 0; i < len; ++i) {
             const float t = (xp[i] - f.mean) * f.scale + f.shift;
             const float g = relu && !(t > 0.0f) ? 0.0f : gp[i];
-            dp[i] += a * g - b * (xp[i] - f.mean) - kk;
+            dp[i] = (in_place ? 0.0f : dp[i]) + (a * g - b * (xp[i] - f.mean) - kk);
         }
     }
     return DS_OK;
