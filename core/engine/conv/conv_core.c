@@ -119,8 +119,19 @@ static int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }
 
 int ds_conv_part_count(int64_t rows, int64_t limit)
 {
-    int64_t parts = min64(min64(rows / DS_CONV_PART_ROWS, DS_CONV_PARTS), limit);
-    return (int)max64(parts, 1);
+    int64_t parts = min64(max64(rows / DS_CONV_PART_ROWS, DS_CONV_SPLIT), DS_CONV_PARTS);
+    return (int)max64(min64(parts, limit), 1);
+}
+
+void ds_conv_add_partials(ds_ctx *ctx, const float *part, int64_t runs, int64_t n, float *dst)
+{
+#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static) if (n > 4096)
+    for (int64_t i = 0; i < n; ++i) {
+        float s = part[i];
+        for (int64_t r = 1; r < runs; ++r)
+            s += part[r * n + i];
+        dst[i] += s;
+    }
 }
 
 /* Output rows (od, oh) per tile: the lowered tile (kdim x rows*ow) stays within the budget, and
@@ -336,41 +347,51 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
     const int64_t rpt = tile_rows(g, kdim, 1), tps = (rows + rpt - 1) / rpt;
     const int direct = is_pointwise(g);
     report(path, direct ? DS_CONV_PATH_GEMM_POINTWISE : DS_CONV_PATH_GEMM);
-    const int want = ds_conv_part_count(kdim, DS_CONV_PARTS);
-    const int64_t per = (kdim + want - 1) / want, slot = round16(per * rpt * g->ow);
+    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
+    const int64_t slot = round16(per * rpt * g->ow);
     const int parts = (int)((kdim + per - 1) / per);
-    if (!direct) {
-        ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
-        if (st != DS_OK)
-            return st;
-    }
+    /* Runs of the n * tps tiles, as many as DS_CONV_PARTS units need and 4 tiles' worth of
+     * partial gradients hold. */
+    const int64_t tiles = g->n * tps, wn = g->cout * kdim;
+    int64_t runs = min64(tiles, (DS_CONV_PARTS + parts - 1) / parts);
+    runs = max64(1, min64(runs, DS_CONV_SPLIT * DS_CONV_TILE_FLOATS / wn));
+    const int64_t tper = (tiles + runs - 1) / runs;
+    runs = (tiles + tper - 1) / tper;
+    ds_status st = DS_OK;
+    if (!direct)
+        st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
+    if (st == DS_OK && runs > 1)
+        st = ds_conv_work_reserve(ctx, &work->part, &work->part_cap, (size_t)(runs * wn));
+    if (st != DS_OK)
+        return st;
+    if (runs > 1)
+        memset(work->part, 0, (size_t)(runs * wn) * sizeof(float));
     float *colbase = work->col;
-    /* Part j owns the dW columns (K rows of the lowering) [k0, k1) and sums them over samples
-     * and tiles in order. */
+    /* Unit (r, j) sums the tiles of run r into the dW columns (K rows of the lowering) [k0, k1)
+     * of its partial (of dW itself when there is one run), in order. */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int j = 0; j < parts; ++j) {
+    for (int64_t u = 0; u < runs * parts; ++u) {
         float *col = direct ? NULL : colbase + (int64_t)omp_get_thread_num() * slot;
-        const int64_t k0 = per * j, k1 = min64(kdim, k0 + per);
-        for (int64_t ni = 0; ni < g->n; ++ni) {
-            const float *xs = x + ni * in_sample;
-            for (int64_t ti = 0; ti < tps; ++ti) {
-                int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
-                const float *b;
-                int64_t ldb;
-                if (direct) {
-                    b = xs + k0 * P + r0 * g->ow;
-                    ldb = P;
-                } else {
-                    im2col(g, xs, r0, r1, k0, k1, col);
-                    b = col;
-                    ldb = cols;
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)(k1 - k0),
-                            (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow, (int)P, b,
-                            (int)ldb, 1.0f, dw + k0, (int)kdim);
+        const int64_t r = u / parts, k0 = per * (u % parts), k1 = min64(kdim, k0 + per);
+        float *target = runs > 1 ? work->part + r * wn : dw;
+        for (int64_t t = r * tper; t < min64(tiles, (r + 1) * tper); ++t) {
+            const int64_t ni = t / tps, r0 = (t % tps) * rpt, r1 = min64(rows, r0 + rpt);
+            const int64_t cols = (r1 - r0) * g->ow;
+            const float *xs = x + ni * in_sample, *b = col;
+            int64_t ldb = cols;
+            if (direct) {
+                b = xs + k0 * P + r0 * g->ow;
+                ldb = P;
+            } else {
+                im2col(g, xs, r0, r1, k0, k1, col);
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)(k1 - k0),
+                        (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow, (int)P, b, (int)ldb,
+                        1.0f, target + k0, (int)kdim);
         }
     }
+    if (runs > 1)
+        ds_conv_add_partials(ctx, work->part, runs, wn, dw);
     return DS_OK;
 }
 

@@ -35,15 +35,20 @@
 /* The reductions (backward-weights over samples and positions, split-K over lowered rows) and the
  * scattered backward-data are cut into parts fixed by the geometry, never by the thread count, so
  * that results are the same for every thread count; up to DS_CONV_PARTS parts, so that 32 threads
- * find work. A part keeps at least DS_CONV_PART_ROWS lowered rows (backward-weights, scattered
- * backward-data): each part packs the output gradient again, which costs 1 / (2 x rows) of the
- * part's multiply-adds. */
+ * find work. Parts of lowered rows keep at least DS_CONV_PART_ROWS rows where there are more than
+ * DS_CONV_SPLIT of them: each part packs the other operand again, and thinner parts measured
+ * 12-24 % slower on one thread (bench_conv, k2 s2 and k7 backward). Backward-weights keeps
+ * DS_CONV_SPLIT parts of lowered rows and cuts the samples' tiles into runs instead, each summed
+ * into its own partial weight gradient; the partials are added in run order. */
 #define DS_CONV_PARTS 32
-#define DS_CONV_PART_ROWS 16
+#define DS_CONV_PART_ROWS 64
 
-/* Parts for a reduction over `rows` rows: rows / DS_CONV_PART_ROWS, within 1..DS_CONV_PARTS and
- * at most limit. */
+/* Parts of `rows` lowered rows: rows / DS_CONV_PART_ROWS within DS_CONV_SPLIT..DS_CONV_PARTS,
+ * then at most limit (and at least 1). */
 int ds_conv_part_count(int64_t rows, int64_t limit);
+/* dst[i] += part[0][i] + part[1][i] + ... + part[runs - 1][i] (added in that order), i < n; the
+ * partials are n floats apart. */
+void ds_conv_add_partials(ds_ctx *ctx, const float *part, int64_t runs, int64_t n, float *dst);
 
 typedef struct ds_conv_geom {
     int64_t n;          /* batch                                */

@@ -335,16 +335,8 @@ ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const 
             weight_kernel(g, buf, dy + ni * g->cout * plane + od * g->oh * g->ow, co0, ci, target);
         }
     }
-    if (runs > 1) {
-        const float *part = work->part;
-#pragma omp parallel for num_threads(nt) schedule(static) if (wn > 4096)
-        for (int64_t i = 0; i < wn; ++i) {
-            float s = part[i];
-            for (int64_t r = 1; r < runs; ++r)
-                s += part[r * wn + i];
-            dw[i] += s;
-        }
-    }
+    if (runs > 1)
+        ds_conv_add_partials(ctx, work->part, runs, wn, dw);
     return DS_OK;
 }
 
