@@ -25,8 +25,9 @@
  * lowered in bounded tiles (at most 4 MiB of lowered matrix per thread; never a whole im2col) and
  * multiplied with OpenBLAS SGEMM, one GEMM per thread inside our parallel region. Kernel-1
  * stride-1 layers need no lowering. Also per layer: a copy of the weight, for the deepest
- * layers (split-K) 4 to 32 partial outputs of 16 MiB in all at most, and for direct
- * backward-weights with few channels up to 32 partial weight gradients. Which of these kernels a call ran is
+ * layers (split-K) 4 to 32 partial outputs of 16 MiB in all at most, and for backward-weights
+ * partial weight gradients (runs of tiles or planes summed apart: at most 16 MiB lowered, 32
+ * runs direct). Which of these kernels a call ran is
  * recorded in the layer (`paths`), so that tests can tell which one they checked.
  */
 #ifndef DS_CONV_H
