@@ -15,7 +15,8 @@
  * Work buffers are owned by the layer, grow on demand and are reused: a training loop over
  * fixed shapes allocates only in its first iteration. Parallel over ds_ctx_threads(ctx) threads.
  * Results are bit-identical for every thread count (every partition of the work, and so every
- * summation order, depends on the shapes only).
+ * summation order, depends on the shapes only); the reductions are cut into up to 32 such parts
+ * (conv_core.h, DS_CONV_PARTS), so that up to 32 threads find work in backward.
  *
  * Implementation (core/engine/conv/): stride-1 layers with rows of 16 or more columns and at most
  * 64 x 64 channels run direct AVX2 + FMA kernels (chosen at run time; backward-data as a
@@ -23,8 +24,10 @@
  * for kernel 3; their buffers: padded input planes, at most 8 MiB per thread). Everything else is
  * lowered in bounded tiles (at most 4 MiB of lowered matrix per thread; never a whole im2col) and
  * multiplied with OpenBLAS SGEMM, one GEMM per thread inside our parallel region. Kernel-1
- * stride-1 layers need no lowering. Also per layer: a copy of the weight, and for the deepest
- * layers (split-K) 4 partial outputs of at most 4 MiB each. Which of these kernels a call ran is
+ * stride-1 layers need no lowering. Also per layer: a copy of the weight, for the deepest
+ * layers (split-K) 4 to 32 partial outputs of 16 MiB in all at most, and for backward-weights
+ * partial weight gradients (runs of tiles or planes summed apart: at most 16 MiB lowered, 32
+ * runs direct). Which of these kernels a call ran is
  * recorded in the layer (`paths`), so that tests can tell which one they checked.
  */
 #ifndef DS_CONV_H

@@ -99,8 +99,29 @@ void ds_net_scratch_free(ds_net_scratch *scratch);
 /* Makes net use scratch (NULL: its own again). Not between a forward and its backward. */
 void ds_net_use_scratch(ds_net *net, ds_net_scratch *scratch);
 
-/* Bytes held by activations and gradient buffers now (for memory reports). */
+/* Bytes held by activations and gradient buffers now (for memory reports): the sum of the rows
+ * of ds_net_activation_report. */
 int64_t ds_net_activation_bytes(const ds_net *net);
+
+/* One row of the activation report: what one part of the network holds now. After a training
+ * forward (and backward) that is what training keeps for the backward: a conv-BN-ReLU unit its
+ * conv output only (its output, the decoder sums and the V-Net skips are recomputed), a
+ * BasicBlock its three conv outputs and its output. */
+typedef struct ds_net_activation_row {
+    char name[DS_PARAM_NAME_CAP]; /* the unit's parameter prefix ("block_one.conv.0", "layer1.0",
+                                     "stem.0", ...), or "dropout.bottleneck", "dropout.feature",
+                                     "logits", "pool" (gradient and recompute buffers, shared by
+                                     the networks of a scratch) */
+    int tensors;                  /* tensors held                                            */
+    int64_t bytes;                /* their bytes                                             */
+} ds_net_activation_row;
+
+/* Writes the first min(cap, *count) rows into rows (may be NULL when cap is 0) and the number of
+ * rows into *count, in forward order (encoder units, then per decoder level its up-sampling and
+ * stages, then the network's own buffers). Prints nothing: testing/nets/bench_activations prints
+ * it. */
+ds_status ds_net_activation_report(ds_ctx *ctx, const ds_net *net, ds_net_activation_row *rows,
+                                   int cap, int *count);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,10 @@ const char *ds_arch_name(ds_arch arch)
     return "unknown";
 }
 
-const ds_tensor *ds_enc_output(const ds_enc_unit *u) { return u->is_basic ? u->basic.out : u->cbr.a; }
+ds_shape ds_enc_shape(const ds_enc_unit *u)
+{
+    return u->is_basic ? u->basic.out_shape : u->cbr.out_shape;
+}
 
 /* A V-Net conv block: n conv-BN-ReLU stages named "<block>.conv.{3i}" / "<block>.conv.{3i+1}". */
 static ds_status add_stack(ds_ctx *ctx, ds_cbr *units, const char *block, int n, int c_in,
@@ -188,7 +191,6 @@ void ds_net_free(ds_net *net)
         ds_cbr_free(&net->up[j]);
         for (int i = 0; i < 3; ++i)
             ds_cbr_free(&net->stage[j][i]);
-        ds_tensor_free(net->sum[j]);
     }
     ds_conv3d_free(&net->out_conv);
     ds_dropout3d_free(&net->drop_bottleneck);

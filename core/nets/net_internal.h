@@ -41,13 +41,15 @@ struct ds_net {
     ds_conv3d out_conv;
     ds_dropout3d drop_bottleneck, drop_feature;
 
-    /* activations owned by the network */
+    /* activations owned by the network (the units keep their own; the sums up[j] + x_j and the
+     * conv-BN-ReLU outputs are recomputed when backward needs them) */
     ds_tensor *x5_dropped; /* bottleneck after dropout (training with dropout)        */
-    ds_tensor *sum[4];     /* up[j] output + skip x_j                                  */
     ds_tensor *feature;    /* last decoder output after dropout (training with dropout) */
     ds_tensor *logits;
-    const ds_tensor *feature_used, *bottleneck_used; /* what the last forward fed onwards */
-    ds_tensor *eval_feature; /* the last evaluation forward's feature, lent from the pool */
+    const ds_tensor *feature_used; /* what the last forward fed to the output conv */
+    int bottleneck_dropped;        /* whether the last forward's bottleneck went through dropout */
+    ds_tensor *eval_feature; /* the feature lent from the pool by the last forward (evaluation,
+                                or training without dropout) */
     const ds_tensor *input;
     int last_training, last_dropout;
     ds_shape planned;
@@ -59,6 +61,6 @@ struct ds_net {
     ds_net_scratch *scratch; /* &own_scratch or a shared one */
 };
 
-const ds_tensor *ds_enc_output(const ds_enc_unit *u);
+ds_shape ds_enc_shape(const ds_enc_unit *u);
 
 #endif

@@ -3,6 +3,11 @@
  * Encoder: a chain of units; level l (x1..x5) is the output of unit level_end[l].
  * Decoder, for j = 3..0: s_j = up_j(y_{j+1}) + x_j, y_j = stage_j(s_j), with y_4 the bottleneck
  * (after dropout for the V-Net); then f = dropout(y_0) and logits = out_conv(f).
+ *
+ * Training memory: a conv-BN-ReLU unit keeps only its conv output z; its output relu(bn(z)) lives
+ * in the pool while its consumers run and is recomputed (bit for bit) when a backward needs it as
+ * its input, and so are the sums s_j (the up-sampling unit's fused epilogue adds the skip) and
+ * the V-Net's skips. BasicBlocks keep their outputs (their ReLU masks).
  */
 #include "net_internal.h"
 
@@ -19,9 +24,21 @@ static void release_eval_feature(ds_net *net)
     }
 }
 
-static const ds_tensor *level_output(const ds_net *net, int l)
+/* The output of encoder unit u: kept (BasicBlock), or recomputed into *lent (conv-BN-ReLU), which
+ * the caller gives back to the pool. */
+static ds_status enc_output(ds_ctx *ctx, ds_net *net, int u, const ds_tensor **out,
+                            ds_tensor **lent)
 {
-    return ds_enc_output(&net->enc[net->level_end[l]]);
+    *lent = NULL;
+    *out = NULL;
+    ds_enc_unit *e = &net->enc[u];
+    if (e->is_basic) {
+        *out = e->basic.out;
+        return DS_OK;
+    }
+    DS_TRY(ds_cbr_output(ctx, &e->cbr, &net->scratch->pool, NULL, lent));
+    *out = *lent;
+    return DS_OK;
 }
 
 ds_status ds_net_plan(ds_ctx *ctx, ds_net *net, int64_t n, int64_t d, int64_t h, int64_t w)
@@ -47,8 +64,6 @@ ds_status ds_net_plan(ds_ctx *ctx, ds_net *net, int64_t n, int64_t d, int64_t h,
     for (int j = 3; j >= 0; --j) {
         ds_shape up;
         DS_TRY(ds_cbr_plan(ctx, &net->up[j], s, &up));
-        ds_tensor_free(net->sum[j]); /* made by the next training forward */
-        net->sum[j] = NULL;
         s = up;
         for (int i = 0; i < net->stage_count[j]; ++i) {
             ds_shape next;
@@ -68,49 +83,91 @@ ds_status ds_net_plan(ds_ctx *ctx, ds_net *net, int64_t n, int64_t d, int64_t h,
     return DS_OK;
 }
 
-/* Applies dropout to x into *out (allocated on first use) when active; returns what to use. */
-static ds_status maybe_dropout(ds_ctx *ctx, ds_dropout3d *drop, const ds_tensor *x, ds_tensor **out,
-                               int active, ds_rng *rng, const ds_tensor **used)
+/* Applies dropout to x into *out (allocated on first use). */
+static ds_status apply_dropout(ds_ctx *ctx, ds_dropout3d *drop, const ds_tensor *x, ds_tensor **out,
+                               ds_rng *rng)
 {
-    if (!active) {
-        *used = x;
-        return DS_OK;
-    }
     DS_TRY(ds_shape_alloc(ctx, out, ds_shape_of(x)));
-    DS_TRY(ds_dropout3d_forward(ctx, drop, x, *out, 1, rng));
-    *used = *out;
+    return ds_dropout3d_forward(ctx, drop, x, *out, 1, rng);
+}
+
+/* One step of a training chain: *cur (lent from the pool, or borrowed when *lent is NULL) is
+ * replaced by y, and the old one given back. */
+static void advance(ds_pool *pool, const ds_tensor **cur, ds_tensor **lent, ds_tensor *y)
+{
+    ds_pool_release(pool, *lent);
+    *lent = y;
+    *cur = y;
+}
+
+static ds_status encoder_training(ds_ctx *ctx, ds_net *net, const ds_tensor *x,
+                                  const ds_tensor **cur, ds_tensor **lent)
+{
+    ds_pool *pool = &net->scratch->pool;
+    *cur = x;
+    *lent = NULL;
+    for (int u = 0; u < net->enc_count; ++u) {
+        ds_enc_unit *e = &net->enc[u];
+        if (e->is_basic) {
+            DS_TRY(ds_basic_forward(ctx, &e->basic, pool, *cur));
+            ds_pool_release(pool, *lent);
+            *lent = NULL;
+            *cur = e->basic.out;
+        } else {
+            ds_tensor *y = NULL;
+            DS_TRY(ds_cbr_forward(ctx, &e->cbr, pool, *cur, NULL, &y));
+            advance(pool, cur, lent, y);
+        }
+    }
     return DS_OK;
 }
 
-/* Training: every unit keeps what its backward needs. */
+static ds_status decoder_training(ds_ctx *ctx, ds_net *net, const ds_tensor **cur,
+                                  ds_tensor **lent)
+{
+    ds_pool *pool = &net->scratch->pool;
+    for (int j = 3; j >= 0; --j) {
+        const ds_tensor *skip = NULL;
+        ds_tensor *skip_lent = NULL, *y = NULL;
+        DS_TRY(enc_output(ctx, net, net->level_end[j], &skip, &skip_lent));
+        ds_status st = ds_cbr_forward(ctx, &net->up[j], pool, *cur, skip, &y); /* s_j */
+        ds_pool_release(pool, skip_lent);
+        DS_TRY(st);
+        advance(pool, cur, lent, y);
+        for (int i = 0; i < net->stage_count[j]; ++i) {
+            DS_TRY(ds_cbr_forward(ctx, &net->stage[j][i], pool, *cur, NULL, &y));
+            advance(pool, cur, lent, y);
+        }
+    }
+    return DS_OK;
+}
+
+/* Training: every unit keeps what its backward cannot recompute. */
 static ds_status forward_training(ds_ctx *ctx, ds_net *net, const ds_tensor *x, int dropout,
                                   ds_rng *rng)
 {
-    const ds_tensor *cur = x;
-    for (int u = 0; u < net->enc_count; ++u) {
-        ds_enc_unit *e = &net->enc[u];
-        if (e->is_basic)
-            DS_TRY(ds_basic_forward(ctx, &e->basic, &net->scratch->pool, cur));
-        else
-            DS_TRY(ds_cbr_forward(ctx, &e->cbr, cur));
-        cur = ds_enc_output(e);
+    ds_pool *pool = &net->scratch->pool;
+    const ds_tensor *cur = NULL;
+    ds_tensor *lent = NULL;
+    ds_status st = encoder_training(ctx, net, x, &cur, &lent);
+    net->bottleneck_dropped = dropout && net->bottleneck_dropout;
+    if (st == DS_OK && net->bottleneck_dropped) {
+        st = apply_dropout(ctx, &net->drop_bottleneck, cur, &net->x5_dropped, rng);
+        advance(pool, &cur, &lent, NULL);
+        cur = net->x5_dropped;
     }
-    DS_TRY(maybe_dropout(ctx, &net->drop_bottleneck, cur, &net->x5_dropped,
-                         dropout && net->bottleneck_dropout, rng, &net->bottleneck_used));
-    cur = net->bottleneck_used;
-    for (int j = 3; j >= 0; --j) {
-        /* The up-sampled output (its ReLU mask) stays apart from the sum (the next conv's input). */
-        DS_TRY(ds_cbr_forward(ctx, &net->up[j], cur));
-        DS_TRY(ds_shape_alloc(ctx, &net->sum[j], ds_shape_of(net->up[j].a)));
-        DS_TRY(ds_add_forward(ctx, net->up[j].a, level_output(net, j), net->sum[j]));
-        cur = net->sum[j];
-        for (int i = 0; i < net->stage_count[j]; ++i) {
-            DS_TRY(ds_cbr_forward(ctx, &net->stage[j][i], cur));
-            cur = net->stage[j][i].a;
-        }
+    if (st == DS_OK)
+        st = decoder_training(ctx, net, &cur, &lent);
+    if (st == DS_OK && dropout) {
+        st = apply_dropout(ctx, &net->drop_feature, cur, &net->feature, rng);
+        net->feature_used = net->feature;
+    } else if (st == DS_OK) { /* the feature stays lent until the next forward */
+        net->eval_feature = lent;
+        net->feature_used = lent;
+        return DS_OK;
     }
-    return maybe_dropout(ctx, &net->drop_feature, cur, &net->feature, dropout, rng,
-                         &net->feature_used);
+    ds_pool_release(pool, lent);
+    return st;
 }
 
 /* Evaluation: activations live in the scratch pool only while something still reads them (the
@@ -130,7 +187,7 @@ static ds_status forward_evaluation(ds_ctx *ctx, ds_net *net, const ds_tensor *x
         st = ds_pool_acquire(ctx, pool, s.n, s.c, s.d, s.h, s.w, 0, &y);
         if (st == DS_OK)
             st = e->is_basic ? ds_basic_forward_into(ctx, &e->basic, pool, cur ? cur : x, y)
-                             : ds_cbr_forward_into(ctx, &e->cbr, cur ? cur : x, y);
+                             : ds_cbr_forward_into(ctx, &e->cbr, cur ? cur : x, NULL, y);
         if (cur && (next_level == 0 || cur != level[next_level - 1]))
             ds_pool_release(pool, cur);
         cur = y;
@@ -141,10 +198,8 @@ static ds_status forward_evaluation(ds_ctx *ctx, ds_net *net, const ds_tensor *x
         const ds_shape s = net->up[j].out_shape;
         ds_tensor *y = NULL;
         st = ds_pool_acquire(ctx, pool, s.n, s.c, s.d, s.h, s.w, 0, &y);
-        if (st == DS_OK)
-            st = ds_cbr_forward_into(ctx, &net->up[j], cur, y);
-        if (st == DS_OK)
-            st = ds_add_forward(ctx, y, level[j], y); /* the skip, added in place */
+        if (st == DS_OK) /* the skip added in the same pass */
+            st = ds_cbr_forward_into(ctx, &net->up[j], cur, level[j], y);
         ds_pool_release(pool, cur);
         ds_pool_release(pool, level[j]);
         level[j] = NULL;
@@ -154,7 +209,7 @@ static ds_status forward_evaluation(ds_ctx *ctx, ds_net *net, const ds_tensor *x
             ds_tensor *z = NULL;
             st = ds_pool_acquire(ctx, pool, t.n, t.c, t.d, t.h, t.w, 0, &z);
             if (st == DS_OK)
-                st = ds_cbr_forward_into(ctx, &net->stage[j][i], cur, z);
+                st = ds_cbr_forward_into(ctx, &net->stage[j][i], cur, NULL, z);
             ds_pool_release(pool, cur);
             cur = z;
         }
@@ -200,27 +255,32 @@ ds_status ds_net_forward(ds_ctx *ctx, ds_net *net, const ds_tensor *x, int train
     return DS_OK;
 }
 
-/* Back through a chain of conv-BN-ReLU units: d_out is the gradient of the last output (consumed),
- * d_in receives (adds) the gradient of the chain's input. */
+/* Back through a chain of conv-BN-ReLU units whose first input is x: d_out is the gradient of
+ * the last output (consumed: overwritten), d_in receives (adds) the gradient of x. The inputs of
+ * the other units are recomputed. */
 static ds_status chain_backward(ds_ctx *ctx, ds_net *net, ds_cbr *units, int count,
-                                ds_tensor *d_out, ds_tensor *d_in)
+                                const ds_tensor *x, ds_tensor *d_out, ds_tensor *d_in)
 {
+    ds_pool *pool = &net->scratch->pool;
     ds_tensor *cur = d_out;
-    for (int i = count - 1; i >= 0; --i) {
-        ds_tensor *dx = d_in;
-        if (i > 0)
-            DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, units[i - 1].a, 1, &dx));
-        ds_status st = ds_cbr_backward(ctx, &units[i], &net->scratch->pool, cur, dx);
-        if (cur != d_out)
-            ds_pool_release(&net->scratch->pool, cur);
-        if (st != DS_OK) {
-            if (dx != d_in)
-                ds_pool_release(&net->scratch->pool, dx);
-            return st;
+    ds_tensor *cur_lent = NULL;
+    ds_status st = DS_OK;
+    for (int i = count - 1; i >= 0 && st == DS_OK; --i) {
+        ds_tensor *dx = d_in, *in = NULL;
+        if (i > 0) {
+            st = ds_pool_acquire_like(ctx, pool, units[i - 1].z, 1, &dx);
+            if (st == DS_OK)
+                st = ds_cbr_output(ctx, &units[i - 1], pool, NULL, &in);
         }
+        if (st == DS_OK)
+            st = ds_cbr_backward(ctx, &units[i], pool, i > 0 ? in : x, cur, DS_GRAD_CONSUME, dx);
+        ds_pool_release(pool, in);
+        ds_pool_release(pool, cur_lent);
+        cur_lent = dx != d_in ? dx : NULL;
         cur = dx;
     }
-    return DS_OK;
+    ds_pool_release(pool, cur_lent);
+    return st;
 }
 
 /* Back through a dropout (when it was active), in place: each (n, c) plane of the gradient is
@@ -239,43 +299,85 @@ static void dropout_backward(ds_ctx *ctx, const ds_dropout3d *drop, int active, 
     }
 }
 
+/* The input of up[j]: the bottleneck (dropped out, or recomputed) or the last output of stage
+ * j + 1 (recomputed); *lent (may be NULL) goes back to the pool. */
+static ds_status up_input(ds_ctx *ctx, ds_net *net, int j, const ds_tensor **out, ds_tensor **lent)
+{
+    *lent = NULL;
+    if (j == 3 && net->bottleneck_dropped) {
+        *out = net->x5_dropped;
+        return DS_OK;
+    }
+    if (j == 3)
+        return enc_output(ctx, net, net->level_end[4], out, lent);
+    DS_TRY(ds_cbr_output(ctx, &net->stage[j + 1][net->stage_count[j + 1] - 1],
+                         &net->scratch->pool, NULL, lent));
+    *out = *lent;
+    return DS_OK;
+}
+
+/* Decoder level j: dy (the gradient of y_j, given back) into d_level[j] (the gradient of the sum
+ * s_j, which is the skip's) and *d_prev (the gradient of up[j]'s input). */
+static ds_status level_backward(ds_ctx *ctx, ds_net *net, int j, ds_tensor *dy,
+                                ds_tensor *d_level[DS_NET_LEVELS], ds_tensor **d_prev)
+{
+    ds_pool *pool = &net->scratch->pool;
+    const ds_tensor *skip = NULL, *in = NULL;
+    ds_tensor *skip_lent = NULL, *sum = NULL, *in_lent = NULL, *dsum = NULL;
+    ds_status st = ds_pool_acquire_like(ctx, pool, net->up[j].z, 1, &dsum);
+    if (st == DS_OK)
+        st = enc_output(ctx, net, net->level_end[j], &skip, &skip_lent);
+    if (st == DS_OK && skip_lent) { /* s_j again, in the recomputed skip's own buffer */
+        st = ds_cbr_output_into(ctx, &net->up[j], skip, skip_lent);
+        sum = skip_lent;
+    } else if (st == DS_OK) {
+        st = ds_cbr_output(ctx, &net->up[j], pool, skip, &sum);
+    }
+    if (sum != skip_lent)
+        ds_pool_release(pool, skip_lent);
+    if (st == DS_OK)
+        st = chain_backward(ctx, net, net->stage[j], net->stage_count[j], sum, dy, dsum);
+    ds_pool_release(pool, sum);
+    ds_pool_release(pool, dy);
+    if (st == DS_OK)
+        st = up_input(ctx, net, j, &in, &in_lent);
+    if (st == DS_OK)
+        st = ds_pool_acquire_like(ctx, pool, in, 1, d_prev);
+    if (st == DS_OK)
+        st = ds_cbr_backward(ctx, &net->up[j], pool, in, dsum, DS_GRAD_KEEP, *d_prev);
+    ds_pool_release(pool, in_lent);
+    d_level[j] = dsum; /* the sum's gradient goes to the skip x_j unchanged */
+    return st;
+}
+
 static ds_status decoder_backward(ds_ctx *ctx, ds_net *net, const ds_tensor *dlogits,
                                   const ds_tensor *dfeature, ds_tensor *d_level[DS_NET_LEVELS])
 {
     ds_tensor *df = NULL;
     DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, net->feature_used, 1, &df));
+    d_level[4] = df; /* owned by the caller from here on, whatever fails */
     if (dfeature)
         DS_TRY(ds_tensor_accumulate(ctx, df, dfeature));
     DS_TRY(ds_conv3d_backward(ctx, &net->out_conv, net->feature_used, dlogits, df));
     dropout_backward(ctx, &net->drop_feature, net->last_dropout, df);
-    ds_tensor *dy = df;
     for (int j = 0; j <= 3; ++j) {
-        ds_tensor *dsum = NULL;
-        DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, net->sum[j], 1, &dsum));
-        DS_TRY(chain_backward(ctx, net, net->stage[j], net->stage_count[j], dy, dsum));
-        ds_pool_release(&net->scratch->pool, dy);
-        /* The sum's gradient goes to the skip x_j unchanged... */
-        DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, dsum, 0, &d_level[j]));
-        memcpy(d_level[j]->data, dsum->data, (size_t)ds_tensor_numel(dsum) * sizeof(float));
-        /* ...and through the up-sampling unit to y_{j+1}. */
-        const ds_tensor *up_in = net->up[j].x;
-        ds_tensor *dprev = NULL;
-        DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool, up_in, 1, &dprev));
-        DS_TRY(ds_cbr_backward(ctx, &net->up[j], &net->scratch->pool, dsum, dprev));
-        ds_pool_release(&net->scratch->pool, dsum);
-        dy = dprev;
+        ds_tensor *dy = d_level[4];
+        d_level[4] = NULL;
+        DS_TRY(level_backward(ctx, net, j, dy, d_level, &d_level[4]));
     }
-    dropout_backward(ctx, &net->drop_bottleneck, net->last_dropout && net->bottleneck_dropout, dy);
-    d_level[4] = dy;
+    dropout_backward(ctx, &net->drop_bottleneck, net->bottleneck_dropped, d_level[4]);
     return DS_OK;
 }
 
 static ds_status encoder_backward(ds_ctx *ctx, ds_net *net, ds_tensor *d_level[DS_NET_LEVELS])
 {
+    ds_pool *pool = &net->scratch->pool;
     ds_tensor *cur = d_level[4];
     d_level[4] = NULL;
     for (int u = net->enc_count - 1; u >= 0; --u) {
-        ds_tensor *dx = NULL;
+        ds_tensor *dx = NULL, *in_lent = NULL;
+        const ds_tensor *in = net->input;
+        ds_status st = DS_OK;
         if (u > 0) {
             int level = -1;
             for (int l = 0; l < DS_NET_LEVELS - 1; ++l)
@@ -285,19 +387,23 @@ static ds_status encoder_backward(ds_ctx *ctx, ds_net *net, ds_tensor *d_level[D
                 dx = d_level[level];
                 d_level[level] = NULL;
             } else {
-                DS_TRY(ds_pool_acquire_like(ctx, &net->scratch->pool,
-                                            ds_enc_output(&net->enc[u - 1]), 1, &dx));
+                const ds_shape s = ds_enc_shape(&net->enc[u - 1]);
+                st = ds_pool_acquire(ctx, pool, s.n, s.c, s.d, s.h, s.w, 1, &dx);
             }
+            if (st == DS_OK)
+                st = enc_output(ctx, net, u - 1, &in, &in_lent);
         }
         ds_enc_unit *e = &net->enc[u];
-        ds_status st = e->is_basic ? ds_basic_backward(ctx, &e->basic, &net->scratch->pool, cur, dx)
-                                   : ds_cbr_backward(ctx, &e->cbr, &net->scratch->pool, cur, dx);
-        ds_pool_release(&net->scratch->pool, cur);
+        if (st == DS_OK)
+            st = e->is_basic ? ds_basic_backward(ctx, &e->basic, pool, in, cur, dx)
+                             : ds_cbr_backward(ctx, &e->cbr, pool, in, cur, DS_GRAD_CONSUME, dx);
+        ds_pool_release(pool, in_lent);
+        ds_pool_release(pool, cur);
+        cur = dx;
         if (st != DS_OK) {
-            ds_pool_release(&net->scratch->pool, dx);
+            ds_pool_release(pool, cur);
             return st;
         }
-        cur = dx;
     }
     return DS_OK;
 }
@@ -325,22 +431,4 @@ ds_status ds_net_backward(ds_ctx *ctx, ds_net *net, const ds_tensor *dlogits,
         return ds_fail(ctx, DS_ERR_INTERNAL, "network backward: %d gradient buffers not returned",
                        ds_pool_in_use(&net->scratch->pool) - lent_before);
     return st;
-}
-
-int64_t ds_net_activation_bytes(const ds_net *net)
-{
-    int64_t total = ds_pool_bytes(&net->scratch->pool);
-    for (int u = 0; u < net->enc_count; ++u)
-        total += net->enc[u].is_basic ? ds_basic_bytes(&net->enc[u].basic)
-                                      : ds_cbr_bytes(&net->enc[u].cbr);
-    for (int j = 0; j < 4; ++j) {
-        total += ds_cbr_bytes(&net->up[j]);
-        total += net->sum[j] ? ds_tensor_numel(net->sum[j]) * 4 : 0;
-        for (int i = 0; i < net->stage_count[j]; ++i)
-            total += ds_cbr_bytes(&net->stage[j][i]);
-    }
-    const ds_tensor *extra[] = {net->x5_dropped, net->feature, net->logits};
-    for (int i = 0; i < 3; ++i)
-        total += extra[i] ? ds_tensor_numel(extra[i]) * 4 : 0;
-    return total;
 }

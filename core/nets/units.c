@@ -67,7 +67,6 @@ void ds_cbr_free(ds_cbr *u)
         ds_conv3d_free(&u->conv);
     ds_batchnorm3d_free(&u->bn);
     ds_tensor_free(u->z);
-    ds_tensor_free(u->a);
     memset(u, 0, sizeof *u);
 }
 
@@ -106,7 +105,6 @@ ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out)
     else
         DS_TRY(ds_conv3d_output_shape(ctx, &u->conv, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
     drop_if_reshaped(&u->z, s);
-    drop_if_reshaped(&u->a, s);
     u->out_shape = s;
     *out = s;
     return DS_OK;
@@ -118,40 +116,71 @@ static ds_status cbr_conv(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, ds_tensor 
                          : ds_conv3d_forward(ctx, &u->conv, x, y);
 }
 
-ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x)
+static ds_bn_epilogue cbr_epilogue(const ds_tensor *skip)
 {
-    u->x = x;
+    return skip ? DS_BN_RELU_ADD : DS_BN_RELU;
+}
+
+ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
+                         const ds_tensor *skip, ds_tensor **y)
+{
     DS_TRY(ds_shape_alloc(ctx, &u->z, u->out_shape)); /* BatchNorm's input, for its backward */
-    DS_TRY(ds_shape_alloc(ctx, &u->a, u->out_shape));
     DS_TRY(cbr_conv(ctx, u, x, u->z));
-    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn, u->z, u->a, 1));
-    return ds_relu_forward(ctx, u->a, u->a);
-}
-
-ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, ds_tensor *y)
-{
-    DS_TRY(cbr_conv(ctx, u, x, y));
-    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn, y, y, 0));
-    return ds_relu_forward(ctx, y, y);
-}
-
-ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, ds_tensor *d_out, ds_tensor *d_x)
-{
-    ds_relu_mask_inplace(ctx, u->a, d_out);
-    ds_tensor *dz = NULL;
-    DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 1, &dz));
-    ds_status st = ds_batchnorm3d_backward(ctx, &u->bn, u->z, d_out, dz);
-    if (st == DS_OK)
-        st = u->transposed ? ds_conv_transpose3d_backward(ctx, &u->tconv, u->x, dz, d_x)
-                           : ds_conv3d_backward(ctx, &u->conv, u->x, dz, d_x);
-    ds_pool_release(pool, dz);
+    DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 0, y));
+    ds_status st = ds_batchnorm3d_forward_fused(ctx, &u->bn, u->z, skip, *y, 1, cbr_epilogue(skip));
+    if (st != DS_OK) {
+        ds_pool_release(pool, *y);
+        *y = NULL;
+    }
     return st;
 }
 
-int64_t ds_cbr_bytes(const ds_cbr *u)
+ds_status ds_cbr_output_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *skip, ds_tensor *y)
 {
-    return (u->z ? ds_tensor_numel(u->z) : 0) * 4 + (u->a ? ds_tensor_numel(u->a) : 0) * 4;
+    if (!u->z)
+        return ds_fail(ctx, DS_ERR_INTERNAL, "network: unit output asked before its forward");
+    return ds_batchnorm3d_recompute(ctx, &u->bn, u->z, skip, y, cbr_epilogue(skip));
 }
+
+ds_status ds_cbr_output(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *skip,
+                        ds_tensor **y)
+{
+    if (!u->z)
+        return ds_fail(ctx, DS_ERR_INTERNAL, "network: unit output asked before its forward");
+    DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 0, y));
+    ds_status st = ds_cbr_output_into(ctx, u, skip, *y);
+    if (st != DS_OK) {
+        ds_pool_release(pool, *y);
+        *y = NULL;
+    }
+    return st;
+}
+
+ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, const ds_tensor *skip,
+                              ds_tensor *y)
+{
+    if (skip == y) /* the conv would overwrite the skip before the epilogue reads it */
+        return ds_fail(ctx, DS_ERR_INTERNAL, "network: a unit's output may not be its skip");
+    DS_TRY(cbr_conv(ctx, u, x, y));
+    return ds_batchnorm3d_forward_fused(ctx, &u->bn, y, skip, y, 0, cbr_epilogue(skip));
+}
+
+ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
+                          ds_tensor *d_out, ds_grad_use use, ds_tensor *d_x)
+{
+    ds_tensor *dz = d_out; /* BatchNorm's input gradient, in place when d_out may go */
+    if (use == DS_GRAD_KEEP)
+        DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 1, &dz));
+    ds_status st = ds_batchnorm3d_relu_backward(ctx, &u->bn, u->z, d_out, dz);
+    if (st == DS_OK)
+        st = u->transposed ? ds_conv_transpose3d_backward(ctx, &u->tconv, x, dz, d_x)
+                           : ds_conv3d_backward(ctx, &u->conv, x, dz, d_x);
+    if (dz != d_out)
+        ds_pool_release(pool, dz);
+    return st;
+}
+
+int64_t ds_cbr_bytes(const ds_cbr *u) { return (u->z ? ds_tensor_numel(u->z) : 0) * 4; }
 
 /* ---- BasicBlock ---------------------------------------------------------------------------- */
 
@@ -188,7 +217,7 @@ void ds_basic_free(ds_basic *u)
         ds_conv3d_free(&u->proj);
         ds_batchnorm3d_free(&u->bnp);
     }
-    ds_tensor *owned[] = {u->z1, u->a1, u->z2, u->zp, u->out};
+    ds_tensor *owned[] = {u->z1, u->z2, u->zp, u->out};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i)
         ds_tensor_free(owned[i]);
     memset(u, 0, sizeof *u);
@@ -213,7 +242,7 @@ ds_status ds_basic_plan(ds_ctx *ctx, ds_basic *u, ds_shape in, ds_shape *out)
     ds_tensor probe = {in.n, in.c, in.d, in.h, in.w, NULL, 0};
     ds_shape s;
     DS_TRY(ds_conv3d_output_shape(ctx, &u->conv1, &probe, &s.n, &s.c, &s.d, &s.h, &s.w));
-    ds_tensor **owned[] = {&u->z1, &u->a1, &u->z2, &u->zp, &u->out};
+    ds_tensor **owned[] = {&u->z1, &u->z2, &u->zp, &u->out};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i)
         drop_if_reshaped(owned[i], s);
     u->out_shape = s;
@@ -221,86 +250,100 @@ ds_status ds_basic_plan(ds_ctx *ctx, ds_basic *u, ds_shape in, ds_shape *out)
     return DS_OK;
 }
 
-/* shortcut = BN(proj(x)) or x, added into out; then ReLU. zp keeps proj(x) when not NULL. */
+/* out = relu(bn2(out) + shortcut), shortcut = bnp(proj(x)) or x, in one pass; zp keeps proj(x)
+ * when not NULL. out holds conv2's output on entry; z2 (when not NULL) is kept apart from it. */
 static ds_status basic_finish(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
-                              ds_tensor *out, ds_tensor *zp, int training)
+                              const ds_tensor *z2, ds_tensor *out, ds_tensor *zp, int training)
 {
+    ds_tensor *bp = NULL;
+    const ds_tensor *shortcut = x;
+    ds_status st = DS_OK;
     if (u->has_proj) {
-        ds_tensor *bp = NULL;
         DS_TRY(ds_pool_acquire_like(ctx, pool, out, 0, &bp));
-        ds_status st = ds_conv3d_forward(ctx, &u->proj, x, zp ? zp : bp);
+        st = ds_conv3d_forward(ctx, &u->proj, x, zp ? zp : bp);
         if (st == DS_OK)
             st = ds_batchnorm3d_forward(ctx, &u->bnp, zp ? zp : bp, bp, training);
-        if (st == DS_OK)
-            st = ds_add_forward(ctx, out, bp, out);
-        ds_pool_release(pool, bp);
-        DS_TRY(st);
-    } else {
-        DS_TRY(ds_add_forward(ctx, out, x, out));
+        shortcut = bp;
     }
-    return ds_relu_forward(ctx, out, out);
+    if (st == DS_OK)
+        st = ds_batchnorm3d_forward_fused(ctx, &u->bn2, z2 ? z2 : out, shortcut, out, training,
+                                          DS_BN_ADD_RELU);
+    ds_pool_release(pool, bp);
+    return st;
+}
+
+/* relu(bn1(conv1(x))) into a buffer lent from pool; z1 (when not NULL) keeps conv1's output. */
+static ds_status basic_inner(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
+                             ds_tensor *z1, int training, ds_tensor **a1)
+{
+    DS_TRY(ds_pool_acquire(ctx, pool, u->out_shape.n, u->out_shape.c, u->out_shape.d,
+                           u->out_shape.h, u->out_shape.w, 0, a1));
+    ds_status st = ds_conv3d_forward(ctx, &u->conv1, x, z1 ? z1 : *a1);
+    if (st == DS_OK)
+        st = ds_batchnorm3d_forward_fused(ctx, &u->bn1, z1 ? z1 : *a1, NULL, *a1, training,
+                                          DS_BN_RELU);
+    if (st != DS_OK) {
+        ds_pool_release(pool, *a1);
+        *a1 = NULL;
+    }
+    return st;
 }
 
 ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x)
 {
-    u->x = x;
     /* The conv outputs z1, z2, zp are BatchNorm inputs, kept for the backward. */
     DS_TRY(ds_shape_alloc(ctx, &u->z1, u->out_shape));
-    DS_TRY(ds_shape_alloc(ctx, &u->a1, u->out_shape));
     DS_TRY(ds_shape_alloc(ctx, &u->z2, u->out_shape));
     DS_TRY(ds_shape_alloc(ctx, &u->out, u->out_shape));
     if (u->has_proj)
         DS_TRY(ds_shape_alloc(ctx, &u->zp, u->out_shape));
-    DS_TRY(ds_conv3d_forward(ctx, &u->conv1, x, u->z1));
-    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn1, u->z1, u->a1, 1));
-    DS_TRY(ds_relu_forward(ctx, u->a1, u->a1));
-    DS_TRY(ds_conv3d_forward(ctx, &u->conv2, u->a1, u->z2));
-    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn2, u->z2, u->out, 1));
-    return basic_finish(ctx, u, pool, x, u->out, u->zp, 1);
+    ds_tensor *a1 = NULL;
+    DS_TRY(basic_inner(ctx, u, pool, x, u->z1, 1, &a1));
+    ds_status st = ds_conv3d_forward(ctx, &u->conv2, a1, u->z2);
+    ds_pool_release(pool, a1);
+    DS_TRY(st);
+    return basic_finish(ctx, u, pool, x, u->z2, u->out, u->zp, 1);
 }
 
 ds_status ds_basic_forward_into(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
                                 ds_tensor *y)
 {
     ds_tensor *a1 = NULL;
-    DS_TRY(ds_pool_acquire_like(ctx, pool, y, 0, &a1));
-    ds_status st = ds_conv3d_forward(ctx, &u->conv1, x, a1);
-    if (st == DS_OK)
-        st = ds_batchnorm3d_forward(ctx, &u->bn1, a1, a1, 0);
-    if (st == DS_OK)
-        st = ds_relu_forward(ctx, a1, a1);
-    if (st == DS_OK)
-        st = ds_conv3d_forward(ctx, &u->conv2, a1, y);
+    DS_TRY(basic_inner(ctx, u, pool, x, NULL, 0, &a1));
+    ds_status st = ds_conv3d_forward(ctx, &u->conv2, a1, y);
     ds_pool_release(pool, a1);
     DS_TRY(st);
-    DS_TRY(ds_batchnorm3d_forward(ctx, &u->bn2, y, y, 0));
-    return basic_finish(ctx, u, pool, x, y, NULL, 0);
+    return basic_finish(ctx, u, pool, x, NULL, y, NULL, 0);
 }
 
-ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, ds_tensor *d_out,
-                            ds_tensor *d_x)
+ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
+                            ds_tensor *d_out, ds_tensor *d_x)
 {
     ds_relu_mask_inplace(ctx, u->out, d_out); /* d_out is now the gradient of the sum */
-    ds_tensor *dz = NULL, *da1 = NULL;
+    ds_tensor *dz = NULL, *da1 = NULL, *a1 = NULL;
     ds_status st = ds_pool_acquire_like(ctx, pool, u->z2, 1, &dz);
     if (st == DS_OK)
         st = ds_batchnorm3d_backward(ctx, &u->bn2, u->z2, d_out, dz);
     if (st == DS_OK)
-        st = ds_pool_acquire_like(ctx, pool, u->a1, 1, &da1);
+        st = ds_pool_acquire_like(ctx, pool, u->z1, 1, &da1);
+    if (st == DS_OK) /* conv2's input, recomputed from z1 */
+        st = ds_pool_acquire_like(ctx, pool, u->z1, 0, &a1);
     if (st == DS_OK)
-        st = ds_conv3d_backward(ctx, &u->conv2, u->a1, dz, da1);
+        st = ds_batchnorm3d_recompute(ctx, &u->bn1, u->z1, NULL, a1, DS_BN_RELU);
+    if (st == DS_OK)
+        st = ds_conv3d_backward(ctx, &u->conv2, a1, dz, da1);
+    ds_pool_release(pool, a1);
     if (st == DS_OK) {
-        ds_relu_mask_inplace(ctx, u->a1, da1);
         memset(dz->data, 0, (size_t)ds_tensor_numel(dz) * sizeof(float));
-        st = ds_batchnorm3d_backward(ctx, &u->bn1, u->z1, da1, dz);
+        st = ds_batchnorm3d_relu_backward(ctx, &u->bn1, u->z1, da1, dz);
     }
     if (st == DS_OK)
-        st = ds_conv3d_backward(ctx, &u->conv1, u->x, dz, d_x);
+        st = ds_conv3d_backward(ctx, &u->conv1, x, dz, d_x);
     if (st == DS_OK && u->has_proj) {
         memset(dz->data, 0, (size_t)ds_tensor_numel(dz) * sizeof(float));
         st = ds_batchnorm3d_backward(ctx, &u->bnp, u->zp, d_out, dz);
         if (st == DS_OK)
-            st = ds_conv3d_backward(ctx, &u->proj, u->x, dz, d_x);
+            st = ds_conv3d_backward(ctx, &u->proj, x, dz, d_x);
     } else if (st == DS_OK && d_x) {
         st = ds_tensor_accumulate(ctx, d_x, d_out);
     }
@@ -312,7 +355,7 @@ ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, ds_tensor *
 int64_t ds_basic_bytes(const ds_basic *u)
 {
     int64_t total = 0;
-    const ds_tensor *owned[] = {u->z1, u->a1, u->z2, u->zp, u->out};
+    const ds_tensor *owned[] = {u->z1, u->z2, u->zp, u->out};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i)
         total += owned[i] ? ds_tensor_numel(owned[i]) * 4 : 0;
     return total;

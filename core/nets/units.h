@@ -1,16 +1,19 @@
 /* units.h - the building blocks of the two networks (private to core/nets).
  *
- *   ds_cbr    convolution (or transposed convolution) -> BatchNorm -> ReLU; keeps the conv output
- *             z (BatchNorm's input, for its backward) and the ReLU output a.
+ *   ds_cbr    convolution (or transposed convolution) -> BatchNorm -> ReLU (-> + skip, the
+ *             decoder's up-sampling), BatchNorm, ReLU and add fused in one pass. Keeps only the
+ *             conv output z (BatchNorm's input): the output relu(bn(z)) (+ skip) is written into a
+ *             buffer the caller gives back when its consumers are done, and recomputed from z and
+ *             the batch statistics (bit for bit) when a backward needs it again.
  *   ds_basic  ResNet BasicBlock: conv-BN-ReLU-conv-BN + shortcut (identity or 1x1x1 projection
- *             conv + BN), then ReLU.
+ *             conv + BN), then ReLU. Keeps z1, z2, zp and its output (the ReLU's mask and the next
+ *             block's input); the inner activation relu(bn1(z1)) is recomputed.
  *
- * _plan records the output shape for an input shape; _forward (training) reads x (kept,
- * borrowed, for backward) and writes the unit's own output, allocating the activations backward
- * needs on first use; _forward_into (evaluation) writes into a caller's buffer and keeps nothing;
- * _backward takes d_out, the gradient of the unit's output, which it overwrites (ReLU mask
- * applied in place), and ADDS the input gradient into d_x (NULL: not wanted). Scratch comes
- * from the network's pool.
+ * _plan records the output shape for an input shape; _forward (training) reads x and keeps what
+ * backward needs, allocating it on first use; _forward_into (evaluation) writes into a caller's
+ * buffer and keeps nothing; _backward takes the forward input x again (the caller keeps or
+ * recomputes it) and d_out, the gradient of the unit's output, and ADDS the input gradient into
+ * d_x (NULL: not wanted). Scratch comes from the network's pool.
  */
 #ifndef DS_NETS_UNITS_H
 #define DS_NETS_UNITS_H
@@ -30,8 +33,7 @@ typedef struct ds_cbr {
     ds_conv3d conv;
     ds_conv_transpose3d tconv;
     ds_batchnorm3d bn;
-    ds_tensor *z, *a;
-    const ds_tensor *x;
+    ds_tensor *z; /* the conv output of the last training forward */
 } ds_cbr;
 
 /* conv_name and bn_name are the parameter name prefixes ("block_one.conv.0", ...). */
@@ -42,9 +44,25 @@ void ds_cbr_free(ds_cbr *u);
 ds_status ds_cbr_register(ds_ctx *ctx, ds_cbr *u, ds_param_list *params, ds_batchnorm3d **bns,
                           int *bn_count);
 ds_status ds_cbr_plan(ds_ctx *ctx, ds_cbr *u, ds_shape in, ds_shape *out);
-ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x);
-ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, ds_tensor *y);
-ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, ds_tensor *d_out, ds_tensor *d_x);
+/* Training: *y = relu(bn(conv(x))) (+ skip when skip != NULL), a buffer lent from pool. */
+ds_status ds_cbr_forward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
+                         const ds_tensor *skip, ds_tensor **y);
+/* The last training forward's output again (same skip), into a buffer lent from pool, or
+ * (_into) into y, which may be skip itself. */
+ds_status ds_cbr_output(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *skip,
+                        ds_tensor **y);
+ds_status ds_cbr_output_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *skip, ds_tensor *y);
+/* Evaluation: y = relu(bn(conv(x))) (+ skip when skip != NULL); y may be skip. */
+ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, const ds_tensor *skip,
+                              ds_tensor *y);
+/* Whether a backward may overwrite the output gradient it is given. */
+typedef enum ds_grad_use {
+    DS_GRAD_KEEP,   /* d_out is not changed (a skip's gradient is d_out itself)             */
+    DS_GRAD_CONSUME /* d_out is not needed afterwards: the unit works in it (one buffer less) */
+} ds_grad_use;
+
+ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
+                          ds_tensor *d_out, ds_grad_use use, ds_tensor *d_x);
 int64_t ds_cbr_bytes(const ds_cbr *u);
 
 typedef struct ds_basic {
@@ -52,8 +70,7 @@ typedef struct ds_basic {
     ds_conv3d conv1, conv2, proj;
     ds_batchnorm3d bn1, bn2, bnp;
     int has_proj;
-    ds_tensor *z1, *a1, *z2, *zp, *out;
-    const ds_tensor *x;
+    ds_tensor *z1, *z2, *zp, *out;
 } ds_basic;
 
 /* prefix is "layer1.0" etc.; a projection shortcut is made when stride != 1 or channels change. */
@@ -66,8 +83,9 @@ ds_status ds_basic_plan(ds_ctx *ctx, ds_basic *u, ds_shape in, ds_shape *out);
 ds_status ds_basic_forward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x);
 ds_status ds_basic_forward_into(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
                                 ds_tensor *y);
-ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, ds_tensor *d_out,
-                            ds_tensor *d_x);
+/* d_out is overwritten (the ReLU's mask applied in place). */
+ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
+                            ds_tensor *d_out, ds_tensor *d_x);
 int64_t ds_basic_bytes(const ds_basic *u);
 
 /* Helpers shared by the network code. */

@@ -28,6 +28,33 @@ static float *copy_grads(const ds_param_list *params, int64_t total)
     return out;
 }
 
+/* The activation report after a training step: its rows add up to ds_net_activation_bytes, a
+ * count query gives the same count, the first unit (conv-BN-ReLU, full resolution) keeps its
+ * conv output only (4 channels at width 4), the pool comes last and BasicBlocks keep 3 or 4. */
+static void check_report(ds_ctx *ctx, ds_net *net, ds_arch arch, const ds_tensor *x)
+{
+    int count = 0, again = 0;
+    DS_CHECK_OK(ctx, ds_net_activation_report(ctx, net, NULL, 0, &count));
+    ds_net_activation_row rows[64];
+    DS_CHECK(count > 4 && count <= 64);
+    DS_CHECK_OK(ctx, ds_net_activation_report(ctx, net, rows, 64, &again));
+    DS_CHECK(again == count);
+    DS_CHECK_FAILS(ctx, ds_net_activation_report(ctx, net, NULL, 3, &again), DS_ERR_ARG);
+    int64_t total = 0;
+    for (int i = 0; i < count && i < 64; ++i) {
+        total += rows[i].bytes;
+        if (strncmp(rows[i].name, "layer", 5) == 0)
+            DS_CHECK_MSG(rows[i].tensors == 3 || rows[i].tensors == 4, "%s keeps %d tensors",
+                         rows[i].name, rows[i].tensors);
+    }
+    DS_CHECK(total == ds_net_activation_bytes(net));
+    DS_CHECK(strcmp(rows[0].name, arch == DS_ARCH_VNET ? "block_one.conv.0" : "stem.0") == 0);
+    DS_CHECK_MSG(rows[0].tensors == 1 && rows[0].bytes == ds_tensor_numel(x) * 4 * 4,
+                 "%s keeps %d tensors, %lld bytes", rows[0].name, rows[0].tensors,
+                 (long long)rows[0].bytes);
+    DS_CHECK(count <= 64 && strcmp(rows[count - 1].name, "pool") == 0 && rows[count - 1].bytes > 0);
+}
+
 static void check_arch(ds_ctx *ctx, ds_arch arch)
 {
     const char *name = ds_arch_name(arch);
@@ -110,6 +137,7 @@ static void check_arch(ds_ctx *ctx, ds_arch arch)
     DS_CHECK_OK(ctx, ds_net_forward(ctx, net, x, 1, &drop, &logits, &feature));
     DS_CHECK_OK(ctx, ds_net_backward(ctx, net, g, NULL));
     DS_CHECK(ds_net_activation_bytes(net) == bytes_after_two);
+    check_report(ctx, net, arch, x);
 
     /* Evaluation: deterministic, no dropout, running statistics; backward refused after it. */
     DS_CHECK_OK(ctx, ds_net_forward(ctx, net, x, 0, NULL, &logits, &feature));

@@ -117,6 +117,23 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }
 
+int ds_conv_part_count(int64_t rows, int64_t limit)
+{
+    int64_t parts = min64(max64(rows / DS_CONV_PART_ROWS, DS_CONV_SPLIT), DS_CONV_PARTS);
+    return (int)max64(min64(parts, limit), 1);
+}
+
+void ds_conv_add_partials(ds_ctx *ctx, const float *part, int64_t runs, int64_t n, float *dst)
+{
+#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static) if (n > 4096)
+    for (int64_t i = 0; i < n; ++i) {
+        float s = part[i];
+        for (int64_t r = 1; r < runs; ++r)
+            s += part[r * n + i];
+        dst[i] += s;
+    }
+}
+
 /* Output rows (od, oh) per tile: the lowered tile (kdim x rows*ow) stays within the budget, and
  * when min_tiles > 1 there are at least min_tiles tiles per sample, a multiple of min_tiles when
  * the rows allow it (balance between threads). */
@@ -207,9 +224,10 @@ static void col2im_add(const ds_conv_geom *g, const float *col, int64_t r0, int6
 static int is_pointwise(const ds_conv_geom *g) { return g->k == 1 && g->s == 1 && g->p == 0; }
 
 /* Small output planes, many lowered rows (the deepest V-Net levels): per tile, SGEMM would pack
- * the whole weight again, so instead the K rows are cut into DS_CONV_SPLIT parts, each lowered
- * for the whole sample and multiplied into its own partial output, and the partials are added in
- * part order (split-K): the weight and the lowered input are each packed once. */
+ * the whole weight again, so instead the K rows are cut into parts (DS_CONV_SPLIT to
+ * DS_CONV_PARTS, as many as 4 tiles' worth of partial outputs hold), each lowered for the whole
+ * sample and multiplied into its own partial output, and the partials are added in part order
+ * (split-K): the weight and the lowered input are each packed once. */
 static int use_split_k(const ds_conv_geom *g, int64_t kdim, int64_t P)
 {
     return kdim >= 512 && kdim * P <= DS_CONV_SPLIT * DS_CONV_TILE_FLOATS &&
@@ -223,16 +241,16 @@ static ds_status forward_split_k(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
     const int nt = ds_ctx_threads(ctx);
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
     const int64_t P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
-    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT, pslot = round16(g->cout * P);
-    const int64_t slot = round16(per * P);
+    const int64_t pslot = round16(g->cout * P);
+    const int want = ds_conv_part_count(kdim, DS_CONV_SPLIT * DS_CONV_TILE_FLOATS / pslot);
+    const int64_t per = (kdim + want - 1) / want, slot = round16(per * P);
+    const int parts = (int)((kdim + per - 1) / per);
     ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
     if (st == DS_OK)
-        st = ds_conv_work_reserve(ctx, &work->part, &work->part_cap,
-                                  (size_t)(pslot * DS_CONV_SPLIT));
+        st = ds_conv_work_reserve(ctx, &work->part, &work->part_cap, (size_t)(pslot * parts));
     if (st != DS_OK)
         return st;
     float *colbase = work->col, *part = work->part;
-    const int parts = (int)((kdim + per - 1) / per);
     for (int64_t ni = 0; ni < g->n; ++ni) {
         const float *xs = x + ni * in_sample;
         float *ys = y + ni * g->cout * P;
@@ -331,40 +349,49 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
     report(path, direct ? DS_CONV_PATH_GEMM_POINTWISE : DS_CONV_PATH_GEMM);
     const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
     const int64_t slot = round16(per * rpt * g->ow);
-    if (!direct) {
-        ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
-        if (st != DS_OK)
-            return st;
-    }
+    const int parts = (int)((kdim + per - 1) / per);
+    /* Runs of the n * tps tiles, as many as DS_CONV_PARTS units need and 4 tiles' worth of
+     * partial gradients hold. */
+    const int64_t tiles = g->n * tps, wn = g->cout * kdim;
+    int64_t runs = min64(tiles, (DS_CONV_PARTS + parts - 1) / parts);
+    runs = max64(1, min64(runs, DS_CONV_SPLIT * DS_CONV_TILE_FLOATS / wn));
+    const int64_t tper = (tiles + runs - 1) / runs;
+    runs = (tiles + tper - 1) / tper;
+    ds_status st = DS_OK;
+    if (!direct)
+        st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
+    if (st == DS_OK && runs > 1)
+        st = ds_conv_work_reserve(ctx, &work->part, &work->part_cap, (size_t)(runs * wn));
+    if (st != DS_OK)
+        return st;
+    if (runs > 1)
+        memset(work->part, 0, (size_t)(runs * wn) * sizeof(float));
     float *colbase = work->col;
-#pragma omp parallel num_threads(nt)
-    {
-        /* Part j of DS_CONV_SPLIT owns the dW columns (K rows of the lowering) [k0, k1). */
-        int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
-        float *col = direct ? NULL : colbase + (int64_t)tid * slot;
-        for (int j = tid; j < DS_CONV_SPLIT; j += nthr) {
-            int64_t k0 = min64(kdim, per * j), k1 = min64(kdim, k0 + per);
-            for (int64_t ni = 0; ni < g->n && k0 < k1; ++ni) {
-                const float *xs = x + ni * in_sample;
-                for (int64_t ti = 0; ti < tps; ++ti) {
-                    int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
-                    const float *b;
-                    int64_t ldb;
-                    if (direct) {
-                        b = xs + k0 * P + r0 * g->ow;
-                        ldb = P;
-                    } else {
-                        im2col(g, xs, r0, r1, k0, k1, col);
-                        b = col;
-                        ldb = cols;
-                    }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout,
-                                (int)(k1 - k0), (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow,
-                                (int)P, b, (int)ldb, 1.0f, dw + k0, (int)kdim);
-                }
+    /* Unit (r, j) sums the tiles of run r into the dW columns (K rows of the lowering) [k0, k1)
+     * of its partial (of dW itself when there is one run), in order. */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t u = 0; u < runs * parts; ++u) {
+        float *col = direct ? NULL : colbase + (int64_t)omp_get_thread_num() * slot;
+        const int64_t r = u / parts, k0 = per * (u % parts), k1 = min64(kdim, k0 + per);
+        float *target = runs > 1 ? work->part + r * wn : dw;
+        for (int64_t t = r * tper; t < min64(tiles, (r + 1) * tper); ++t) {
+            const int64_t ni = t / tps, r0 = (t % tps) * rpt, r1 = min64(rows, r0 + rpt);
+            const int64_t cols = (r1 - r0) * g->ow;
+            const float *xs = x + ni * in_sample, *b = col;
+            int64_t ldb = cols;
+            if (direct) {
+                b = xs + k0 * P + r0 * g->ow;
+                ldb = P;
+            } else {
+                im2col(g, xs, r0, r1, k0, k1, col);
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)(k1 - k0),
+                        (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow, (int)P, b, (int)ldb,
+                        1.0f, target + k0, (int)kdim);
         }
     }
+    if (runs > 1)
+        ds_conv_add_partials(ctx, work->part, runs, wn, dw);
     return DS_OK;
 }
 
@@ -393,32 +420,30 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
         return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx, path);
     }
     report(path, DS_CONV_PATH_GEMM_SCATTER);
-    /* dcol = W^T dy per tile, scattered back: each thread owns input channels [c0, c1), i.e. the
-     * K rows [c0 k^3, c1 k^3) and the dx planes of those channels. The tiling is fixed by the
-     * geometry, so every dx voxel receives its terms in the same order for any thread count. */
+    /* dcol = W^T dy per tile, scattered back: a unit owns one sample's input channels [c0, c1),
+     * i.e. the K rows [c0 k^3, c1 k^3) and the dx planes of those channels. The tiling and the
+     * parts are fixed by the geometry, so every dx voxel receives its terms in the same order for
+     * any thread count. */
     const int64_t rows = g->od * g->oh, P = rows * g->ow, in_sample = g->cin * g->d * g->h * g->w;
     const int64_t rpt = tile_rows(g, kdim, 1), tps = (rows + rpt - 1) / rpt;
-    const int64_t cper = (g->cin + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
+    const int want = ds_conv_part_count(kdim, g->cin);
+    const int64_t cper = (g->cin + want - 1) / want, cparts = (g->cin + cper - 1) / cper;
     const int64_t slot = round16(cper * k3 * rpt * g->ow);
     ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
     if (st != DS_OK)
         return st;
     float *colbase = work->col;
-#pragma omp parallel num_threads(nt)
-    {
-        int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
-        float *dcol = colbase + (int64_t)tid * slot;
-        for (int j = tid; j < DS_CONV_SPLIT; j += nthr) {
-            int64_t c0 = min64(g->cin, cper * j), c1 = min64(g->cin, c0 + cper);
-            for (int64_t ni = 0; ni < g->n && c0 < c1; ++ni) {
-                for (int64_t ti = 0; ti < tps; ++ti) {
-                    int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((c1 - c0) * k3),
-                                (int)cols, (int)g->cout, 1.0f, w + c0 * k3, (int)kdim,
-                                dy + ni * g->cout * P + r0 * g->ow, (int)P, 0.0f, dcol, (int)cols);
-                    col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
-                }
-            }
+    /* Unit u: sample u / cparts, channel part u % cparts (the samples' dx never overlap). */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t u = 0; u < g->n * cparts; ++u) {
+        float *dcol = colbase + (int64_t)omp_get_thread_num() * slot;
+        const int64_t ni = u / cparts, c0 = cper * (u % cparts), c1 = min64(g->cin, c0 + cper);
+        for (int64_t ti = 0; ti < tps; ++ti) {
+            int64_t r0 = ti * rpt, r1 = min64(rows, r0 + rpt), cols = (r1 - r0) * g->ow;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((c1 - c0) * k3), (int)cols,
+                        (int)g->cout, 1.0f, w + c0 * k3, (int)kdim,
+                        dy + ni * g->cout * P + r0 * g->ow, (int)P, 0.0f, dcol, (int)cols);
+            col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
         }
     }
     return DS_OK;

@@ -28,10 +28,27 @@
 #define DS_CONV_TILE_FLOATS ((int64_t)1 << 20)
 #endif
 
-/* Fixed number of parts the lowered rows (backward-weights) or input channels (scattered
- * backward-data) are cut into, and the multiple of tiles per sample in the forward pass, so that
- * 1, 2 and 4 threads share the work evenly. */
+/* The multiple of tiles per sample in the forward pass, so that 1, 2 and 4 threads share the
+ * work evenly, and the fewest parts split-K cuts the lowered rows into. */
 #define DS_CONV_SPLIT 4
+
+/* The reductions (backward-weights over samples and positions, split-K over lowered rows) and the
+ * scattered backward-data are cut into parts fixed by the geometry, never by the thread count, so
+ * that results are the same for every thread count; up to DS_CONV_PARTS parts, so that 32 threads
+ * find work. Parts of lowered rows keep at least DS_CONV_PART_ROWS rows where there are more than
+ * DS_CONV_SPLIT of them: each part packs the other operand again, and thinner parts measured
+ * 12-24 % slower on one thread (bench_conv, k2 s2 and k7 backward). Backward-weights keeps
+ * DS_CONV_SPLIT parts of lowered rows and cuts the samples' tiles into runs instead, each summed
+ * into its own partial weight gradient; the partials are added in run order. */
+#define DS_CONV_PARTS 32
+#define DS_CONV_PART_ROWS 64
+
+/* Parts of `rows` lowered rows: rows / DS_CONV_PART_ROWS within DS_CONV_SPLIT..DS_CONV_PARTS,
+ * then at most limit (and at least 1). */
+int ds_conv_part_count(int64_t rows, int64_t limit);
+/* dst[i] += part[0][i] + part[1][i] + ... + part[runs - 1][i] (added in that order), i < n; the
+ * partials are n floats apart. */
+void ds_conv_add_partials(ds_ctx *ctx, const float *part, int64_t runs, int64_t n, float *dst);
 
 typedef struct ds_conv_geom {
     int64_t n;          /* batch                                */

@@ -292,6 +292,16 @@ static void fill_channel(const ds_conv_geom *g, const float *x, int64_t od, int6
     fill_planes(&one, x + ci * g->d * g->h * g->w, od, buf);
 }
 
+/* Cuts of the (sample, plane) sequence: with few channels (the first layer has 1 x 4 units of
+ * (input channel, output block)) the planes are cut into runs, each summed into its own partial
+ * dW, so that DS_CONV_PARTS threads find work; the partials are then added in run order. */
+static int64_t weight_runs(const ds_conv_geom *g)
+{
+    const int64_t units = g->cin * (g->cout / CB), planes = g->n * g->od;
+    int64_t runs = (DS_CONV_PARTS + units - 1) / units;
+    return runs < planes ? runs : planes;
+}
+
 ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                          const float *x, const float *dy, float *dw)
 {
@@ -299,24 +309,34 @@ ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const 
     ds_conv_geom one = *g;
     one.cin = 1;
     const int64_t slot = (plane_floats(&one) + 15) & ~(int64_t)15;
+    const int64_t runs = weight_runs(g), wn = g->cout * g->cin * 27;
+    const int64_t planes = g->n * g->od, per = (planes + runs - 1) / runs;
     ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
+    if (st == DS_OK && runs > 1)
+        st = ds_conv_work_reserve(ctx, &work->part, &work->part_cap, (size_t)(runs * wn));
     if (st != DS_OK)
         return st;
     float *bufbase = work->col;
+    if (runs > 1)
+        memset(work->part, 0, (size_t)(runs * wn) * sizeof(float));
     const int64_t plane = g->od * g->oh * g->ow, in_sample = g->cin * g->d * g->h * g->w;
-    /* One unit per (input channel, block of 4 output channels): its dW entries, summed over
-     * samples and planes in a fixed order. */
-    const int64_t nblk = g->cout / CB;
+    /* One unit per (run of planes, input channel, block of 4 output channels): its dW entries,
+     * summed over the run's samples and planes in a fixed order. */
+    const int64_t nblk = g->cout / CB, units = g->cin * nblk;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t u = 0; u < g->cin * nblk; ++u) {
-        int64_t ci = u / nblk, co0 = (u % nblk) * CB;
+    for (int64_t u = 0; u < runs * units; ++u) {
+        const int64_t r = u / units, ci = (u % units) / nblk, co0 = (u % nblk) * CB;
         float *buf = bufbase + (int64_t)omp_get_thread_num() * slot;
-        for (int64_t ni = 0; ni < g->n; ++ni)
-            for (int64_t od = 0; od < g->od; ++od) {
-                fill_channel(g, x + ni * in_sample, od, ci, buf);
-                weight_kernel(g, buf, dy + ni * g->cout * plane + od * g->oh * g->ow, co0, ci, dw);
-            }
+        float *target = runs > 1 ? work->part + r * wn : dw;
+        const int64_t q1 = (r + 1) * per < planes ? (r + 1) * per : planes;
+        for (int64_t q = r * per; q < q1; ++q) {
+            const int64_t ni = q / g->od, od = q % g->od;
+            fill_channel(g, x + ni * in_sample, od, ci, buf);
+            weight_kernel(g, buf, dy + ni * g->cout * plane + od * g->oh * g->ow, co0, ci, target);
+        }
     }
+    if (runs > 1)
+        ds_conv_add_partials(ctx, work->part, runs, wn, dw);
     return DS_OK;
 }
 

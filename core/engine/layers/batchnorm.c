@@ -1,8 +1,9 @@
-/* batchnorm.c - BatchNorm3d with PyTorch's semantics (see ds_norm.h).
+/* batchnorm.c - BatchNorm3d with PyTorch's semantics, plain and fused (see ds_norm.h).
  *
- * Work is split over the N * C planes of the input (one (n, c) plane = D * H * W contiguous
- * floats). Reductions give one partial result per plane, in double, and the partials of a channel
- * are added in n order by one thread: the result does not depend on the thread count.
+ * Work is split into units: blocks of DS_BN_BLOCK values of one (n, c) plane (D * H * W
+ * contiguous floats). Reductions give one partial result per unit, in double, and the partials of
+ * a channel are added in (n, block) order by one thread: the result does not depend on the thread
+ * count, and a plane of a million voxels is 64 units for 64 threads.
  */
 #include "ds_norm.h"
 #include "layer_check.h"
@@ -40,7 +41,9 @@ ds_status ds_batchnorm3d_init(ds_ctx *ctx, ds_batchnorm3d *bn, const char *name_
     bn->running_var = ds_aligned_alloc(bytes);
     bn->saved_mean = ds_aligned_alloc(bytes);
     bn->saved_invstd = ds_aligned_alloc(bytes);
-    if (!bn->running_mean || !bn->running_var || !bn->saved_mean || !bn->saved_invstd) {
+    bn->saved_scale = ds_aligned_alloc(bytes);
+    if (!bn->running_mean || !bn->running_var || !bn->saved_mean || !bn->saved_invstd ||
+        !bn->saved_scale) {
         ds_batchnorm3d_free(bn);
         return ds_fail(ctx, DS_ERR_NOMEM, "%s %s: out of memory for %d channels", LAYER, prefix,
                        channels);
@@ -55,6 +58,7 @@ ds_status ds_batchnorm3d_init(ds_ctx *ctx, ds_batchnorm3d *bn, const char *name_
         bn->running_var[c] = 1.0f;
         bn->saved_mean[c] = 0.0f;
         bn->saved_invstd[c] = 1.0f;
+        bn->saved_scale[c] = 1.0f;
     }
     return DS_OK;
 }
@@ -69,14 +73,52 @@ void ds_batchnorm3d_free(ds_batchnorm3d *bn)
     ds_aligned_free(bn->running_var);
     ds_aligned_free(bn->saved_mean);
     ds_aligned_free(bn->saved_invstd);
+    ds_aligned_free(bn->saved_scale);
     ds_aligned_free(bn->work);
     memset(bn, 0, sizeof *bn);
 }
 
-/* work holds 2 doubles per plane followed by 4 per channel. */
-static ds_status grow_work(ds_ctx *ctx, ds_batchnorm3d *bn, int64_t planes)
+/* The partition of an input into units (see the top of the file). */
+typedef struct bn_units {
+    int64_t n, c, s;   /* samples, channels, values per plane */
+    int64_t blocks;    /* units per plane                     */
+    int64_t count;     /* units in all                        */
+} bn_units;
+
+static bn_units units_of(const ds_tensor *x)
 {
-    const int64_t need = 2 * planes + 4 * (int64_t)bn->channels;
+    bn_units u = {x->n, x->c, ds_tensor_spatial_numel(x), 0, 0};
+    u.blocks = (u.s + DS_BN_BLOCK - 1) / DS_BN_BLOCK;
+    u.count = u.n * u.c * u.blocks;
+    return u;
+}
+
+/* Unit k: the channel, the offset of its first value and its length. */
+static void unit_at(const bn_units *u, int64_t k, int64_t *c, int64_t *off, int64_t *len)
+{
+    const int64_t plane = k / u->blocks, i0 = (k % u->blocks) * DS_BN_BLOCK;
+    *c = plane % u->c;
+    *off = plane * u->s + i0;
+    *len = u->s - i0 < DS_BN_BLOCK ? u->s - i0 : DS_BN_BLOCK;
+}
+
+/* Adds the two partials of every unit of channel c, in (n, block) order. */
+static void channel_sums(const bn_units *u, const double *part, int64_t c, double *a, double *b)
+{
+    double s = 0.0, q = 0.0;
+    for (int64_t n = 0; n < u->n; ++n)
+        for (int64_t k = (n * u->c + c) * u->blocks, e = k + u->blocks; k < e; ++k) {
+            s += part[2 * k];
+            q += part[2 * k + 1];
+        }
+    *a = s;
+    *b = q;
+}
+
+/* work holds 2 doubles per unit followed by 4 per channel. */
+static ds_status grow_work(ds_ctx *ctx, ds_batchnorm3d *bn, int64_t units)
+{
+    const int64_t need = 2 * units + 4 * (int64_t)bn->channels;
     if (need <= bn->work_cap)
         return DS_OK;
     double *w = ds_aligned_alloc((size_t)need * sizeof(double));
@@ -107,6 +149,36 @@ static ds_status check_channels(ds_ctx *ctx, const ds_batchnorm3d *bn, const ds_
     return DS_OK;
 }
 
+/* x has the shape of the last forward (which must exist). */
+static ds_status check_like_last(ds_ctx *ctx, const ds_batchnorm3d *bn, const ds_tensor *x,
+                                 const char *call)
+{
+    DS_TRY(check_channels(ctx, bn, x));
+    if (bn->saved_n == 0)
+        return ds_fail(ctx, DS_ERR_ARG, "%s %s: %s called before any forward", LAYER,
+                       bn->weight.name, call);
+    if (x->n != bn->saved_n || x->d != bn->saved_d || x->h != bn->saved_h || x->w != bn->saved_w) {
+        char s[96];
+        return ds_fail(ctx, DS_ERR_SHAPE,
+                       "%s %s: %s input %s differs from the last forward's "
+                       "(%lld x %d x %lld x %lld x %lld)",
+                       LAYER, bn->weight.name, call, ds_tensor_shape_str(x, s, sizeof s),
+                       (long long)bn->saved_n, bn->channels, (long long)bn->saved_d,
+                       (long long)bn->saved_h, (long long)bn->saved_w);
+    }
+    return DS_OK;
+}
+
+static int needs_skip(ds_bn_epilogue e) { return e == DS_BN_RELU_ADD || e == DS_BN_ADD_RELU; }
+
+static ds_status check_epilogue(ds_ctx *ctx, const ds_tensor *x, const ds_tensor *skip,
+                                ds_bn_epilogue e)
+{
+    if (e != DS_BN_PLAIN && e != DS_BN_RELU && !needs_skip(e))
+        return ds_fail(ctx, DS_ERR_ARG, "%s: unknown epilogue %d", LAYER, (int)e);
+    return needs_skip(e) ? ds_layer_need_same(ctx, LAYER, "input", x, "skip", skip) : DS_OK;
+}
+
 /* Sum of (x - k) and of (x - k)^2 over n floats, in double. */
 static void shifted_sums(const float *x, int64_t n, double k, double *sum, double *sumsq)
 {
@@ -121,14 +193,28 @@ static void shifted_sums(const float *x, int64_t n, double k, double *sum, doubl
     *sumsq = q;
 }
 
-/* Sum of dy and of dy * (x - mean) over n floats, in double. */
-static void grad_sums(const float *dy, const float *x, int64_t n, double mean, double *sum_dy,
-                      double *sum_dyx)
+/* The per-channel affine map of the last forward: bn(x) = (x - mean) * scale + shift. */
+typedef struct bn_affine {
+    float mean, scale, shift;
+} bn_affine;
+
+static bn_affine affine_of(const ds_batchnorm3d *bn, int64_t c)
 {
+    bn_affine f = {bn->saved_mean[c], bn->saved_scale[c], bn->bias.value[c]};
+    return f;
+}
+
+/* Sum of g and of g * (x - mean) over n floats, in double, where g = dy, or with relu != 0
+ * g = dy where bn(x) > 0 and 0 elsewhere (the ReLU's mask, computed as the forward did). */
+static void grad_sums(const float *dy, const float *x, int64_t n, bn_affine f, int relu,
+                      double *sum_dy, double *sum_dyx)
+{
+    const double mean = (double)f.mean;
     double s = 0.0, q = 0.0;
 #pragma omp simd reduction(+ : s, q)
     for (int64_t i = 0; i < n; ++i) {
-        const double g = (double)dy[i];
+        const float t = (x[i] - f.mean) * f.scale + f.shift;
+        const double g = relu && !(t > 0.0f) ? 0.0 : (double)dy[i];
         s += g;
         q += g * ((double)x[i] - mean);
     }
@@ -136,132 +222,166 @@ static void grad_sums(const float *dy, const float *x, int64_t n, double mean, d
     *sum_dyx = q;
 }
 
-ds_status ds_batchnorm3d_forward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, ds_tensor *y,
-                                 int training)
+/* y = epilogue((x - mean) * scale + shift, skip) over n floats. Every expression is the one the
+ * unfused layers compute (BatchNorm, then ReLU, then add, or add then ReLU). */
+static void apply_run(const float *x, const float *skip, float *y, int64_t n, bn_affine f,
+                      ds_bn_epilogue e)
 {
-    ds_status st = check_layer(ctx, bn);
-    if (st == DS_OK)
-        st = ds_layer_need_same(ctx, LAYER, "input", x, "output", y);
-    if (st == DS_OK)
-        st = check_channels(ctx, bn, x);
-    if (st != DS_OK)
-        return st;
-    const int64_t N = x->n, C = x->c, S = ds_tensor_spatial_numel(x);
-    const int64_t planes = N * C, M = N * S;
-    if (training && M < 2)
+    switch (e) {
+    case DS_BN_PLAIN:
+        for (int64_t i = 0; i < n; ++i)
+            y[i] = (x[i] - f.mean) * f.scale + f.shift;
+        break;
+    case DS_BN_RELU:
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (x[i] - f.mean) * f.scale + f.shift;
+            y[i] = t > 0.0f ? t : 0.0f;
+        }
+        break;
+    case DS_BN_RELU_ADD:
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (x[i] - f.mean) * f.scale + f.shift;
+            y[i] = (t > 0.0f ? t : 0.0f) + skip[i];
+        }
+        break;
+    case DS_BN_ADD_RELU:
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (x[i] - f.mean) * f.scale + f.shift + skip[i];
+            y[i] = t > 0.0f ? t : 0.0f;
+        }
+        break;
+    }
+}
+
+static void apply(ds_ctx *ctx, const ds_batchnorm3d *bn, const ds_tensor *x, const ds_tensor *skip,
+                  ds_tensor *y, ds_bn_epilogue e)
+{
+    const bn_units u = units_of(x);
+    const float *xd = x->data, *sd = skip ? skip->data : NULL;
+    float *yd = y->data;
+#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static) if (u.n * u.c * u.s > DS_LAYER_PARALLEL_MIN)
+    for (int64_t k = 0; k < u.count; ++k) {
+        int64_t c, off, len;
+        unit_at(&u, k, &c, &off, &len);
+        apply_run(xd + off, sd ? sd + off : NULL, yd + off, len, affine_of(bn, c), e);
+    }
+}
+
+/* The batch statistics of x into the saved ones, and the running ones updated. */
+static void batch_statistics(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x)
+{
+    const bn_units u = units_of(x);
+    const int64_t M = u.n * u.s;
+    const float *xd = x->data;
+    double *part = bn->work;
+#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static) if (u.n * u.c * u.s > DS_LAYER_PARALLEL_MIN)
+    for (int64_t k = 0; k < u.count; ++k) {
+        int64_t c, off, len;
+        unit_at(&u, k, &c, &off, &len);
+        shifted_sums(xd + off, len, (double)xd[c * u.s], &part[2 * k], &part[2 * k + 1]);
+    }
+    for (int64_t c = 0; c < u.c; ++c) {
+        double s, q;
+        channel_sums(&u, part, c, &s, &q);
+        const double ms = s / (double)M;
+        double var = q / (double)M - ms * ms;
+        if (var < 0.0)
+            var = 0.0;
+        const double mean = (double)xd[c * u.s] + ms;
+        const double invstd = 1.0 / sqrt(var + (double)bn->eps);
+        bn->saved_mean[c] = (float)mean;
+        bn->saved_invstd[c] = (float)invstd;
+        bn->saved_scale[c] = (float)((double)bn->weight.value[c] * invstd);
+        const double mom = (double)bn->momentum;
+        bn->running_mean[c] = (float)((1.0 - mom) * bn->running_mean[c] + mom * mean);
+        bn->running_var[c] = (float)((1.0 - mom) * bn->running_var[c] +
+                                     mom * var * (double)M / (double)(M - 1));
+    }
+    bn->num_batches_tracked += 1;
+}
+
+ds_status ds_batchnorm3d_forward_fused(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
+                                       const ds_tensor *skip, ds_tensor *y, int training,
+                                       ds_bn_epilogue epilogue)
+{
+    DS_TRY(check_layer(ctx, bn));
+    DS_TRY(ds_layer_need_same(ctx, LAYER, "input", x, "output", y));
+    DS_TRY(check_channels(ctx, bn, x));
+    DS_TRY(check_epilogue(ctx, x, skip, epilogue));
+    const bn_units u = units_of(x);
+    if (training && u.n * u.s < 2)
         return ds_fail(ctx, DS_ERR_SHAPE,
                        "%s %s: training needs more than one value per channel (input has %lld)",
-                       LAYER, bn->weight.name, (long long)M);
-    if ((st = grow_work(ctx, bn, planes)) != DS_OK)
-        return st;
-    double *part = bn->work;          /* 2 per plane */
-    double *coef = bn->work + 2 * planes; /* per channel: mean, scale (gamma * invstd) */
-    const int threads = ds_ctx_threads(ctx);
-    const float *xd = x->data;
-
+                       LAYER, bn->weight.name, (long long)(u.n * u.s));
+    DS_TRY(grow_work(ctx, bn, u.count));
     if (training) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (N * S * C > DS_LAYER_PARALLEL_MIN)
-        for (int64_t p = 0; p < planes; ++p) {
-            const int64_t c = p % C;
-            shifted_sums(xd + p * S, S, (double)xd[c * S], &part[2 * p], &part[2 * p + 1]);
-        }
-        for (int64_t c = 0; c < C; ++c) {
-            double s = 0.0, q = 0.0;
-            for (int64_t n = 0; n < N; ++n) {
-                s += part[2 * (n * C + c)];
-                q += part[2 * (n * C + c) + 1];
-            }
-            const double ms = s / (double)M;
-            double var = q / (double)M - ms * ms;
-            if (var < 0.0)
-                var = 0.0;
-            const double mean = (double)xd[c * S] + ms;
-            const double invstd = 1.0 / sqrt(var + (double)bn->eps);
-            bn->saved_mean[c] = (float)mean;
-            bn->saved_invstd[c] = (float)invstd;
-            const double mom = (double)bn->momentum;
-            bn->running_mean[c] = (float)((1.0 - mom) * bn->running_mean[c] + mom * mean);
-            bn->running_var[c] = (float)((1.0 - mom) * bn->running_var[c] +
-                                         mom * var * (double)M / (double)(M - 1));
-            coef[2 * c] = mean;
-            coef[2 * c + 1] = (double)bn->weight.value[c] * invstd;
-        }
-        bn->num_batches_tracked += 1;
+        batch_statistics(ctx, bn, x);
     } else {
-        for (int64_t c = 0; c < C; ++c) {
+        for (int64_t c = 0; c < u.c; ++c) {
             const double invstd = 1.0 / sqrt((double)bn->running_var[c] + (double)bn->eps);
             bn->saved_mean[c] = bn->running_mean[c];
             bn->saved_invstd[c] = (float)invstd;
-            coef[2 * c] = bn->running_mean[c];
-            coef[2 * c + 1] = (double)bn->weight.value[c] * invstd;
+            bn->saved_scale[c] = (float)((double)bn->weight.value[c] * invstd);
         }
     }
     bn->saved_training = training ? 1 : 0;
-    bn->saved_n = N;
+    bn->saved_n = x->n;
     bn->saved_d = x->d;
     bn->saved_h = x->h;
     bn->saved_w = x->w;
-
-    float *yd = y->data;
-    const float *beta = bn->bias.value;
-#pragma omp parallel for num_threads(threads) schedule(static) if (N * S * C > DS_LAYER_PARALLEL_MIN)
-    for (int64_t p = 0; p < planes; ++p) {
-        const int64_t c = p % C;
-        const float mean = (float)coef[2 * c], a = (float)coef[2 * c + 1], b = beta[c];
-        const float *xp = xd + p * S;
-        float *yp = yd + p * S;
-        for (int64_t i = 0; i < S; ++i)
-            yp[i] = (xp[i] - mean) * a + b;
-    }
+    apply(ctx, bn, x, needs_skip(epilogue) ? skip : NULL, y, epilogue);
     return DS_OK;
 }
 
-ds_status ds_batchnorm3d_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
-                                  const ds_tensor *dy, ds_tensor *dx)
+ds_status ds_batchnorm3d_forward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, ds_tensor *y,
+                                 int training)
 {
-    ds_status st = check_layer(ctx, bn);
-    if (st == DS_OK)
-        st = ds_layer_need_same(ctx, LAYER, "input", x, "output gradient", dy);
-    if (st == DS_OK && dx)
-        st = ds_layer_need_same(ctx, LAYER, "input", x, "input gradient", dx);
-    if (st == DS_OK)
-        st = check_channels(ctx, bn, x);
-    if (st != DS_OK)
-        return st;
-    if (bn->saved_n == 0)
-        return ds_fail(ctx, DS_ERR_ARG, "%s %s: backward called before any forward", LAYER,
-                       bn->weight.name);
-    if (x->n != bn->saved_n || x->d != bn->saved_d || x->h != bn->saved_h || x->w != bn->saved_w) {
-        char s[96];
-        return ds_fail(ctx, DS_ERR_SHAPE,
-                       "%s %s: backward input %s differs from the last forward's "
-                       "(%lld x %d x %lld x %lld x %lld)",
-                       LAYER, bn->weight.name, ds_tensor_shape_str(x, s, sizeof s),
-                       (long long)bn->saved_n, bn->channels, (long long)bn->saved_d,
-                       (long long)bn->saved_h, (long long)bn->saved_w);
-    }
-    const int64_t N = x->n, C = x->c, S = ds_tensor_spatial_numel(x);
-    const int64_t planes = N * C, M = N * S;
-    if ((st = grow_work(ctx, bn, planes)) != DS_OK)
-        return st;
+    return ds_batchnorm3d_forward_fused(ctx, bn, x, NULL, y, training, DS_BN_PLAIN);
+}
+
+ds_status ds_batchnorm3d_recompute(ds_ctx *ctx, const ds_batchnorm3d *bn, const ds_tensor *x,
+                                   const ds_tensor *skip, ds_tensor *y, ds_bn_epilogue epilogue)
+{
+    DS_TRY(check_layer(ctx, bn));
+    DS_TRY(ds_layer_need_same(ctx, LAYER, "input", x, "output", y));
+    DS_TRY(check_like_last(ctx, bn, x, "recompute"));
+    DS_TRY(check_epilogue(ctx, x, skip, epilogue));
+    apply(ctx, bn, x, needs_skip(epilogue) ? skip : NULL, y, epilogue);
+    return DS_OK;
+}
+
+/* The backward of bn (relu == 0) or of relu(bn) (relu != 0). */
+static ds_status backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, const ds_tensor *dy,
+                          ds_tensor *dx, int relu)
+{
+    DS_TRY(check_layer(ctx, bn));
+    DS_TRY(ds_layer_need_same(ctx, LAYER, "input", x, "output gradient", dy));
+    if (dx)
+        DS_TRY(ds_layer_need_same(ctx, LAYER, "input", x, "input gradient", dx));
+    DS_TRY(check_like_last(ctx, bn, x, "backward"));
+    if (dx == dy && !relu)
+        return ds_fail(ctx, DS_ERR_ARG, "%s %s: backward in place is the ReLU backward's only",
+                       LAYER, bn->weight.name);
+    const int in_place = dx == dy; /* pass 1 has read all of dy before pass 2 writes */
+    const bn_units u = units_of(x);
+    const int64_t M = u.n * u.s;
+    DS_TRY(grow_work(ctx, bn, u.count));
     double *part = bn->work;
-    double *coef = bn->work + 2 * planes; /* per channel: mean, A, B, K */
+    double *coef = bn->work + 2 * u.count; /* per channel: A, B, K */
     const int threads = ds_ctx_threads(ctx);
     const float *xd = x->data, *dyd = dy->data;
-    const int par = N * S * C > DS_LAYER_PARALLEL_MIN;
+    const int par = u.n * u.s * u.c > DS_LAYER_PARALLEL_MIN;
 
 #pragma omp parallel for num_threads(threads) schedule(static) if (par)
-    for (int64_t p = 0; p < planes; ++p) {
-        const int64_t c = p % C;
-        grad_sums(dyd + p * S, xd + p * S, S, (double)bn->saved_mean[c], &part[2 * p],
-                  &part[2 * p + 1]);
+    for (int64_t k = 0; k < u.count; ++k) {
+        int64_t c, off, len;
+        unit_at(&u, k, &c, &off, &len);
+        grad_sums(dyd + off, xd + off, len, affine_of(bn, c), relu, &part[2 * k],
+                  &part[2 * k + 1]);
     }
-    for (int64_t c = 0; c < C; ++c) {
-        double sdy = 0.0, sdyx = 0.0;
-        for (int64_t n = 0; n < N; ++n) {
-            sdy += part[2 * (n * C + c)];
-            sdyx += part[2 * (n * C + c) + 1];
-        }
+    for (int64_t c = 0; c < u.c; ++c) {
+        double sdy, sdyx;
+        channel_sums(&u, part, c, &sdy, &sdyx);
         const double invstd = (double)bn->saved_invstd[c];
         const double dgamma = sdyx * invstd, dbeta = sdy;
         bn->weight.grad[c] += (float)dgamma;
@@ -269,23 +389,38 @@ ds_status ds_batchnorm3d_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tens
         /* dx = A dy - B (x - mean) - K with A = gamma invstd; in training (batch statistics)
          * B = A invstd dgamma / M and K = A dbeta / M, in evaluation B = K = 0. */
         const double a = (double)bn->weight.value[c] * invstd;
-        coef[4 * c] = (double)bn->saved_mean[c];
-        coef[4 * c + 1] = a;
-        coef[4 * c + 2] = bn->saved_training ? a * invstd * dgamma / (double)M : 0.0;
-        coef[4 * c + 3] = bn->saved_training ? a * dbeta / (double)M : 0.0;
+        coef[3 * c] = a;
+        coef[3 * c + 1] = bn->saved_training ? a * invstd * dgamma / (double)M : 0.0;
+        coef[3 * c + 2] = bn->saved_training ? a * dbeta / (double)M : 0.0;
     }
     if (!dx)
         return DS_OK;
     float *dxd = dx->data;
 #pragma omp parallel for num_threads(threads) schedule(static) if (par)
-    for (int64_t p = 0; p < planes; ++p) {
-        const int64_t c = p % C;
-        const float mean = (float)coef[4 * c], a = (float)coef[4 * c + 1];
-        const float b = (float)coef[4 * c + 2], k = (float)coef[4 * c + 3];
-        const float *xp = xd + p * S, *gp = dyd + p * S;
-        float *dp = dxd + p * S;
-        for (int64_t i = 0; i < S; ++i)
-            dp[i] += a * gp[i] - b * (xp[i] - mean) - k;
+    for (int64_t k = 0; k < u.count; ++k) {
+        int64_t c, off, len;
+        unit_at(&u, k, &c, &off, &len);
+        const bn_affine f = affine_of(bn, c);
+        const float a = (float)coef[3 * c], b = (float)coef[3 * c + 1], kk = (float)coef[3 * c + 2];
+        const float *xp = xd + off, *gp = dyd + off;
+        float *dp = dxd + off;
+        for (int64_t i = 0; i < len; ++i) {
+            const float t = (xp[i] - f.mean) * f.scale + f.shift;
+            const float g = relu && !(t > 0.0f) ? 0.0f : gp[i];
+            dp[i] = (in_place ? 0.0f : dp[i]) + (a * g - b * (xp[i] - f.mean) - kk);
+        }
     }
     return DS_OK;
+}
+
+ds_status ds_batchnorm3d_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
+                                  const ds_tensor *dy, ds_tensor *dx)
+{
+    return backward(ctx, bn, x, dy, dx, 0);
+}
+
+ds_status ds_batchnorm3d_relu_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
+                                       const ds_tensor *dy, ds_tensor *dx)
+{
+    return backward(ctx, bn, x, dy, dx, 1);
 }
