@@ -63,6 +63,7 @@ ds_status ds_train_data_add(ds_ctx *ctx, ds_train_data *data, const ds_volume *i
 
 int ds_train_data_count(const ds_train_data *data);
 int ds_train_data_labelled(const ds_train_data *data);   /* cases with an annotated voxel */
+int64_t ds_train_data_foreground(const ds_train_data *data); /* annotated voxels of a class > 0 */
 int ds_train_data_classes(const ds_train_data *data);
 int64_t ds_train_data_bytes(const ds_train_data *data);  /* memory held by the cached volumes */
 /* Borrowed views of case i (label NULL when unlabelled). */

@@ -7,15 +7,15 @@
 
 #include "ds_model.h"
 
-/* net_count 1: a V-Net; 2: ResNet34-V-Net + V-Net (the paper's pair). K = 2, z-score, patch
- * 16^3 * scale, native spacing. */
-static inline ds_status cli_random_model(ds_ctx *ctx, int net_count, int width, int patch,
-                                         uint64_t seed, const char *path)
+/* net_count 1: a V-Net; 2: ResNet34-V-Net + V-Net (the paper's pair). `classes` classes,
+ * z-score, patch^3, native spacing. */
+static inline ds_status cli_random_model_k(ds_ctx *ctx, int net_count, int width, int patch,
+                                           int classes, uint64_t seed, const char *path)
 {
     ds_model *m = calloc(1, sizeof *m);
     if (!m)
         return ds_fail(ctx, DS_ERR_NOMEM, "out of memory");
-    m->meta.classes = 2;
+    m->meta.classes = classes;
     m->meta.in_channels = 1;
     m->meta.norm_mode = DS_NORM_ZSCORE;
     m->meta.patch[0] = m->meta.patch[1] = m->meta.patch[2] = patch;
@@ -25,7 +25,7 @@ static inline ds_status cli_random_model(ds_ctx *ctx, int net_count, int width, 
         const ds_arch arch = net_count == 2 && i == 0 ? DS_ARCH_RESNET34_VNET : DS_ARCH_VNET;
         ds_rng rng;
         ds_rng_init(&rng, seed, i ? DS_RNG_INIT_B : DS_RNG_INIT_A);
-        st = ds_net_create(ctx, &m->net[i], arch, 1, 2, width);
+        st = ds_net_create(ctx, &m->net[i], arch, 1, classes, width);
         if (st == DS_OK) {
             m->net_count = i + 1;
             st = ds_net_init_weights(ctx, m->net[i], &rng);
@@ -35,6 +35,13 @@ static inline ds_status cli_random_model(ds_ctx *ctx, int net_count, int width, 
         st = ds_model_save(ctx, m, path);
     ds_model_free(m);
     return st;
+}
+
+/* The same with K = 2. */
+static inline ds_status cli_random_model(ds_ctx *ctx, int net_count, int width, int patch,
+                                         uint64_t seed, const char *path)
+{
+    return cli_random_model_k(ctx, net_count, width, patch, 2, seed, path);
 }
 
 #endif

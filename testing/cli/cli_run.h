@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +17,18 @@ typedef struct cli_result {
     char *out, *err;
     size_t out_n, err_n;
     double seconds; /* wall time */
+    long max_rss_kib; /* peak resident memory of the largest child so far: a bound on this one's */
 } cli_result;
+
+/* What cli_run_with changes in the child before exec, and a hook called in the parent each time
+ * the child writes (the reliability tests sample its memory there). Zero: nothing. */
+typedef struct cli_limits {
+    long long fsize_bytes;  /* RLIMIT_FSIZE, SIGXFSZ ignored: writes past it fail with EFBIG */
+    long long as_bytes;     /* RLIMIT_AS: an allocation the run should not make fails */
+    int as_nobody;          /* run as uid / gid 65534 (when root, so that permissions bite) */
+    void (*on_output)(pid_t pid, const char *out, void *user);
+    void *user;
+} cli_limits;
 
 static inline double cli_now(void)
 {
@@ -36,8 +48,24 @@ static inline void cli_append(char **buf, size_t *n, const char *data, size_t le
     *buf = grown;
 }
 
-/* Runs argv (NULL-terminated); stdout and stderr are kept NUL-terminated in r. */
-static inline void cli_run(char *const argv[], cli_result *r)
+static inline void cli_child_limits(const cli_limits *lim)
+{
+    if (lim->fsize_bytes > 0) {
+        struct rlimit rl = {(rlim_t)lim->fsize_bytes, (rlim_t)lim->fsize_bytes};
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &rl);
+    }
+    if (lim->as_bytes > 0) {
+        struct rlimit rl = {(rlim_t)lim->as_bytes, (rlim_t)lim->as_bytes};
+        setrlimit(RLIMIT_AS, &rl);
+    }
+    if (lim->as_nobody && (setgid(65534) != 0 || setuid(65534) != 0))
+        _exit(126);
+}
+
+/* Runs argv (NULL-terminated) under lim (NULL: none); stdout and stderr are kept NUL-terminated
+ * in r. */
+static inline void cli_run_with(char *const argv[], const cli_limits *lim, cli_result *r)
 {
     memset(r, 0, sizeof *r);
     cli_append(&r->out, &r->out_n, "", 0);
@@ -53,6 +81,8 @@ static inline void cli_run(char *const argv[], cli_result *r)
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]), close(pe[0]), close(po[1]), close(pe[1]);
+        if (lim)
+            cli_child_limits(lim);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -68,6 +98,8 @@ static inline void cli_run(char *const argv[], cli_result *r)
             ssize_t got = read(fds[k].fd, buf, sizeof buf);
             if (got > 0) {
                 cli_append(k ? &r->err : &r->out, k ? &r->err_n : &r->out_n, buf, (size_t)got);
+                if (lim && lim->on_output)
+                    lim->on_output(pid, r->out, lim->user);
             } else {
                 close(fds[k].fd);
                 fds[k].fd = -1;
@@ -76,9 +108,19 @@ static inline void cli_run(char *const argv[], cli_result *r)
         }
     }
     int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
     waitpid(pid, &status, 0);
+    getrusage(RUSAGE_CHILDREN, &ru);
+    r->max_rss_kib = ru.ru_maxrss;
     r->seconds = cli_now() - t0;
     r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Runs argv (NULL-terminated); stdout and stderr are kept NUL-terminated in r. */
+static inline void cli_run(char *const argv[], cli_result *r)
+{
+    cli_run_with(argv, NULL, r);
 }
 
 static inline void cli_result_free(cli_result *r)
