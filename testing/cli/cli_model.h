@@ -4,6 +4,7 @@
 #define DS_CLI_MODEL_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "ds_model.h"
 
@@ -35,6 +36,36 @@ static inline ds_status cli_random_model_k(ds_ctx *ctx, int net_count, int width
         st = ds_model_save(ctx, m, path);
     ds_model_free(m);
     return st;
+}
+
+/* 1 when both models hold the same networks, weights and BatchNorm statistics, bit for bit. */
+static inline int cli_same_weights(ds_ctx *ctx, const ds_model *a, const ds_model *b)
+{
+    if (!a || !b || a->net_count != b->net_count)
+        return 0;
+    for (int i = 0; i < a->net_count; ++i) {
+        const ds_param_list *pa = ds_net_params(a->net[i]), *pb = ds_net_params(b->net[i]);
+        if (pa->count != pb->count)
+            return 0;
+        for (int p = 0; p < pa->count; ++p)
+            if (pa->items[p]->numel != pb->items[p]->numel ||
+                memcmp(pa->items[p]->value, pb->items[p]->value,
+                       sizeof(float) * (size_t)pa->items[p]->numel) != 0)
+                return 0;
+        for (int k = 0;; ++k) {
+            const char *na, *nb;
+            int ca, cb;
+            float *ma, *va, *mb, *vb;
+            int64_t *ta, *tb;
+            if (ds_net_batchnorm_state(ctx, a->net[i], k, &na, &ca, &ma, &va, &ta) != DS_OK)
+                break;
+            if (ds_net_batchnorm_state(ctx, b->net[i], k, &nb, &cb, &mb, &vb, &tb) != DS_OK ||
+                ca != cb || memcmp(ma, mb, sizeof(float) * (size_t)ca) != 0 ||
+                memcmp(va, vb, sizeof(float) * (size_t)ca) != 0 || *ta != *tb)
+                return 0;
+        }
+    }
+    return 1;
 }
 
 /* The same with K = 2. */

@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -128,6 +129,21 @@ static inline void cli_result_free(cli_result *r)
     free(r->out);
     free(r->err);
     memset(r, 0, sizeof *r);
+}
+
+/* Starts argv with stdout and stderr to /dev/null; returns the pid. */
+static inline pid_t cli_spawn(char *const argv[])
+{
+    fflush(stdout); /* or the child's freopen prints our buffer a second time */
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *null = freopen("/dev/null", "w", stdout);
+        (void)null;
+        null = freopen("/dev/null", "w", stderr);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 /* Number of lines of a text (a last line without '\n' counts). */
