@@ -21,13 +21,14 @@ typedef struct cli_result {
     long max_rss_kib; /* peak resident memory of the largest child so far: a bound on this one's */
 } cli_result;
 
-/* What cli_run_with changes in the child before exec, and a hook called in the parent each time
- * the child writes (the reliability tests sample its memory there). Zero: nothing. */
+/* What cli_run_with changes in the child before exec, and a hook called in the parent every
+ * 10 ms or so while the child runs, with its output so far (the reliability tests sample its
+ * memory there). Zero: nothing. */
 typedef struct cli_limits {
     long long fsize_bytes;  /* RLIMIT_FSIZE, SIGXFSZ ignored: writes past it fail with EFBIG */
     long long as_bytes;     /* RLIMIT_AS: an allocation the run should not make fails */
     int as_nobody;          /* run as uid / gid 65534 (when root, so that permissions bite) */
-    void (*on_output)(pid_t pid, const char *out, void *user);
+    void (*watch)(pid_t pid, const char *out, void *user);
     void *user;
 } cli_limits;
 
@@ -91,7 +92,13 @@ static inline void cli_run_with(char *const argv[], const cli_limits *lim, cli_r
     close(pe[1]);
     struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
     int open_fds = 2;
-    while (open_fds > 0 && poll(fds, 2, -1) > 0) {
+    const int watched = lim && lim->watch;
+    while (open_fds > 0) {
+        const int ready = poll(fds, 2, watched ? 10 : -1);
+        if (ready < 0)
+            break;
+        if (watched)
+            lim->watch(pid, r->out, lim->user);
         for (int k = 0; k < 2; ++k) {
             if (fds[k].fd < 0 || !(fds[k].revents & (POLLIN | POLLHUP)))
                 continue;
@@ -99,8 +106,6 @@ static inline void cli_run_with(char *const argv[], const cli_limits *lim, cli_r
             ssize_t got = read(fds[k].fd, buf, sizeof buf);
             if (got > 0) {
                 cli_append(k ? &r->err : &r->out, k ? &r->err_n : &r->out_n, buf, (size_t)got);
-                if (lim && lim->on_output)
-                    lim->on_output(pid, r->out, lim->user);
             } else {
                 close(fds[k].fd);
                 fds[k].fd = -1;
