@@ -136,6 +136,16 @@ static inline void cli_result_free(cli_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* dir/name in one of 64 rotating buffers: enough for the paths of one command line. */
+static inline char *cli_path(const char *dir, const char *name)
+{
+    static char buf[64][512];
+    static int next;
+    char *p = buf[next++ % 64];
+    snprintf(p, 512, "%s/%s", dir, name);
+    return p;
+}
+
 /* Starts argv with stdout and stderr to /dev/null; returns the pid. */
 static inline pid_t cli_spawn(char *const argv[])
 {

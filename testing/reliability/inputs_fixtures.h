@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_check.h"
 #include "cli_data.h"
 #include "cli_model.h"
 #include "ds_io.h"
@@ -19,14 +20,7 @@
 static char g_tmp[256];
 static ds_ctx *g_ctx;
 
-static char *path_in(const char *name)
-{
-    static char buf[64][512];
-    static int next;
-    char *p = buf[next++ % 64];
-    snprintf(p, 512, "%s/%s", g_tmp, name);
-    return p;
-}
+static char *path_in(const char *name) { return cli_path(g_tmp, name); }
 
 static void write_bytes(const char *path, const void *data, size_t n)
 {

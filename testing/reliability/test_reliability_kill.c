@@ -46,14 +46,7 @@ static const struct {
               {RANDOM_TIME, 0},      {MODEL_WRITE, 1}};
 #define PLAN_COUNT (int)(sizeof g_plan / sizeof g_plan[0])
 
-static char *path_in(const char *name)
-{
-    static char buf[16][512];
-    static int next;
-    char *p = buf[next++ % 16];
-    snprintf(p, 512, "%s/%s", g_tmp, name);
-    return p;
-}
+static char *path_in(const char *name) { return cli_path(g_tmp, name); }
 
 static void build_argv(char **argv, const char *model, const char *ret)
 {
