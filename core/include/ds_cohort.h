@@ -13,6 +13,8 @@
  *       header line whose first field is "image"; '#' lines and blank lines skipped; fields may be
  *       double-quoted.
  * Every listed file must exist when the cohort is opened; the error names the missing file.
+ * Case ids are unique: two images of one id (case_000.nii.gz and case_000.nrrd, or two CSV rows
+ * of one file name) are refused (DS_ERR_FORMAT), since outputs and table rows are named by id.
  * Cases are kept in the listed order (sorted by id for folder layouts).
  */
 #ifndef DS_COHORT_H

@@ -46,7 +46,9 @@
  * Inside logarithms probabilities are clamped below at DS_INFER_LOG_EPS so a float32 softmax
  * that rounds to 0 gives finite values.
  *
- * Memory. Windows are streamed in batches; the only whole-volume buffers are the accumulators:
+ * Memory. A window batch whose networks' memory (measured at two tiny sizes and extrapolated, as
+ * the trainer's estimate) exceeds the machine's memory or the address-space limit is refused
+ * with DS_ERR_NOMEM before anything of its size is allocated. Windows are streamed in batches; the only whole-volume buffers are the accumulators:
  * K float32 planes per network evaluated (two networks only when both are evaluated: the
  * disagreement needs p_A and p_B apart). The weights need no volume: each window's softmax sums
  * to 1, so a voxel's weight is the sum of its class sums. The output volumes are created first

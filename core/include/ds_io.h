@@ -54,7 +54,9 @@ ds_status ds_io_read_image(ds_ctx *ctx, const char *path, ds_volume **out);
 ds_status ds_io_read_label(ds_ctx *ctx, const char *path, ds_volume **out);
 /* Writes v atomically; the format follows the extension. A label volume is written as uint8 when
  * its values fit (else uint16), compressed; a scalar volume as float32 (compressed for .nii.gz
- * and, when compress != 0, for NRRD / MetaImage). DICOM output is refused. */
+ * and, when compress != 0, for NRRD / MetaImage). DICOM output is refused. The file is read back
+ * and compared before it replaces anything (ITK's NRRD writer reports no full disk), so a failed
+ * write fails (DS_ERR_IO) and leaves an existing file as it was. */
 ds_status ds_io_write(ds_ctx *ctx, const ds_volume *v, const char *path, int compress);
 
 /* Which format a path names by its extension, for messages and checks. */

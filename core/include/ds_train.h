@@ -63,6 +63,7 @@ ds_status ds_train_data_add(ds_ctx *ctx, ds_train_data *data, const ds_volume *i
 
 int ds_train_data_count(const ds_train_data *data);
 int ds_train_data_labelled(const ds_train_data *data);   /* cases with an annotated voxel */
+int64_t ds_train_data_foreground(const ds_train_data *data); /* annotated voxels of a class > 0 */
 int ds_train_data_classes(const ds_train_data *data);
 int64_t ds_train_data_bytes(const ds_train_data *data);  /* memory held by the cached volumes */
 /* Borrowed views of case i (label NULL when unlabelled). */
@@ -198,8 +199,8 @@ ds_status ds_train_estimate_memory(ds_ctx *ctx, const ds_train_options *opt,
 
 /* Trains. *out_model (may be NULL) receives the final model (networks, optimisers, RNG streams,
  * meta): the caller saves and frees it. Fails with a message on bad options or data (K mismatch
- * between data and a model file, no labelled case, a patch that is not a multiple of 16, too
- * little memory) and with DS_ERR_NUMERIC on a non-finite loss, leaving the last checkpoint
+ * between data and a model file, no labelled case, labels of background only, a patch that is not
+ * a multiple of 16, too little memory) and with DS_ERR_NUMERIC on a non-finite loss, leaving the last checkpoint
  * (always one of finite weights) untouched. A cancelled run writes a checkpoint of the last
  * finished iteration and returns DS_OK with result->cancelled set. */
 ds_status ds_train_run(ds_ctx *ctx, const ds_train_options *opt, const ds_train_data *data,

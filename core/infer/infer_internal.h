@@ -30,6 +30,11 @@ ds_status ds_infer_resolve(ds_ctx *ctx, ds_net *const *nets, int net_count,
                            const ds_infer_options *o, int64_t patch[3], int64_t stride[3],
                            ds_net *nets_eval[2], int *count);
 
+/* DS_ERR_NOMEM, before anything of the window's size is allocated, when evaluating a batch of
+ * windows of `patch` voxels would need more than the machine's memory (memory.c). */
+ds_status ds_infer_check_memory(ds_ctx *ctx, ds_net *const *nets, int count, int batch,
+                                const int64_t patch[3]);
+
 /* The per-class accumulators of the window pass, on the image's grid (windows that reach into
  * the padding read zeros there and add nothing there): plane[n][k][i] for network n, class k,
  * voxel i (x fastest). A plane may be lent by an output volume of the same grid (lent[n][k]):

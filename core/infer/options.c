@@ -106,7 +106,7 @@ ds_status ds_infer_resolve(ds_ctx *ctx, ds_net *const *nets, int net_count,
         nets_eval[0] = nets[0];
         nets_eval[1] = net_count == 2 ? nets[1] : NULL;
         *count = net_count;
-        return DS_OK;
+        return ds_infer_check_memory(ctx, nets_eval, *count, o->batch, patch);
     case DS_INFER_NETS_A:
         nets_eval[0] = nets[0];
         break;
@@ -120,5 +120,5 @@ ds_status ds_infer_resolve(ds_ctx *ctx, ds_net *const *nets, int net_count,
     }
     nets_eval[1] = NULL;
     *count = 1;
-    return DS_OK;
+    return ds_infer_check_memory(ctx, nets_eval, *count, o->batch, patch);
 }

@@ -52,6 +52,16 @@ static ds_status cohort_add(ds_ctx *ctx, ds_cohort *c, int *cap, char *id, char 
         free(label);
         return ds_fail(ctx, DS_ERR_NOMEM, "%s: out of memory", c->source);
     }
+    /* one id, one case: outputs named by id (segmentations, table rows) must not collide */
+    for (int i = 0; i < c->count; ++i)
+        if (strcmp(c->cases[i].id, id) == 0) {
+            ds_status st = ds_fail(ctx, DS_ERR_FORMAT, "%s: two images for case %s (%s, %s)",
+                                   c->source, id, c->cases[i].image_path, image);
+            free(id);
+            free(image);
+            free(label);
+            return st;
+        }
     if (c->count == *cap) {
         int nc = *cap ? *cap * 2 : 16;
         ds_case *cases = nc > 0 ? realloc(c->cases, (size_t)nc * sizeof *cases) : NULL;

@@ -85,14 +85,50 @@ int ds_io_is_volume_name(const char *path)
     return 0;
 }
 
+/* ITK reports a file it may not open as "not a valid file" of some format; say why instead. */
+static ds_status check_openable(ds_ctx *ctx, const char *path)
+{
+    int fd = path ? open(path, O_RDONLY) : 0;
+    if (fd < 0)
+        return ds_fail(ctx, DS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (path)
+        close(fd);
+    return DS_OK;
+}
+
 ds_status ds_io_read_image(ds_ctx *ctx, const char *path, ds_volume **out)
 {
+    DS_TRY(check_openable(ctx, path));
     return ds_itk_read(ctx, path, 0, out);
 }
 
 ds_status ds_io_read_label(ds_ctx *ctx, const char *path, ds_volume **out)
 {
+    DS_TRY(check_openable(ctx, path));
     return ds_itk_read(ctx, path, 1, out);
+}
+
+/* ITK's writers do not all report a failed write: under a file size limit the NRRD writer
+ * returned success with a 64-byte file. So the file is read back and compared before it
+ * replaces anything (one read per write; files are written once per run). */
+static ds_status check_written(ds_ctx *ctx, const ds_volume *v, const char *tmp_file,
+                               const char *path)
+{
+    ds_volume *back = NULL;
+    if (ds_itk_read(ctx, tmp_file, v->kind == DS_VOLUME_LABEL, &back) != DS_OK)
+        return ds_fail(ctx, DS_ERR_IO, "%s: write failed: the file does not read back (%s)", path,
+                       "disk full or a file size limit?");
+    const int64_t n = ds_volume_voxels(v);
+    int same = ds_volume_voxels(back) == n && back->kind == v->kind;
+    for (int a = 0; a < 3; ++a)
+        same &= back->geom.size[a] == v->geom.size[a];
+    if (same)
+        same = v->kind == DS_VOLUME_LABEL
+                   ? memcmp(back->labels, v->labels, sizeof *v->labels * (size_t)n) == 0
+                   : memcmp(back->values, v->values, sizeof *v->values * (size_t)n) == 0;
+    ds_volume_free(back);
+    return same ? DS_OK : ds_fail(ctx, DS_ERR_IO, "%s: write failed: the file read back differs",
+                                  path);
 }
 
 static int fsync_path(const char *path, int is_dir)
@@ -194,6 +230,8 @@ ds_status ds_io_write(ds_ctx *ctx, const ds_volume *v, const char *path, int com
         st = ds_fail(ctx, DS_ERR_NOMEM, "%s: out of memory", path);
     } else {
         st = ds_itk_write(ctx, v, tmp_file, compress, path);
+        if (st == DS_OK)
+            st = check_written(ctx, v, tmp_file, path);
         if (st == DS_OK)
             st = move_out(ctx, tmp, dir, base, path);
         if (st == DS_OK)

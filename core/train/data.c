@@ -67,6 +67,8 @@ static ds_status keep(ds_ctx *ctx, ds_train_data *d, ds_volume *image, ds_volume
     }
     d->cases[d->count++] = (ds_train_case){image, label, annotated};
     d->labelled += label != NULL;
+    for (int64_t v = 0, n = label ? ds_volume_voxels(label) : 0; v < n; ++v)
+        d->foreground += label->labels[v] != 0 && label->labels[v] != d->opt.ignore_label;
     return DS_OK;
 }
 
@@ -126,6 +128,7 @@ ds_status ds_train_data_add(ds_ctx *ctx, ds_train_data *data, const ds_volume *i
 
 int ds_train_data_count(const ds_train_data *data) { return data ? data->count : 0; }
 int ds_train_data_labelled(const ds_train_data *data) { return data ? data->labelled : 0; }
+int64_t ds_train_data_foreground(const ds_train_data *data) { return data ? data->foreground : 0; }
 int ds_train_data_classes(const ds_train_data *data) { return data ? data->opt.num_classes : 0; }
 
 int64_t ds_train_data_bytes(const ds_train_data *data)

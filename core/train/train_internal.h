@@ -17,6 +17,7 @@ struct ds_train_data {
     ds_train_case *cases;
     int count, cap;
     int labelled;
+    int64_t foreground; /* labelled voxels of a class above 0, over every case */
 };
 
 /* The load options the set was made with. */

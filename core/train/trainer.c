@@ -69,6 +69,9 @@ static ds_status check_data(ds_ctx *ctx, const ds_train_options *opt, const ds_t
     if (ds_train_data_labelled(data) == 0)
         return ds_fail(ctx, DS_ERR_ARG, "train: the training set has no labelled case (%d "
                        "cases, none with an annotated voxel)", ds_train_data_count(data));
+    if (ds_train_data_foreground(data) == 0) /* the networks would learn to say "background" */
+        return ds_fail(ctx, DS_ERR_ARG, "train: the %d labelled cases hold background only: no "
+                       "voxel of a class above 0", ds_train_data_labelled(data));
     if (opt->validation &&
         ds_train_data_classes(opt->validation) != ds_train_data_classes(data))
         return ds_fail(ctx, DS_ERR_ARG, "train: the validation set has %d classes, the training "

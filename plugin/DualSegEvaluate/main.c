@@ -86,6 +86,16 @@ static ds_status detect_classes(ds_ctx *ctx, ds_cli *cli, const pairs *p, int *k
     return DS_OK;
 }
 
+/* A failure of the metrics, which know the maps only as "pred" and "ref", made to name the files. */
+static ds_status name_pair(ds_ctx *ctx, ds_status st, const pairs *p, int i)
+{
+    if (st == DS_OK || strstr(ds_ctx_message(ctx), pair_pred(p, i)))
+        return st;
+    char copy[DS_MESSAGE_CAP];
+    snprintf(copy, sizeof copy, "%s", ds_ctx_message(ctx));
+    return ds_fail(ctx, st, "%s (reference %s): %s", pair_pred(p, i), pair_ref(p, i), copy);
+}
+
 static ds_status evaluate(ds_ctx *ctx, ds_cli *cli, const pairs *p, ds_metrics_cohort *cohort,
                           double from)
 {
@@ -100,6 +110,7 @@ static ds_status evaluate(ds_ctx *ctx, ds_cli *cli, const pairs *p, ds_metrics_c
             st = ds_metrics_cohort_add(ctx, cohort, pair_id(p, i, id, sizeof id), pred->labels,
                                        ref->labels,
                                        ref->geom.size, ref->geom.spacing);
+        st = name_pair(ctx, st, p, i);
         ds_volume_free(pred);
         ds_volume_free(ref);
         if (st != DS_OK)

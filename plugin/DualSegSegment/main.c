@@ -59,6 +59,17 @@ static void case_id(const char *path, char *id, size_t cap)
     snprintf(id, cap, "%.*s", (int)n, base[0] ? base : "case");
 }
 
+/* A failure of the library, which knows the volume only as "image", made to name its file. */
+static ds_status name_input(ds_ctx *ctx, ds_status st, const char *path)
+{
+    const char *msg = ds_ctx_message(ctx);
+    if (st == DS_OK || strstr(msg, path))
+        return st;
+    char copy[DS_MESSAGE_CAP];
+    snprintf(copy, sizeof copy, "%s", strncmp(msg, "image: ", 7) == 0 ? msg + 7 : msg);
+    return ds_fail(ctx, st, "%s: %s", path, copy);
+}
+
 /* One volume: the maps at the paths given, the slices to label next. */
 static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
                              ds_infer_options *opt)
@@ -72,7 +83,7 @@ static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
     ds_infer_result r = {0};
     ds_status st = ds_io_read_image(ctx, input, &image);
     if (st == DS_OK)
-        st = ds_infer_model(ctx, model, image, opt, &r);
+        st = name_input(ctx, ds_infer_model(ctx, model, image, opt, &r), input);
     ds_volume_free(image);
     ds_cli_progress(cli, 0.9, "Writing the results");
     if (st == DS_OK)
@@ -127,7 +138,7 @@ static ds_status segment_case(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
     ds_infer_result r = {0};
     ds_status st = ds_io_read_image(ctx, c->image_path, &image);
     if (st == DS_OK)
-        st = ds_infer_model(ctx, model, image, opt, &r);
+        st = name_input(ctx, ds_infer_model(ctx, model, image, opt, &r), c->image_path);
     ds_volume_free(image);
     if (st == DS_OK)
         st = ds_infer_write(ctx, &r, DS_INFER_OUT_MAPS, ds_cli_get_string(cli, "outputFolder"),

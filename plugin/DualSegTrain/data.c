@@ -85,6 +85,22 @@ ds_status train_sources_count_classes(ds_ctx *ctx, const train_sources *s, int i
     return DS_OK;
 }
 
+/* The trainer refuses labels of background only; here the message can name the files. */
+static ds_status check_foreground(ds_ctx *ctx, const train_sources *s, const ds_train_data *data)
+{
+    if (ds_train_data_labelled(data) == 0 || ds_train_data_foreground(data) > 0)
+        return DS_OK;
+    const char *first = NULL;
+    int n = 0;
+    for (int i = 0; i < s->count; ++i)
+        for (int k = 0; k < s->cohorts[i]->count; ++k)
+            if (s->cohorts[i]->cases[k].label_path && n++ == 0)
+                first = s->cohorts[i]->cases[k].label_path;
+    return ds_fail(ctx, DS_ERR_ARG, "%s%s: background only (no voxel of a class above 0), "
+                   "nothing to learn", first ? first : "the labels",
+                   n > 1 ? " and every other label file" : "");
+}
+
 ds_status train_sources_load(ds_ctx *ctx, ds_cli *cli, train_heartbeat *h,
                              const train_sources *s, const ds_load_options *opt, double share,
                              ds_train_data **out)
@@ -101,6 +117,8 @@ ds_status train_sources_load(ds_ctx *ctx, ds_cli *cli, train_heartbeat *h,
             train_progress(h, cli, share * done / (total > 0 ? total : 1), comment);
             st = ds_train_data_add_case(ctx, data, s->cohorts[i], k, 1);
         }
+    if (st == DS_OK)
+        st = check_foreground(ctx, s, data);
     if (st != DS_OK) {
         ds_train_data_free(data);
         return st;

@@ -18,6 +18,7 @@
 
 #include "cli_check.h"
 #include "cli_data.h"
+#include "cli_model.h"
 #include "ds_losses.h"
 #include "ds_model.h"
 
@@ -63,36 +64,6 @@ static ds_model *load(const char *path)
     ds_model *m = NULL;
     DS_CHECK_OK(g_ctx, ds_model_load(g_ctx, &m, path));
     return m;
-}
-
-/* 1 when both models hold the same networks, weights and BatchNorm statistics, bit for bit. */
-static int same_weights(const ds_model *a, const ds_model *b)
-{
-    if (!a || !b || a->net_count != b->net_count)
-        return 0;
-    for (int i = 0; i < a->net_count; ++i) {
-        const ds_param_list *pa = ds_net_params(a->net[i]), *pb = ds_net_params(b->net[i]);
-        if (pa->count != pb->count)
-            return 0;
-        for (int p = 0; p < pa->count; ++p)
-            if (pa->items[p]->numel != pb->items[p]->numel ||
-                memcmp(pa->items[p]->value, pb->items[p]->value,
-                       sizeof(float) * (size_t)pa->items[p]->numel) != 0)
-                return 0;
-        for (int k = 0;; ++k) {
-            const char *na, *nb;
-            int ca, cb;
-            float *ma, *va, *mb, *vb;
-            int64_t *ta, *tb;
-            if (ds_net_batchnorm_state(g_ctx, a->net[i], k, &na, &ca, &ma, &va, &ta) != DS_OK)
-                break;
-            if (ds_net_batchnorm_state(g_ctx, b->net[i], k, &nb, &cb, &mb, &vb, &tb) != DS_OK ||
-                ca != cb || memcmp(ma, mb, sizeof(float) * (size_t)ca) != 0 ||
-                memcmp(va, vb, sizeof(float) * (size_t)ca) != 0 || *ta != *tb)
-                return 0;
-        }
-    }
-    return 1;
 }
 
 static void check_finite(const double *v, int n, const char *what)
@@ -175,21 +146,6 @@ static void test_gui_and_batch(void)
     ds_model_free(m);
 }
 
-/* Starts argv with stdout and stderr to /dev/null; returns the pid. */
-static pid_t spawn(char **argv)
-{
-    fflush(stdout); /* or the child's freopen prints our buffer a second time */
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *null = freopen("/dev/null", "w", stdout);
-        (void)null;
-        null = freopen("/dev/null", "w", stderr);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* Time-cut stretches and a SIGKILL + rerun both give the uninterrupted run's weights. */
 static void test_checkpoints(void)
 {
@@ -210,7 +166,7 @@ static void test_checkpoints(void)
     DS_CHECK(cli_read_return(ret_cut, "lossA", loss, DS_LOSS_TERM_COUNT) == DS_LOSS_TERM_COUNT &&
              loss[DS_LOSS_CE] > 0); /* the last stretch ran the last step */
     ds_model *mw = load(whole), *mc = load(cut);
-    DS_CHECK_MSG(same_weights(mw, mc), "a run cut into stretches differs from one run");
+    DS_CHECK_MSG(cli_same_weights(g_ctx, mw, mc), "a run cut into stretches differs from one run");
     ds_model_free(mc);
 
     char *c[] = {"--returnparameterfile", ret, "--cohort", cohort, "--model", killed,
@@ -218,7 +174,7 @@ static void test_checkpoints(void)
     char *argv[64];
     build_argv(argv, c);
     char *ckpt = path_in("killed.dsm.checkpoint");
-    pid_t pid = spawn(argv);
+    pid_t pid = cli_spawn(argv);
     int status = 0, exited = 0;
     const double t0 = cli_now();
     while (!cli_exists(ckpt) && !exited && cli_now() - t0 < 60)
@@ -240,7 +196,7 @@ static void test_checkpoints(void)
     DS_CHECK(cli_read_return(ret, "iterationsDone", v, 4) == 1 && v[0] == 24);
     mk = load(killed);
     DS_CHECK(mk && mk->meta.iteration == 24);
-    DS_CHECK_MSG(same_weights(mw, mk), "killed + resumed differs from one run");
+    DS_CHECK_MSG(cli_same_weights(g_ctx, mw, mk), "killed + resumed differs from one run");
     ds_model_free(mk);
     ds_model_free(mw);
 }

@@ -224,6 +224,13 @@ static void folders_and_csv(ds_ctx *ctx)
     ds_cohort_free(c);
     c = NULL;
     DS_CHECK_FAILS(ctx, ds_cohort_open_folders(ctx, lb, "/nonexistent-ds-folder", &c), DS_ERR_IO);
+    /* two images of one id: their outputs would overwrite each other */
+    sub("dup");
+    put_volume(ctx, "dup/a.nrrd", 0);
+    put_volume(ctx, "dup/a.mha", 0);
+    io_path(im, sizeof im, g_root, "dup");
+    DS_CHECK_FAILS(ctx, ds_cohort_open_folders(ctx, im, NULL, &c), DS_ERR_FORMAT);
+    DS_CHECK(strstr(ds_ctx_message(ctx), "two images for case a") != NULL);
 
     /* (c) CSV: header, comment, blank line, CRLF, quoted field, unlabelled line */
     char csv[512];

@@ -305,6 +305,25 @@ static void test_bad_inputs(ds_ctx *ctx, ds_train_data *data)
     DS_CHECK_FAILS(ctx, ds_train_run(ctx, &o, none, NULL, NULL), DS_ERR_ARG);
     DS_CHECK(strstr(ds_ctx_message(ctx), "no labelled case") != NULL);
     ds_train_data_free(none);
+    /* labels of background only: annotated, but nothing to learn */
+    ds_load_options lo;
+    ds_load_options_default(&lo);
+    lo.num_classes = 2;
+    DS_CHECK_OK(ctx, ds_train_data_create(ctx, &lo, &none));
+    ds_phantom_options po;
+    ds_phantom_options_init(&po);
+    po.size[0] = po.size[1] = po.size[2] = 20;
+    ds_volume *img = NULL, *lab = NULL;
+    DS_CHECK_OK(ctx, ds_phantom_generate(ctx, &po, 7, 0, &img, &lab));
+    if (lab)
+        memset(lab->labels, 0, sizeof *lab->labels * (size_t)ds_volume_voxels(lab));
+    DS_CHECK_OK(ctx, ds_train_data_add(ctx, none, img, lab));
+    DS_CHECK(ds_train_data_labelled(none) == 1 && ds_train_data_foreground(none) == 0);
+    DS_CHECK_FAILS(ctx, ds_train_run(ctx, &o, none, NULL, NULL), DS_ERR_ARG);
+    DS_CHECK(strstr(ds_ctx_message(ctx), "background only") != NULL);
+    ds_volume_free(img);
+    ds_volume_free(lab);
+    ds_train_data_free(none);
     o.batch.augment.rotate90 = 1;
     o.batch.augment.plane = DS_PLANE_XZ;
     o.batch.patch[2] = 32;

@@ -1,0 +1,70 @@
+/* memory.c - refusing a window the machine cannot hold, before anything of its size is allocated.
+ *
+ * An evaluation forward holds activations whose channel counts are fixed by the network and whose
+ * spatial sizes are the input's divided by powers of two, so its bytes are affine in the window's
+ * voxels: bytes = a V + b. Two forwards of fresh copies of the network at 16^3 and 32x16x16 fix a
+ * and b (the same idea as the trainer's estimate, core/train/memory.c). The measurement is
+ * skipped when even a generous bound (DS_WINDOW_BOUND bytes a voxel per unit of width) fits. */
+#include "infer_internal.h"
+
+#include <inttypes.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define DS_WINDOW_BOUND 1024.0 /* bytes per window voxel and unit of width: far above measured */
+
+/* The machine's memory, or the process's address-space limit when that is lower. */
+static double machine_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+    double bytes = pages > 0 && size > 0 ? (double)pages * (double)size : 1e300;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (double)rl.rlim_cur < bytes)
+        bytes = (double)rl.rlim_cur;
+    return bytes;
+}
+
+/* Evaluation bytes of a fresh network like net for an input of 16 x 16 x w voxels. */
+static ds_status measure(ds_ctx *ctx, const ds_net *like, int64_t w, double *bytes)
+{
+    ds_net *net = NULL;
+    ds_tensor *x = NULL;
+    const ds_tensor *logits = NULL;
+    ds_status st = ds_net_create(ctx, &net, ds_net_arch(like), 1, ds_net_classes(like),
+                                 ds_net_width(like));
+    if (st == DS_OK)
+        st = ds_tensor_zeros(ctx, &x, 1, 1, 16, 16, w);
+    if (st == DS_OK)
+        st = ds_net_forward(ctx, net, x, 0, NULL, &logits, NULL);
+    if (st == DS_OK)
+        *bytes = (double)ds_net_activation_bytes(net);
+    ds_tensor_free(x);
+    ds_net_free(net);
+    return st;
+}
+
+ds_status ds_infer_check_memory(ds_ctx *ctx, ds_net *const *nets, int count, int batch,
+                                const int64_t patch[3])
+{
+    const double voxels = (double)batch * (double)patch[0] * (double)patch[1] * (double)patch[2];
+    const double limit = machine_bytes();
+    double need = 0;
+    for (int n = 0; n < count; ++n) {
+        const double bound = voxels * DS_WINDOW_BOUND * ds_net_width(nets[n]);
+        if (bound < limit / 4)
+            continue;
+        double b16, b32;
+        DS_TRY(measure(ctx, nets[n], 16, &b16));
+        DS_TRY(measure(ctx, nets[n], 32, &b32));
+        const double slope = (b32 - b16) / 4096.0, bytes = b16 + slope * (voxels - 4096.0);
+        need = bytes > need ? bytes : need; /* the networks run one after the other */
+    }
+    need += voxels * 4.0 * 2; /* the window batch and its flipped copy */
+    if (need <= limit)
+        return DS_OK;
+    return ds_fail(ctx, DS_ERR_NOMEM, "inference: a patch of %" PRId64 "x%" PRId64 "x%" PRId64
+                   " (batch %d) needs about %.0f MiB for the networks, more than the memory "
+                   "available (%.0f MiB); use a smaller patch or batch", patch[0], patch[1],
+                   patch[2], batch, need / 1048576.0, limit / 1048576.0);
+}
