@@ -131,6 +131,27 @@ def annotate_command(tools, reference, output, partial=None, slices=None, choose
     return argv
 
 
+def gui_round(modules, work, volume, painted, model, iterations, warm_start=None,
+              patch=(32, 48, 32), seed=1337, classes=0, width=None, threads=0, count=5,
+              spacing=5):
+    """The Slicer module's round on the loaded volume and its painted segmentation (saved to
+    the files volume and painted; unpainted voxels 0, as Slicer exports a segmentation):
+    train (slices without a painted label are unannotated: --paintedSlices axial), then segment
+    and suggest (a slice with a painted label, i.e. any voxel other than 0, is never suggested).
+    Returns the two argv and the paths of the outputs."""
+    out = {"label": os.path.join(work, "segmentation.nrrd"),
+           "entropy": os.path.join(work, "entropy.nrrd"),
+           "return_file": os.path.join(work, "segment.txt")}
+    out["train"] = train_command(modules, model, iterations, volume=volume, label=painted,
+                                 warm_start=warm_start, classes=classes, patch=patch, seed=seed,
+                                 width=width, painted_axis="axial", threads=threads)
+    out["segment"] = segment_command(modules, model, volume, out["label"], out["entropy"],
+                                     annotated=painted, ignore_label=0, count=count,
+                                     spacing=spacing, threads=threads,
+                                     return_file=out["return_file"])
+    return out
+
+
 def parse_return_file(text):
     """The return-parameter file of a CLI module ("name = value" lines) as a dict of strings."""
     values = {}

@@ -11,7 +11,9 @@
  *   - revealing a slice changes exactly that slice's ignore voxels, to the reference's values;
  *   - a warm start before its first step (--iterations 0) segments bit for bit like the model
  *     it starts from (label and entropy maps compared as raw bytes of the voxel data);
- *   - the warm-started round trains its 4 steps and its model differs from the start model. */
+ *   - the warm-started round trains its 4 steps and its model differs from the start model;
+ *   - the Slicer module's round (one volume painted on every 4th axial slice, unpainted voxels 0):
+ *     no suggested slice holds a painted voxel. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +254,35 @@ static void one_round(void)
     free(m1);
 }
 
+/* The Slicer module's round (gui_*): a volume with labels painted on every 4th axial slice,
+ * unpainted voxels 0 as Slicer exports them; no suggested slice holds a painted (non-zero)
+ * voxel. */
+static void gui_round(void)
+{
+    char volume[512], painted[512], ret[512];
+    snprintf(volume, sizeof volume, "%s/volume.nrrd", g_work);
+    snprintf(painted, sizeof painted, "%s/painted.nrrd", g_work);
+    snprintf(ret, sizeof ret, "%s/segment.txt", g_work);
+    cli_write_phantom(g_ctx, 3, volume, painted, 4);
+    cli_result r;
+    run_ok("gui_train", "", "", &r);
+    cli_result_free(&r);
+    run_ok("gui_segment", "", "", &r);
+    cli_result_free(&r);
+    double s[8];
+    const int found = cli_read_return(ret, "suggestedSlices", s, 8);
+    ds_volume *p = read_label(painted);
+    DS_CHECK_MSG(found >= 1, "gui round: %d slices suggested", found);
+    for (int i = 0; p && i < found; ++i) {
+        const int64_t plane = p->geom.size[0] * p->geom.size[1];
+        int64_t nonzero = 0;
+        for (int64_t v = 0; v < plane; ++v)
+            nonzero += p->labels[(int64_t)s[i] * plane + v] != 0;
+        DS_CHECK_MSG(nonzero == 0, "gui round: suggested slice %g is painted", s[i]);
+    }
+    ds_volume_free(p);
+}
+
 int main(void)
 {
     snprintf(g_work, sizeof g_work, "/tmp/ds_cli_loop_XXXXXX");
@@ -263,6 +294,7 @@ int main(void)
                           path_of(c ? "c1" : "c0", "ref.nrrd"), 0);
     cli_write_phantom(g_ctx, 5, path_of("u0", "img.nrrd"), NULL, 0);
     one_round();
+    gui_round();
     ds_ctx_free(g_ctx);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_work);

@@ -63,7 +63,17 @@ def built_lines():
         "train1": dc.train_command(m, f"{w}/round1.dsm", 4, cohort_csv=f"{w}/round1.csv",
                                    warm_start=f"{w}/round0.dsm", return_file=f"{w}/train1.txt",
                                    **common),
+        **gui_lines(),
     }
+
+
+def gui_lines():
+    """The Slicer module's round (dc.gui_round) on the painted phantom of test_cli_loop.c."""
+    w = "{work}"
+    g = dc.gui_round("{modules}", w, f"{w}/volume.nrrd", f"{w}/painted.nrrd", f"{w}/gui.dsm", 2,
+                     warm_start=f"{w}/round0.dsm", patch=(16, 16, 16), seed=7, classes=2,
+                     width=2, threads=2, count=5, spacing=2)
+    return {"gui_train": g["train"], "gui_segment": g["segment"]}
 
 
 def declared_flags(module):
