@@ -3,7 +3,8 @@
 (plugin/DualSegLoop/dualseg_loop_commands.py, used by the Slicer module and the scripts) builds
 exactly the command lines that test_cli_loop runs through the real modules (loop_round.txt),
 from the same parameters (the phantom round of test_cli_loop.c). Also: every flag the builder
-emits for a module is declared in that module's XML, and the return-parameter parser.
+emits for a module is declared in that module's XML; the Slicer module spells no flag
+itself; the return-parameter parser.
 Reference: loop_round.txt, whose lines test_cli_loop proves to work.
 
 Usage: test_loop_commands.py SOURCE_DIR
@@ -104,6 +105,13 @@ def test_flags_declared():
         check(not unknown, f"{module}: flags not in its XML: {sorted(unknown)}")
 
 
+def test_module_spells_no_flag():
+    """The Slicer module builds no command line of its own."""
+    with open(os.path.join(SOURCE, "plugin", "DualSegLoop", "DualSegLoop.py")) as f:
+        spelled = re.findall(r"[\"']--[A-Za-z]+", f.read())
+    check(not spelled, f"DualSegLoop.py spells module flags: {spelled}")
+
+
 def test_return_file():
     text = "suggestedSlices = 3,7,12\nsliceScores = 0.5,0.25,0.125\nmeanEntropy = 0.1\n" \
            "casesToLabel = \n"
@@ -115,6 +123,7 @@ def test_return_file():
 
 test_same_lines()
 test_flags_declared()
+test_module_spells_no_flag()
 test_return_file()
 print("test_loop_commands:", "ok" if not failed else f"{failed} failed")
 sys.exit(1 if failed else 0)
