@@ -17,7 +17,10 @@ folder mode, DualSegEvaluate). Strategies:
   random   a seeded uniform choice among the unannotated slices of the reference foreground's
            extent (seed 1337 + 1000 * round + case index);
   even     evenly spaced: the unannotated slice of that extent farthest from every annotated
-           slice and from the extent's ends (what a careful annotator does without help).
+           slice and from the extent's ends (what a careful annotator does without help);
+  cases    the variant with case ranking: the same budget of 10 slices a round goes, two each,
+           to the 5 cases of highest mean uncertainty (DualSegSegment's meanEntropy), their two
+           best suggestions (at least 5 slices apart); the other cases get none that round.
 Round 0 (its model and its Dice) is shared by every strategy.
 
 Resumable: every step's output is written atomically and a finished step is never redone; an
@@ -30,13 +33,15 @@ Smoke overrides (environment; any of them marks the results as NOT the protocol)
   DS_AH_TEST_CASES    evaluate only the first N test cases
   DS_AH_UNLABELLED    use only the first N unlabelled cases
   DS_AH_ROUNDS        rounds after round 0 (5)
-  DS_AH_STRATEGIES    comma-separated subset of entropy,random,even
+and DS_AH_STRATEGIES, a comma-separated subset of entropy,random,even,cases (all four; fewer
+save time and leave the other strategies' results as they are)
 and DS_AH_CHECKPOINT_MINUTES (2): minutes between the training's checkpoints (does not change
 the results: a stretch resumes bit-exact).
 """
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -46,7 +51,7 @@ sys.path.insert(0, os.path.join(ROOT, "plugin", "DualSegLoop"))
 import dualseg_loop as loop  # noqa: E402
 import dualseg_loop_commands as dc  # noqa: E402
 
-STRATEGIES = ("entropy", "random", "even")
+STRATEGIES = ("entropy", "random", "even", "cases")
 PATCH, SEED, CLASSES = (32, 48, 32), 1337, 3
 
 
@@ -62,7 +67,7 @@ def settings():
     s["first_iterations"] = max(1, round(1000 * s["scale"]))
     s["round_iterations"] = max(1, round(400 * s["scale"]))
     s["smoke"] = any(k in env for k in ("DS_AH_ITERS_SCALE", "DS_AH_TEST_CASES",
-                                        "DS_AH_UNLABELLED", "DS_AH_ROUNDS", "DS_AH_STRATEGIES"))
+                                        "DS_AH_UNLABELLED", "DS_AH_ROUNDS"))
     bad = [x for x in s["strategies"] if x not in STRATEGIES]
     if bad:
         sys.exit(f"annotator_ah: unknown strategies {bad}")
@@ -154,6 +159,8 @@ class Protocol:
 
     def choose(self, strategy, r, rdir, model, labels):
         """Reveals one slice per case; returns {case: slice}."""
+        if strategy == "cases":
+            return self.choose_by_case(r, rdir, model, labels)
         chosen = {}
         for i, cid in enumerate(self.labelled):
             out = os.path.join(self.folder(os.path.relpath(rdir, self.a.work), "labels"),
@@ -176,16 +183,44 @@ class Protocol:
             loop.write_json(done, {"slice": chosen[cid], "how": kw.get("choose", "entropy")})
         return chosen
 
-    def entropy_slice(self, rdir, model, cid, label):
+    def suggestions(self, rdir, model, cid, label, count=1, spacing=1):
+        """DualSegSegment with the painted labels: (suggested slices, the case's meanEntropy)."""
         d = self.folder(os.path.relpath(rdir, self.a.work), "suggest")
         ret = os.path.join(d, cid + ".txt")
         values = loop.run(dc.segment_command(self.mods, model, self.image(cid),
                                              os.path.join(d, cid + "_label.nrrd"),
                                              os.path.join(d, cid + "_entropy.nrrd"),
-                                             annotated=label, count=1, spacing=1,
+                                             annotated=label, count=count, spacing=spacing,
                                              threads=self.a.threads, return_file=ret),
                           os.path.join(d, cid + ".log"))
-        return dc.ints(values.get("suggestedSlices", ""))[:1]
+        return dc.ints(values.get("suggestedSlices", "")), float(values.get("meanEntropy", 0))
+
+    def entropy_slice(self, rdir, model, cid, label):
+        return self.suggestions(rdir, model, cid, label)[0][:1]
+
+    def choose_by_case(self, r, rdir, model, labels):
+        """The case-ranking variant: two slices for each of the 5 most uncertain cases."""
+        done = os.path.join(rdir, "cases.json")
+        if os.path.exists(done):
+            return loop.read_json(done)
+        scored = {c: self.suggestions(rdir, model, c, labels[c], count=2, spacing=5)
+                  for c in self.labelled}
+        ranked = sorted(self.labelled, key=lambda c: -scored[c][1])  # stable: ties in order
+        out_dir = self.folder(os.path.relpath(rdir, self.a.work), "labels")
+        chosen = {}
+        for c in self.labelled:
+            out = os.path.join(out_dir, c + ".nii.gz")
+            picks = scored[c][0] if c in ranked[:len(ranked) // 2] else []
+            if picks:
+                loop.run(dc.annotate_command(self.tools, self.reference(c), out,
+                                             partial=labels[c], slices=picks),
+                         out[:-len(".nii.gz")] + "_reveal.log")
+            else:  # nothing new for this case this round: its labels as they were
+                shutil.copyfile(labels[c], out + ".tmp")
+                os.replace(out + ".tmp", out)
+            chosen[c] = picks
+        loop.write_json(done, chosen)
+        return chosen
 
     def round(self, strategy, r, labels, prev_model):
         """Round r of a strategy (round 0 is shared); returns (model, labels, result)."""
@@ -242,6 +277,11 @@ def write_results(p, results, out):
               "warm-started per round (lr 0.01, x0.1 at 5/12 and 10/12, patch 32x48x32, "
               f"batch 2+2, seed 1337). Test Dice on {len(p.test)} test cases "
               "(class 1 anterior / class 2 posterior / mean).", "",
+              "Strategies: entropy (DualSegSegment's first suggestion with the painted labels), "
+              "random (seeded, within the reference foreground's extent), even (the slice "
+              "farthest from the annotated ones and the extent's ends), cases (case ranking: "
+              "the round's 10 slices go, two each, to the 5 most uncertain cases; slices per "
+              "case is then the mean).", "",
               "| slices per case | " + " | ".join(results) + " |",
               "| --- | " + " | ".join("---" for _ in results) + " |"]
     rows = max(len(v) for v in results.values())
