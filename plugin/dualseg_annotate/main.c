@@ -88,14 +88,20 @@ static int parse_value(annotate_args *a, const char *flag, const char *v)
 static int parse_args(int argc, char **argv, annotate_args *a)
 {
     *a = (annotate_args){.axis = 2, .ignore = DS_IGNORE_LABEL_DEFAULT, .count = 1};
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 0;
+    }
+    /* one line on a mistake, as the modules do (a script shows it whole) */
     for (int i = 1; i < argc; i += 2)
         if (i + 1 >= argc || !parse_value(a, argv[i], argv[i + 1])) {
-            fprintf(stderr, "dualseg_annotate: bad argument '%s'\n%s", argv[i], usage);
+            fprintf(stderr, "dualseg_annotate: bad argument '%s%s%s' (no arguments: usage)\n",
+                    argv[i], i + 1 < argc ? " " : "", i + 1 < argc ? argv[i + 1] : "");
             return 0;
         }
     if (!a->reference || !a->output || (a->how == CHOOSE_GIVEN) == (a->slice_count == 0)) {
         fprintf(stderr, "dualseg_annotate: give --reference, --output and either --slices or "
-                        "--choose\n%s", usage);
+                        "--choose (no arguments: usage)\n");
         return 0;
     }
     return 1;
