@@ -323,6 +323,18 @@ extern "C" ds_status ds_render_line_plot(ds_ctx *ctx, const ds_render_table *t,
             c.text(f / 2, f / 3, o->title, f * 6 / 5, TEXT, Align::Left, true);
         Box b{left, top, o->width - left - right, o->height - top - bottom};
         draw_panel(c, b, *t, ss, x, false, y_label, xcol, f);
+        Axis y{};
+        if (y_range(*t, ss, false, y)) // the same range draw_panel used: mark every point
+            for (const Series &sr : ss)
+                for (int64_t r = 0; r < t->rows; ++r) {
+                    double xv = t->values[r * t->columns + xcol];
+                    double yv = t->values[r * t->columns + sr.column];
+                    if (!std::isfinite(xv) || !std::isfinite(yv))
+                        continue;
+                    int px = static_cast<int>(std::lround(x.map(xv, b.x, b.x + b.w - 1)));
+                    int py = static_cast<int>(std::lround(y.map(yv, b.y + b.h - 1, b.y)));
+                    c.fill(px - 3, py - 3, 7, 7, sr.colour);
+                }
         c.text(left + b.w / 2, o->height - f * 3 / 2, x_column, f, TEXT, Align::Centre);
         return write_png(ctx, c, png_path);
     });
