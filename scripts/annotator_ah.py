@@ -336,6 +336,15 @@ def main():
     a = p.parse_args()
     a.work = os.path.abspath(a.work)
     s = settings()
+    # a work folder holds the results of one set of settings: never mix a smoke run's rounds
+    # into the protocol's (the strategies may differ: each has its own folders)
+    kept = {k: v for k, v in s.items() if k not in ("strategies", "checkpoint_minutes")}
+    os.makedirs(a.work, exist_ok=True)
+    stamp = os.path.join(a.work, "settings.json")
+    if os.path.exists(stamp) and loop.read_json(stamp) != kept:
+        sys.exit(f"annotator_ah: {a.work} holds a run with other settings "
+                 f"({loop.read_json(stamp)}); use another --work")
+    loop.write_json(stamp, kept)
     proto = Protocol(a, s)
     try:
         results = proto.run()
