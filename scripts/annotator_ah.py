@@ -255,6 +255,16 @@ class Protocol:
                 results.setdefault(strategy, []).append(res)
                 print(f"{strategy:8s} round {r}: Dice {', '.join(f'{d:.4f}' for d in res['dice'])}"
                       f" (train {res['seconds']['train']:.0f} s)", flush=True)
+        for strategy in STRATEGIES:  # the rounds other runs of this folder finished
+            if strategy in results:
+                continue
+            done = [os.path.join(self.a.work, "round0", "result.json")] + [
+                os.path.join(self.a.work, strategy, f"round{r}", "result.json")
+                for r in range(1, self.s["rounds"] + 1)]
+            while done and not os.path.exists(done[-1]):
+                done.pop()
+            if len(done) > 1:
+                results[strategy] = [loop.read_json(d) for d in done]
         return results
 
 
