@@ -265,7 +265,8 @@ class Protocol:
                 done.pop()
             if len(done) > 1:
                 results[strategy] = [loop.read_json(d) for d in done]
-        return results
+        # a fixed order: each strategy keeps its column and its colour whatever was run
+        return {k: results[k] for k in STRATEGIES if k in results}
 
 
 def mean(v):
