@@ -328,9 +328,9 @@ def write_results(p, results, out):
             f.write(f"{r + 1}," + ",".join(f"{mean(results[k][r]['dice']):.6f}"
                                            if r < len(results[k]) else "" for k in results)
                     + "\n")
-    loop.run([os.path.join(p.tools, "dualseg_report"), "--table", table, "--plot", out + ".png",
-              "--x", "slices per case", "--ylabel", "Test Dice (mean of the two classes)",
-              "--title", "Protocol A-H" + (" (smoke run)" if s["smoke"] else "")],
+    loop.run(dc.plot_command(p.tools, table, out + ".png", "slices per case",
+                             "Test Dice (mean of the two classes)",
+                             "Protocol A-H" + (" (smoke run)" if s["smoke"] else "")),
              out + "_plot.log")
     os.remove(table)
     os.remove(out + "_plot.log")

@@ -111,6 +111,13 @@ def montage_command(tools, image, label, entropy, montage, slices, title=None):
     return argv
 
 
+def plot_command(tools, table, png, x_column, y_label, title=None):
+    """dualseg_report: a line plot of a CSV table (one line per column against x_column)."""
+    argv = [_exe(tools, "dualseg_report"), "--table", table, "--plot", png, "--x", x_column,
+            "--ylabel", y_label]
+    return argv + (["--title", title] if title else [])
+
+
 def annotate_command(tools, reference, output, partial=None, slices=None, choose=None,
                      count=1, seed=None, axis=2, ignore_label=IGNORE_LABEL):
     """dualseg_annotate, the simulated annotator: reveals slices of reference into partial.
