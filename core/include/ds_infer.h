@@ -211,16 +211,18 @@ typedef struct ds_infer_slice_options {
     int margin;        /* voxels: the predicted foreground is grown by a cube of this radius */
     int min_distance;  /* suggested slices differ by at least this much (>= 1) */
     int count;         /* slices wanted (>= 1) */
+    const uint8_t *skip; /* NULL, or size[axis] flags: a slice flagged non-zero is never
+                            suggested (already annotated: ds_label_annotated_slices) */
 } ds_infer_slice_options;
 
-/* axis 2, margin 3, min_distance 5, count 5. */
+/* axis 2, margin 3, min_distance 5, count 5, skip NULL. */
 void ds_infer_slice_options_init(ds_infer_slice_options *o);
 
 /* Ranks the slices of a segmented volume by the mean entropy over the predicted foreground
  * (label != 0) grown by margin, inside the slice; slices without such voxels are never
  * suggested, so empty background slices do not win. Greedy: the highest-scoring slice first,
  * then the next highest at least min_distance from every slice already chosen (ties: lower
- * index). Writes up to o->count slice indices and scores (mean normalised entropy, [0, 1]) in
+ * index); slices flagged in o->skip are passed over. Writes up to o->count slice indices and scores (mean normalised entropy, [0, 1]) in
  * that order; *found receives how many (fewer than count when the region is small). label and
  * entropy must have the same size. */
 ds_status ds_infer_rank_slices(ds_ctx *ctx, const ds_volume *label, const ds_volume *entropy,

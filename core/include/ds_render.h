@@ -161,6 +161,13 @@ ds_status ds_render_xy_plot(ds_ctx *ctx, const ds_render_series *series, int cou
                             const ds_render_plot_options *p, const ds_render_options *o,
                             const char *png_path);
 
+/* One panel: every column of t but x_column drawn against it as a line (its name in the
+ * legend; NaN values are left out), y_label above the panel, x_column below, as a PNG of
+ * o->width x o->height. For small result tables (a benchmark's score per round and strategy). */
+ds_status ds_render_line_plot(ds_ctx *ctx, const ds_render_table *t, const char *x_column,
+                              const char *y_label, const ds_render_options *o,
+                              const char *png_path);
+
 /* ---- Reading pictures back (tests, tools) ---- */
 
 typedef struct ds_render_png {

@@ -30,6 +30,7 @@ typedef enum ds_rng_purpose {
     DS_RNG_CONTRAST = 7,      /* uncertain-voxel sampling for L_con     */
     DS_RNG_AUGMENT = 8,       /* data augmentation                      */
     DS_RNG_SYNTHETIC = 9,     /* synthetic phantoms and the demo cohort */
+    DS_RNG_ANNOTATOR = 10,    /* the simulated annotator's slices     */
     DS_RNG_TEST = 100         /* tests and benchmarks                   */
 } ds_rng_purpose;
 

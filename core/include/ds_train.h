@@ -139,7 +139,7 @@ typedef int (*ds_train_progress_fn)(void *user, const ds_train_progress *p);
 typedef struct ds_train_options {
     ds_pair_mode pair;
     int width;                /* 16 */
-    int64_t iterations;       /* T (6000) */
+    int64_t iterations;       /* T (6000); 0 only with a warm start (load and save) */
     float lr, momentum, weight_decay; /* 0.01, 0.9, 1e-4 */
     int milestone_count;      /* 0: the paper's 5/12 and 10/12 of the iterations */
     int64_t milestones[DS_LR_MAX_MILESTONES];

@@ -119,6 +119,17 @@ ds_status ds_label_annotated_mask(ds_ctx *ctx, const ds_volume *v, int axis, int
 /* Same rule, in place: every unannotated voxel of v is set to ignore_label (0..65535). */
 ds_status ds_label_mark_unannotated(ds_ctx *ctx, ds_volume *v, int axis, int ignore_label);
 
+/* The slices an annotator has touched: flags[s] (size[axis] bytes) is 1 when slice s along axis
+ * (0, 1, 2: x, y, z) holds any voxel other than ignore_label (a painted 0 counts: background is
+ * an annotation too), else 0. *count (may be NULL) receives the number of such slices. */
+ds_status ds_label_annotated_slices(ds_ctx *ctx, const ds_volume *v, int axis, int ignore_label,
+                                    uint8_t *flags, int64_t *count);
+/* The simulated annotator: every voxel of slice index along axis of partial that holds
+ * ignore_label (0..65535) takes the reference's value; nothing else changes. The two volumes
+ * must have the same size. *changed (may be NULL) receives the number of voxels revealed. */
+ds_status ds_label_reveal_slice(ds_ctx *ctx, ds_volume *partial, const ds_volume *reference,
+                                int axis, int64_t index, int ignore_label, int64_t *changed);
+
 #ifdef __cplusplus
 }
 #endif

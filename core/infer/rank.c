@@ -12,6 +12,7 @@ void ds_infer_slice_options_init(ds_infer_slice_options *o)
     o->margin = 3;
     o->min_distance = 5;
     o->count = 5;
+    o->skip = NULL;
 }
 
 /* Dilates mask along axis a by radius r into out (a line at a time: distance to the nearest set
@@ -121,13 +122,14 @@ static int64_t score_slices(const ds_volume *entropy, const uint8_t *region, int
     return scored;
 }
 
-/* Greedy choice: best first, then the best at least min_distance from all chosen. */
+/* Greedy choice: best first, then the best at least min_distance from all chosen; annotated
+ * slices (skip) never. */
 static int choose(const slice_score *s, int64_t scored, const ds_infer_slice_options *o,
                   int64_t *indices, double *scores)
 {
     int found = 0;
     for (int64_t c = 0; c < scored && found < o->count; ++c) {
-        int far = 1;
+        int far = !(o->skip && o->skip[s[c].index]);
         for (int f = 0; f < found && far; ++f)
             far = llabs(s[c].index - indices[f]) >= o->min_distance;
         if (far) {

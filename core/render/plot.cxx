@@ -197,3 +197,55 @@ extern "C" ds_status ds_render_training_curve(ds_ctx *ctx, const ds_render_table
         return write_png(ctx, c, png_path);
     });
 }
+
+extern "C" ds_status ds_render_line_plot(ds_ctx *ctx, const ds_render_table *t,
+                                         const char *x_column, const char *y_label,
+                                         const ds_render_options *o, const char *png_path)
+{
+    if (!t || !x_column || !y_label || !o || !png_path)
+        return ds_fail(ctx, DS_ERR_ARG, "line plot: null argument");
+    if (o->width < 160 || o->height < 160 || o->width > DS_RENDER_MAX_SIDE ||
+        o->height > DS_RENDER_MAX_SIDE)
+        return ds_fail(ctx, DS_ERR_ARG, "line plot: picture size %dx%d (160..%d each)",
+                       o->width, o->height, DS_RENDER_MAX_SIDE);
+    int xcol = ds_render_table_column(t, x_column);
+    if (xcol < 0 || t->rows < 1 || t->columns < 2)
+        return ds_fail(ctx, DS_ERR_FORMAT, "line plot: no \"%s\" column, no rows or no series",
+                       x_column);
+    return guard(ctx, "line plot", [&]() {
+        double x0 = INFINITY, x1 = -INFINITY;
+        for (int64_t r = 0; r < t->rows; ++r) {
+            double v = t->values[r * t->columns + xcol];
+            if (std::isfinite(v)) {
+                x0 = std::min(x0, v);
+                x1 = std::max(x1, v);
+            }
+        }
+        Axis x{x0, x1 > x0 ? x1 : x0 + 1, false};
+        std::vector<Series> ss;
+        for (int k = 0; k < t->columns; ++k)
+            if (k != xcol) // sparse points: no smoothing, every point marked by polyline
+                ss.push_back(Series{t->names[k], k, PALETTE[ss.size() % 10], 2.5, false});
+        Canvas c(o->width, o->height, BACKGROUND);
+        int f = font_px(o->height);
+        int left = 6 * f, right = f, top = f * 2 + f * 3 / 2, bottom = f * 3;
+        if (o->title)
+            c.text(f / 2, f / 3, o->title, f * 6 / 5, TEXT, Align::Left, true);
+        Box b{left, top, o->width - left - right, o->height - top - bottom};
+        draw_panel(c, b, *t, ss, x, false, y_label, xcol, f);
+        Axis y{};
+        if (y_range(*t, ss, false, y)) // the same range draw_panel used: mark every point
+            for (const Series &sr : ss)
+                for (int64_t r = 0; r < t->rows; ++r) {
+                    double xv = t->values[r * t->columns + xcol];
+                    double yv = t->values[r * t->columns + sr.column];
+                    if (!std::isfinite(xv) || !std::isfinite(yv))
+                        continue;
+                    int px = static_cast<int>(std::lround(x.map(xv, b.x, b.x + b.w - 1)));
+                    int py = static_cast<int>(std::lround(y.map(yv, b.y + b.h - 1, b.y)));
+                    c.fill(px - 3, py - 3, 7, 7, sr.colour);
+                }
+        c.text(left + b.w / 2, o->height - f * 3 / 2, x_column, f, TEXT, Align::Centre);
+        return write_png(ctx, c, png_path);
+    });
+}

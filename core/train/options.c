@@ -49,8 +49,10 @@ ds_status ds_train_options_check(ds_ctx *ctx, const ds_train_options *opt)
         return ds_fail(ctx, DS_ERR_ARG, "train: pair mode %d (0..2)", (int)opt->pair);
     if (opt->width < 1 || opt->width > DS_NET_MAX_WIDTH)
         return ds_fail(ctx, DS_ERR_ARG, "train: width %d (1..%d)", opt->width, DS_NET_MAX_WIDTH);
-    if (opt->iterations < 1 || opt->iterations > ((int64_t)1 << 40))
-        return ds_fail(ctx, DS_ERR_ARG, "train: %lld iterations", (long long)opt->iterations);
+    /* 0 only from a warm start: the run is then the warm start's load and save, a check */
+    if (opt->iterations < (opt->warm_start_path ? 0 : 1) || opt->iterations > ((int64_t)1 << 40))
+        return ds_fail(ctx, DS_ERR_ARG, "train: %lld iterations%s", (long long)opt->iterations,
+                       opt->iterations == 0 ? " (0 needs a warm start)" : "");
     if (!(isfinite(opt->lr) && opt->lr >= 0) || !(opt->momentum >= 0 && opt->momentum < 1) ||
         !(isfinite(opt->weight_decay) && opt->weight_decay >= 0) ||
         !(opt->gamma > 0 && opt->gamma <= 1))

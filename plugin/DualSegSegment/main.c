@@ -70,6 +70,34 @@ static ds_status name_input(ds_ctx *ctx, ds_status st, const char *path)
     return ds_fail(ctx, st, "%s: %s", path, copy);
 }
 
+/* The slices of the painted labels (if given) that already hold an annotation, as skip flags
+ * for the ranking; *flags stays NULL without painted labels. */
+static ds_status annotated_flags(ds_ctx *ctx, const ds_cli *cli, const ds_volume *label,
+                                 int axis, uint8_t **flags)
+{
+    *flags = NULL;
+    if (!ds_cli_has_value(cli, "annotatedLabel"))
+        return DS_OK;
+    const char *path = ds_cli_get_string(cli, "annotatedLabel");
+    ds_volume *painted = NULL;
+    DS_TRY(ds_io_read_label(ctx, path, &painted));
+    ds_status st = DS_OK;
+    for (int a = 0; a < 3 && st == DS_OK; ++a)
+        if (painted->geom.size[a] != label->geom.size[a])
+            st = ds_fail(ctx, DS_ERR_SHAPE, "%s: the painted labels are %lldx%lldx%lld, the volume "
+                         "%lldx%lldx%lld", path, (long long)painted->geom.size[0],
+                         (long long)painted->geom.size[1], (long long)painted->geom.size[2],
+                         (long long)label->geom.size[0], (long long)label->geom.size[1],
+                         (long long)label->geom.size[2]);
+    if (st == DS_OK && !(*flags = malloc((size_t)label->geom.size[axis])))
+        st = ds_fail(ctx, DS_ERR_NOMEM, "out of memory");
+    if (st == DS_OK)
+        st = ds_label_annotated_slices(ctx, painted, axis, ds_cli_get_int(cli, "ignoreLabel"),
+                                       *flags, NULL);
+    ds_volume_free(painted);
+    return st;
+}
+
 /* One volume: the maps at the paths given, the slices to label next. */
 static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
                              ds_infer_options *opt)
@@ -106,9 +134,13 @@ static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
     int64_t *idx = malloc(sizeof *idx * (size_t)so.count);
     double *score = malloc(sizeof *score * (size_t)so.count);
     int *slices = malloc(sizeof *slices * (size_t)so.count), found = 0;
+    uint8_t *skip = NULL;
     ds_infer_case_score cs;
     if (st == DS_OK && !(idx && score && slices))
         st = ds_fail(ctx, DS_ERR_NOMEM, "out of memory");
+    if (st == DS_OK)
+        st = annotated_flags(ctx, cli, r.label, so.axis, &skip);
+    so.skip = skip;
     if (st == DS_OK)
         st = ds_infer_rank_slices(ctx, r.label, r.entropy, &so, idx, score, &found);
     if (st == DS_OK)
@@ -124,6 +156,7 @@ static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
     free(idx);
     free(score);
     free(slices);
+    free(skip);
     ds_infer_result_free(&r);
     return st;
 }
@@ -242,6 +275,9 @@ static int check_arguments(ds_cli *cli)
                    ds_cli_has_value(cli, "outputDisagreement")))
         return ds_cli_usage_error(cli, "a folder's maps go to --%s, not to single files",
                                   ds_cli_longflag(cli, "outputFolder"));
+    if (folder && ds_cli_has_value(cli, "annotatedLabel"))
+        return ds_cli_usage_error(cli, "--%s belongs to one volume, not to a folder",
+                                  ds_cli_longflag(cli, "annotatedLabel"));
     const int ns = ds_cli_get_ints(cli, "stride", v, 3), np = ds_cli_get_ints(cli, "patch", v, 3);
     if ((ns != 0 && ns != 3) || (np != 0 && np != 3))
         return ds_cli_usage_error(cli, "--%s and --%s take three sizes x,y,z (or none)",

@@ -230,6 +230,10 @@ static int check_arguments(ds_cli *cli)
     if (ds_cli_get_doubles(cli, "milestones", NULL, 0) > DS_LR_MAX_MILESTONES)
         return ds_cli_usage_error(cli, "--%s: at most %d learning-rate drops",
                                   ds_cli_longflag(cli, "milestones"), DS_LR_MAX_MILESTONES);
+    if (ds_cli_get_int(cli, "iterations") == 0 && !ds_cli_has_value(cli, "warmStartModel"))
+        return ds_cli_usage_error(cli, "--%s 0 needs --%s (it writes the start model unchanged)",
+                                  ds_cli_longflag(cli, "iterations"),
+                                  ds_cli_longflag(cli, "warmStartModel"));
     if (ds_cli_get_int(cli, "numberOfClasses") == 1)
         return ds_cli_usage_error(cli, "--%s 1 leaves nothing to learn (0 counts, or at least 2)",
                                   ds_cli_longflag(cli, "numberOfClasses"));

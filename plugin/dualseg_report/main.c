@@ -2,12 +2,18 @@
  * image, the label map and the entropy map as DualSegSegment writes them) the overlay PNG and a
  * montage of the slices to label next (ds_infer_rank_slices, captioned with index and score),
  * optionally the .vti for ParaView and the Slicer colour table of the entropy; for a trainer CSV
- * log, the training-curve PNG. Every file is written atomically (ds_render). The suggested
+ * log, the training-curve PNG; for a small CSV table of results, a line plot (one line per
+ * column against the --x column). --at i,j,... draws those slices in the montage (the ones a
+ * caller already chose, e.g. DualSegSegment's suggestions) instead of ranking its own. Every
+ * file is written atomically (ds_render). The suggested
  * slices are printed on stdout as one line "slices: i1 i2 ..." so that scripts can show them.
  *
  * Usage: dualseg_report --image I --label L --entropy E [--overlay O.png] [--montage M.png]
- *                       [--slices N] [--vti V.vti] [--ctbl C.ctbl] [--title T] [--size W H]
+ *                       [--slices N | --at i,j,...] [--vti V.vti] [--ctbl C.ctbl] [--title T]
+ *                       [--size W H]
  *        dualseg_report --log LOG.csv --curve C.png [--title T] [--size W H]
+ *        dualseg_report --table T.csv --plot P.png --x COLUMN [--ylabel Y] [--title T]
+ *                       [--size W H]
  * Exit status: 0 done, 1 a failure (one line on stderr naming the input), 2 bad arguments.
  */
 #include <stdio.h>
@@ -22,7 +28,7 @@
 
 typedef struct report_args {
     const char *image, *label, *entropy, *overlay, *montage, *vti, *ctbl, *title;
-    const char *log, *curve;
+    const char *log, *curve, *table, *plot, *x, *ylabel, *at;
     int slices;
     int size[2]; /* 0 0: ds_render's defaults */
 } report_args;
@@ -30,15 +36,19 @@ typedef struct report_args {
 static const char *const usage =
     "usage: dualseg_report --image I --label L --entropy E [--overlay O.png] [--montage M.png]\n"
     "                      [--slices N] [--vti V.vti] [--ctbl C.ctbl] [--title T] [--size W H]\n"
-    "       dualseg_report --log LOG.csv --curve C.png [--title T] [--size W H]\n";
+    "       dualseg_report --log LOG.csv --curve C.png [--title T] [--size W H]\n"
+    "       dualseg_report --table T.csv --plot P.png --x COLUMN [--ylabel Y] [--title T]\n"
+    "                      [--size W H]\n";
 
 static const char **flag_slot(report_args *a, const char *flag)
 {
     static const char *const names[] = {"--image", "--label", "--entropy", "--overlay",
                                         "--montage", "--vti", "--ctbl", "--title",
-                                        "--log", "--curve"};
+                                        "--log", "--curve", "--table", "--plot", "--x",
+                                        "--ylabel", "--at"};
     const char **slots[] = {&a->image, &a->label, &a->entropy, &a->overlay, &a->montage,
-                            &a->vti, &a->ctbl, &a->title, &a->log, &a->curve};
+                            &a->vti, &a->ctbl, &a->title, &a->log, &a->curve, &a->table,
+                            &a->plot, &a->x, &a->ylabel, &a->at};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i)
         if (strcmp(flag, names[i]) == 0)
             return slots[i];
@@ -81,10 +91,11 @@ static int parse_args(int argc, char **argv, report_args *a)
     }
     int is_case = a->image || a->label || a->entropy;
     int is_curve = a->log || a->curve;
-    if (is_case == is_curve || (is_case && !(a->image && a->label && a->entropy)) ||
-        (is_curve && !(a->log && a->curve))) {
+    int is_plot = a->table || a->plot;
+    if (is_case + is_curve + is_plot != 1 || (is_case && !(a->image && a->label && a->entropy)) ||
+        (is_curve && !(a->log && a->curve)) || (is_plot && !(a->table && a->plot && a->x))) {
         fprintf(stderr, "dualseg_report: give --image, --label and --entropy, or --log and "
-                        "--curve\n%s", usage);
+                        "--curve, or --table, --plot and --x\n%s", usage);
         return 0;
     }
     return 1;
@@ -106,6 +117,30 @@ static ds_status read_input(ds_ctx *ctx, const char *path, int is_label, ds_volu
     return name_input(ctx, st, path);
 }
 
+/* The slices of --at: "i,j,..." within the volume, scored by their mean entropy. */
+static ds_status given_slices(ds_ctx *ctx, const char *list, int axis, const ds_volume *entropy,
+                              int64_t *idx, double *score, int *found)
+{
+    const int64_t *n = entropy->geom.size, plane = n[0] * n[1];
+    for (const char *p = list; *p && *found < MAX_SLICES; p += *p == ',') {
+        char *end = NULL;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 0 || v >= n[axis])
+            return ds_fail(ctx, DS_ERR_ARG, "--at: '%s' is not a list of slices 0..%lld", list,
+                           (long long)n[axis] - 1);
+        double sum = 0;
+        for (int64_t k = 0; k < n[2]; ++k) /* the slice's voxels: those whose index is v */
+            for (int64_t j = 0; j < n[1]; ++j)
+                for (int64_t i = 0; i < n[0]; ++i)
+                    if ((axis == 0 ? i : axis == 1 ? j : k) == v)
+                        sum += entropy->values[i + n[0] * j + plane * k];
+        idx[*found] = v;
+        score[(*found)++] = sum * (double)n[axis] / (double)(plane * n[2]);
+        p = end;
+    }
+    return DS_OK;
+}
+
 static ds_status draw_case(ds_ctx *ctx, const report_args *a, const ds_render_options *ro)
 {
     ds_volume *image = NULL, *label = NULL, *entropy = NULL;
@@ -121,7 +156,9 @@ static ds_status draw_case(ds_ctx *ctx, const report_args *a, const ds_render_op
     int64_t idx[MAX_SLICES];
     double score[MAX_SLICES];
     int found = 0;
-    if (st == DS_OK)
+    if (st == DS_OK && a->at)
+        st = given_slices(ctx, a->at, so.axis, entropy, idx, score, &found);
+    else if (st == DS_OK)
         st = ds_infer_rank_slices(ctx, label, entropy, &so, idx, score, &found);
     if (st == DS_OK && a->overlay)
         st = ds_render_overlay(ctx, image, label, entropy, NULL, ro, a->overlay);
@@ -143,6 +180,21 @@ static ds_status draw_case(ds_ctx *ctx, const report_args *a, const ds_render_op
     ds_volume_free(image);
     ds_volume_free(label);
     ds_volume_free(entropy);
+    return st;
+}
+
+static ds_status draw_plot(ds_ctx *ctx, const report_args *a, ds_render_options *ro)
+{
+    ds_render_table t;
+    ds_status st = ds_render_read_csv(ctx, a->table, &t);
+    if (st != DS_OK)
+        return name_input(ctx, st, a->table);
+    if (!a->size[0]) {
+        ro->width = 900;
+        ro->height = 600;
+    }
+    st = ds_render_line_plot(ctx, &t, a->x, a->ylabel ? a->ylabel : "", ro, a->plot);
+    ds_render_table_free(&t);
     return st;
 }
 
@@ -181,7 +233,9 @@ int main(int argc, char **argv)
         ro.width = a.size[0];
         ro.height = a.size[1];
     }
-    ds_status st = a.log ? draw_curve(ctx, &a, &ro) : draw_case(ctx, &a, &ro);
+    ds_status st = a.log     ? draw_curve(ctx, &a, &ro)
+                 : a.table ? draw_plot(ctx, &a, &ro)
+                           : draw_case(ctx, &a, &ro);
     if (st != DS_OK)
         fprintf(stderr, "dualseg_report: %s\n", ds_ctx_message(ctx));
     ds_ctx_free(ctx);

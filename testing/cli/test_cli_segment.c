@@ -4,7 +4,8 @@
  * width-2 pair (cli_model.h). Reference: the library called directly on the same files
  * (ds_infer_model, ds_infer_rank_slices, ds_infer_score_case with the same options): every output
  * volume must equal it voxel for voxel, and the return parameters its values. Also: --xml
- * exact; progress monotone in [0, 1]; the folder mode's files and case ranking; wrong arguments
+ * exact; progress monotone in [0, 1]; painted slices (--annotated) never suggested; the folder
+ * mode's files and case ranking; wrong arguments
  * and impossible requests exit non-zero with one line and write nothing. */
 #include <math.h>
 #include <stdio.h>
@@ -122,6 +123,62 @@ static void test_one_volume(const char *model)
     ds_model_free(m);
 }
 
+/* --annotated: slices of the painted labels are never suggested. Reference: with a spacing of 1
+ * the greedy choice is the plain ranking, so the suggestions with painted slices must be the
+ * ranking without them (asked for 10) with the painted ones left out, in the same order. */
+static void test_annotated(const char *model)
+{
+    char *vol = path_in("1234_inputVolume.nrrd"), *lab = path_in("ann_label.nrrd");
+    char *painted = path_in("ann_painted.nrrd"), *ret = path_in("ret_ann.txt");
+    char *base[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
+                    "--sliceAxis", "axial", "--sliceSpacing", "1", "--sliceCount", "10", NULL};
+    cli_result r;
+    run_module(base, model, &r);
+    DS_CHECK_MSG(r.code == 0, "exit %d, stderr '%s'", r.code, r.err);
+    cli_result_free(&r);
+    double all[10], got[10];
+    const int n = cli_read_return(ret, "suggestedSlices", all, 10);
+    DS_CHECK_MSG(n >= 5, "only %d slices ranked", n);
+    if (n < 5)
+        return;
+    /* paint slice all[0] with background only and slice all[2] with one voxel of 1; ignore 7 */
+    ds_volume *p = NULL;
+    DS_CHECK_OK(g_ctx, ds_io_read_label(g_ctx, lab, &p));
+    if (!p)
+        return;
+    const int64_t plane = p->geom.size[0] * p->geom.size[1], nz = p->geom.size[2];
+    for (int64_t i = 0; i < plane * nz; ++i)
+        p->labels[i] = 7;
+    memset(p->labels + plane * (int64_t)all[0], 0, sizeof *p->labels * (size_t)plane);
+    p->labels[plane * (int64_t)all[2] + 5] = 1;
+    DS_CHECK_OK(g_ctx, ds_io_write(g_ctx, p, painted, 1));
+    ds_volume_free(p);
+    char *with[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
+                    "--sliceAxis", "axial", "--sliceSpacing", "1", "--sliceCount", "3",
+                    "--annotated", painted, "--ignoreLabel", "7", NULL};
+    run_module(with, model, &r);
+    DS_CHECK_MSG(r.code == 0 && r.err_n == 0, "exit %d, stderr '%s'", r.code, r.err);
+    cli_result_free(&r);
+    const double want[3] = {all[1], all[3], all[4]};
+    DS_CHECK(cli_read_return(ret, "suggestedSlices", got, 10) == 3);
+    for (int i = 0; i < 3; ++i) {
+        DS_CHECK_MSG(got[i] == want[i], "suggestion %d: slice %g, want %g", i, got[i], want[i]);
+        DS_CHECK(got[i] != all[0] && got[i] != all[2]);
+    }
+    /* painted labels of another size: a failed run, nothing returned */
+    ds_volume *small = NULL;
+    ds_geometry g;
+    ds_geometry_identity(&g, 5, 5, 5);
+    DS_CHECK_OK(g_ctx, ds_volume_create(g_ctx, &small, &g, DS_VOLUME_LABEL));
+    DS_CHECK_OK(g_ctx, ds_io_write(g_ctx, small, painted, 1));
+    ds_volume_free(small);
+    remove(ret);
+    run_module(with, model, &r);
+    DS_CHECK_MSG(r.code == 1 && strstr(r.err, "painted labels") != NULL, "exit %d, stderr '%s'",
+                 r.code, r.err);
+    cli_result_free(&r);
+}
+
 static void test_folder(const char *model)
 {
     char *in = path_in("cohort/imagesTr"), *out = path_in("out"), *ret = path_in("ret_dir.txt");
@@ -203,6 +260,9 @@ static void test_refused(const char *model, const char *single_model)
     char *both[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--input", vol, "--inputFolder",
                     g_tmp, "--output", lab, (char *)model, NULL};
     cli_expect_refused("a volume and a folder", 2, both, none);
+    char *ann[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--inputFolder", g_tmp,
+                   "--outputFolder", g_tmp, "--annotated", vol, (char *)model, NULL};
+    cli_expect_refused("painted labels in the folder mode", 2, ann, none);
     char *one[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--input", vol, "--output", lab,
                    "--disagreement", dis, (char *)single_model, NULL};
     cli_expect_refused("disagreement of one network", 1, one, none);
@@ -280,6 +340,7 @@ int main(int argc, char **argv)
     DS_CHECK_OK(g_ctx, cli_random_model(g_ctx, 1, 2, 16, 12, single));
     cli_write_cohort(g_ctx, path_in("cohort"), 2, 0);
     test_one_volume(pair);
+    test_annotated(pair);
     test_folder(pair);
     test_refused(pair, single);
     test_blas_core(pair);

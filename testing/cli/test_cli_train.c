@@ -237,6 +237,15 @@ static void test_refused(void)
     char *nodata[] = {"--returnparameterfile", ret, "--model", model, NULL}, *argv[64];
     build_argv(argv, nodata);
     cli_expect_refused("missing required input", 2, argv, none);
+    /* 0 iterations only load and save a start model: without one it is a usage error */
+    char *zero[] = {"--returnparameterfile", ret, "--model", model, "--input", vol, "--label",
+                    lab, "--iterations", "0", NULL};
+    build_argv(argv, zero);
+    cli_result zr;
+    cli_run(argv, &zr);
+    DS_CHECK_MSG(zr.code == 2 && strstr(zr.err, "--warmStart") != NULL && !cli_exists(model),
+                 "0 iterations without a start model: exit %d, stderr '%s'", zr.code, zr.err);
+    cli_result_free(&zr);
 
     /* a failed run (a label value beyond --classes 2): exit 1, the old model file untouched */
     char *bad = path_in("bad_label.nrrd");

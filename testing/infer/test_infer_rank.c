@@ -5,6 +5,7 @@
  *     planted uncertain slices 10 (0.9), 11 (0.85), 25 (0.8), 30 (0.7), the rest 0.1. With
  *     min_distance 5 the greedy choice is 10, 25, 30 (11 is 10's neighbour), then the 0.1
  *     slices 3, 15, 20, 35, and no more (7 found of 10 asked);
+ *   - slices flagged as annotated (skip 10 and 25): never chosen, so 11 and 30 are the two best;
  *   - the same along x;
  *   - cases: mean entropy of the grown foreground, highest first; an empty prediction scores 0
  *     with region_voxels 0 and ranks last.
@@ -72,6 +73,15 @@ static void test_slices(int axis)
     o.count = 2;
     DS_CHECK_OK(ctx, ds_infer_rank_slices(ctx, label, entropy, &o, idx, score, &found));
     DS_CHECK(found == 2 && idx[0] == 10 && idx[1] == 25);
+    /* 10 and 25 already annotated: never suggested, and not in the way of 11 (0.85), so the
+     * two best are 11 and 30 */
+    uint8_t skip[50] = {0};
+    skip[10] = skip[25] = 1;
+    o.skip = skip;
+    DS_CHECK_OK(ctx, ds_infer_rank_slices(ctx, label, entropy, &o, idx, score, &found));
+    DS_CHECK_MSG(found == 2 && idx[0] == 11 && idx[1] == 30, "with skip: %ld %ld",
+                 (long)idx[0], (long)idx[1]);
+    o.skip = NULL;
     o.axis = 3;
     DS_CHECK_FAILS(ctx, ds_infer_rank_slices(ctx, label, entropy, &o, idx, score, &found),
                    DS_ERR_ARG);

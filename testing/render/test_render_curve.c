@@ -4,7 +4,7 @@
  * validation_dice) and known values: a loss falling as exp(-i / 20), a step learning rate, a
  * rising kept fraction. Checked: the parsed values, NaN for empty fields, a torn last line
  * dropped, bad rows refused with their line, and in the PNG the size, the curve's colour in the
- * loss panel and its fall from left to right. */
+ * loss panel and its fall from left to right; the line plot of a small result table. */
 #include "ds_render.h"
 #include "ds_test.h"
 
@@ -121,6 +121,52 @@ static void test_plot(ds_ctx *ctx, const char *dir, const char *keep)
         unlink(png);
 }
 
+/* The line plot of a small result table: entropy rises 0.5, 0.6, 0.7 over x = 1, 2, 3; random
+ * 0.5, 0.55 and a missing value. Expected by construction: the first series (sky blue) climbs
+ * from left to right (its topmost pixel rises), the second (orange, 230 159 0) stops at x = 2,
+ * halfway across, so the right quarter holds none of it; no x column is refused. */
+static void test_line_plot(ds_ctx *ctx, const char *dir)
+{
+    char csv[512], png[512];
+    snprintf(csv, sizeof csv, "%s/results.csv", dir);
+    snprintf(png, sizeof png, "%s/results.png", dir);
+    FILE *f = fopen(csv, "w");
+    fputs("slices per case,entropy,random\n1,0.5,0.5\n2,0.6,0.55\n3,0.7,\n", f);
+    fclose(f);
+    ds_render_table t;
+    DS_CHECK_OK(ctx, ds_render_read_csv(ctx, csv, &t));
+    ds_render_options o;
+    ds_render_options_init(&o);
+    o.width = 900;
+    o.height = 600;
+    DS_CHECK_OK(ctx, ds_render_line_plot(ctx, &t, "slices per case", "Dice", &o, png));
+    ds_render_png p;
+    DS_CHECK_OK(ctx, ds_render_read_png(ctx, png, &p));
+    DS_CHECK(p.width == 900 && p.height == 600);
+    int top_left = -1, top_mid = -1, orange_right = 0, orange = 0;
+    for (int x = 0; x < p.width; ++x)
+        for (int y = 0; y < p.height; ++y) {
+            const uint8_t *q = p.rgb + 3 * ((size_t)y * p.width + x);
+            const int blue = abs(q[0] - 86) < 6 && abs(q[1] - 180) < 6 && abs(q[2] - 233) < 6;
+            const int is_orange = abs(q[0] - 230) < 6 && abs(q[1] - 159) < 6 && q[2] < 6;
+            if (blue && x < p.width / 5 && top_left < 0)
+                top_left = y;
+            if (blue && x > p.width / 2 && x < p.width * 3 / 5 && top_mid < 0)
+                top_mid = y;
+            orange += is_orange && y > p.height / 5; /* below the legend */
+            orange_right += is_orange && y > p.height / 5 && x > p.width * 3 / 4;
+        }
+    DS_CHECK_MSG(top_left > 0 && top_mid > 0 && top_mid < top_left - 50, "blue %d -> %d",
+                 top_left, top_mid);
+    DS_CHECK_MSG(orange > 50 && orange_right == 0, "orange %d, right of x = 2: %d", orange,
+                 orange_right);
+    ds_render_png_free(&p);
+    DS_CHECK_FAILS(ctx, ds_render_line_plot(ctx, &t, "round", "Dice", &o, png), DS_ERR_FORMAT);
+    ds_render_table_free(&t);
+    unlink(csv);
+    unlink(png);
+}
+
 int main(void)
 {
     ds_ctx *ctx = NULL;
@@ -129,6 +175,7 @@ int main(void)
     DS_CHECK(mkdtemp(dir) != NULL);
     test_reader(ctx, dir);
     test_plot(ctx, dir, getenv("DS_RENDER_KEEP"));
+    test_line_plot(ctx, dir);
     rmdir(dir);
     ds_ctx_free(ctx);
     return ds_test_finish("test_render_curve");

@@ -1,0 +1,372 @@
+#!/usr/bin/python3
+"""Protocol A-H: a simulated annotator on real MRI (issue 13), every step through the modules.
+
+Usage: scripts/annotator_ah.py [--work DIR] [--out PREFIX] [--build DIR] [--data DIR]
+                               [--threads N]
+
+Data: Task04_Hippocampus and its splits.json. The 10 cases of labelled_5pct start with ONE
+annotated axial slice each (third array axis), the slice through the centre of mass of the
+reference foreground; every other voxel of those cases holds the ignore label 255; the other 198
+training cases are unlabelled. Round 0 trains the dual method from scratch for 1000 iterations
+(lr 0.01, x0.1 at 5/12 and 10/12 of the round's schedule, patch 32x48x32, batch 2+2, seed 1337).
+Rounds 1-5: each of the 10 cases gets one more slice chosen by the strategy (revealed from the
+reference by dualseg_annotate), then training warm-starts from the previous model for 400
+iterations. After every round: Dice of the two classes on the 52 test cases (DualSegSegment
+folder mode, DualSegEvaluate). Strategies:
+  entropy  DualSegSegment's suggestion with the painted labels (--annotated), the first one;
+  random   a seeded uniform choice among the unannotated slices of the reference foreground's
+           extent (seed 1337 + 1000 * round + case index);
+  even     evenly spaced: the unannotated slice of that extent farthest from every annotated
+           slice and from the extent's ends (what a careful annotator does without help);
+  cases    the variant with case ranking: the same budget of 10 slices a round goes, two each,
+           to the 5 cases of highest mean uncertainty (DualSegSegment's meanEntropy), their two
+           best suggestions (at least 5 slices apart); the other cases get none that round.
+Round 0 (its model and its Dice) is shared by every strategy.
+
+Resumable: every step's output is written atomically and a finished step is never redone; an
+interrupted training continues from its checkpoint (DualSegTrain resumes when rerun). Results:
+PREFIX.md (tables) and PREFIX.png (Dice against slices annotated, one line per strategy, drawn
+by dualseg_report through the VTK bridge); PREFIX defaults to benchmarks/annotator_ah.
+
+Smoke overrides (environment; any of them marks the results as NOT the protocol):
+  DS_AH_ITERS_SCALE   multiplies 1000 and 400 (at least 1 iteration)
+  DS_AH_TEST_CASES    evaluate only the first N test cases
+  DS_AH_UNLABELLED    use only the first N unlabelled cases
+  DS_AH_ROUNDS        rounds after round 0 (5)
+and DS_AH_STRATEGIES, a comma-separated subset of entropy,random,even,cases (all four; fewer
+save time and leave the other strategies' results as they are)
+and DS_AH_CHECKPOINT_MINUTES (2): minutes between the training's checkpoints (does not change
+the results: a stretch resumes bit-exact).
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "plugin", "DualSegLoop"))
+import dualseg_loop as loop  # noqa: E402
+import dualseg_loop_commands as dc  # noqa: E402
+
+STRATEGIES = ("entropy", "random", "even", "cases")
+PATCH, SEED, CLASSES = (32, 48, 32), 1337, 3
+
+
+def settings():
+    env = os.environ
+    s = {"scale": float(env.get("DS_AH_ITERS_SCALE", "1")),
+         "test_cases": int(env.get("DS_AH_TEST_CASES", "0")),
+         "unlabelled": int(env.get("DS_AH_UNLABELLED", "-1")),
+         "rounds": int(env.get("DS_AH_ROUNDS", "5")),
+         "checkpoint_minutes": float(env.get("DS_AH_CHECKPOINT_MINUTES", "2")),
+         "strategies": [x for x in env.get("DS_AH_STRATEGIES", ",".join(STRATEGIES)).split(",")
+                        if x]}
+    s["first_iterations"] = max(1, round(1000 * s["scale"]))
+    s["round_iterations"] = max(1, round(400 * s["scale"]))
+    s["smoke"] = any(k in env for k in ("DS_AH_ITERS_SCALE", "DS_AH_TEST_CASES",
+                                        "DS_AH_UNLABELLED", "DS_AH_ROUNDS"))
+    bad = [x for x in s["strategies"] if x not in STRATEGIES]
+    if bad:
+        sys.exit(f"annotator_ah: unknown strategies {bad}")
+    return s
+
+
+class Protocol:
+    def __init__(self, a, s):
+        self.a, self.s = a, s
+        self.mods = os.path.join(a.build, "cli-modules")
+        self.tools = os.path.join(a.build, "bin")
+        with open(os.path.join(a.data, "splits.json")) as f:
+            splits = json.load(f)
+        self.labelled = splits["labelled_5pct"]
+        unl = [c for c in splits["train"] if c not in self.labelled]
+        self.unlabelled = unl if s["unlabelled"] < 0 else unl[:s["unlabelled"]]
+        self.test = splits["test"][:s["test_cases"]] if s["test_cases"] else splits["test"]
+
+    def image(self, cid):
+        return os.path.join(self.a.data, "imagesTr", cid + ".nii.gz")
+
+    def reference(self, cid):
+        return os.path.join(self.a.data, "labelsTr", cid + ".nii.gz")
+
+    def folder(self, *parts):
+        path = os.path.join(self.a.work, *parts)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def setup(self):
+        """The test folders (links to the data) and the start labels (centre-of-mass slice)."""
+        images, refs = self.folder("setup", "test_images"), self.folder("setup", "test_labels")
+        for cid in self.test:
+            for src, dst in ((self.image(cid), images), (self.reference(cid), refs)):
+                link = os.path.join(dst, cid + ".nii.gz")
+                if not os.path.lexists(link):
+                    os.symlink(src, link)
+        start = self.folder("setup", "start")
+        for cid in self.labelled:
+            out = os.path.join(start, cid + ".nii.gz")
+            if not os.path.exists(out):
+                loop.run(dc.annotate_command(self.tools, self.reference(cid), out,
+                                             choose="centre"),
+                         os.path.join(start, cid + ".log"))
+        return {cid: os.path.join(start, cid + ".nii.gz") for cid in self.labelled}
+
+    def train(self, rdir, labels, warm):
+        model = os.path.join(rdir, "model.dsm")
+        if os.path.exists(model):
+            return model
+        csv_path = os.path.join(rdir, "train.csv")
+        with open(csv_path + ".tmp", "w") as f:
+            f.write("image,label\n")
+            f.writelines(f"{self.image(c)},{labels[c]}\n" for c in self.labelled)
+            f.writelines(f"{self.image(c)}\n" for c in self.unlabelled)
+        os.replace(csv_path + ".tmp", csv_path)
+        iters = self.s["round_iterations"] if warm else self.s["first_iterations"]
+        values = loop.run(dc.train_command(self.mods, model, iters, cohort_csv=csv_path,
+                                           warm_start=warm, classes=CLASSES, patch=PATCH,
+                                           seed=SEED, threads=self.a.threads,
+                                           checkpoint_minutes=self.s["checkpoint_minutes"],
+                                           log=os.path.join(rdir, "train_log.csv"),
+                                           return_file=os.path.join(rdir, "train.txt")),
+                          os.path.join(rdir, "train.log"))
+        loop.write_json(os.path.join(rdir, "train.json"), values)
+        return model
+
+    def evaluate(self, rdir, model):
+        seg = self.folder(os.path.relpath(rdir, self.a.work), "test_segmentations")
+        ret = os.path.join(rdir, "segment_test.txt")
+        if not os.path.exists(ret):  # the return file is written last
+            loop.run(dc.segment_folder_command(self.mods, model,
+                                               os.path.join(self.a.work, "setup", "test_images"),
+                                               seg, threads=self.a.threads),
+                     os.path.join(rdir, "segment_test.log"))
+            with open(ret + ".tmp", "w") as f:
+                f.write("done\n")
+            os.replace(ret + ".tmp", ret)
+        links = self.folder(os.path.relpath(rdir, self.a.work), "test_links")
+        for cid in self.test:  # DualSegEvaluate matches folders by file name
+            link = os.path.join(links, cid + ".nrrd")
+            if not os.path.lexists(link):
+                os.symlink(os.path.join(seg, cid + "_label.nrrd"), link)
+        values = loop.run(dc.evaluate_folder_command(
+            self.mods, links, os.path.join(self.a.work, "setup", "test_labels"),
+            os.path.join(rdir, "test_dice.csv"), CLASSES, threads=self.a.threads,
+            return_file=os.path.join(rdir, "evaluate.txt")), os.path.join(rdir, "evaluate.log"))
+        return dc.doubles(values["dice"])
+
+    def choose(self, strategy, r, rdir, model, labels):
+        """Reveals one slice per case; returns {case: slice}."""
+        if strategy == "cases":
+            return self.choose_by_case(r, rdir, model, labels)
+        chosen = {}
+        for i, cid in enumerate(self.labelled):
+            out = os.path.join(self.folder(os.path.relpath(rdir, self.a.work), "labels"),
+                               cid + ".nii.gz")
+            done = out + ".json"
+            if os.path.exists(done):
+                chosen[cid] = loop.read_json(done)["slice"]
+                continue
+            kw = {"choose": strategy, "seed": SEED + 1000 * r + i} if strategy != "entropy" \
+                else {"slices": self.entropy_slice(rdir, model, cid, labels[cid])}
+            if kw.get("slices") == []:  # nothing segmented: fall back to even spacing
+                kw = {"choose": "even"}
+            log = out[:-len(".nii.gz")] + "_reveal.log"
+            loop.run(dc.annotate_command(self.tools, self.reference(cid), out,
+                                         partial=labels[cid], **kw), log)
+            with open(log) as f:
+                revealed = [int(t) for line in f if line.startswith("revealed:")
+                            for t in line.split()[1:] if t.isdigit()]
+            chosen[cid] = revealed[0] if revealed else None
+            loop.write_json(done, {"slice": chosen[cid], "how": kw.get("choose", "entropy")})
+        return chosen
+
+    def suggestions(self, rdir, model, cid, label, count=1, spacing=1):
+        """DualSegSegment with the painted labels: (suggested slices, the case's meanEntropy)."""
+        d = self.folder(os.path.relpath(rdir, self.a.work), "suggest")
+        ret = os.path.join(d, cid + ".txt")
+        values = loop.run(dc.segment_command(self.mods, model, self.image(cid),
+                                             os.path.join(d, cid + "_label.nrrd"),
+                                             os.path.join(d, cid + "_entropy.nrrd"),
+                                             annotated=label, count=count, spacing=spacing,
+                                             threads=self.a.threads, return_file=ret),
+                          os.path.join(d, cid + ".log"))
+        return dc.ints(values.get("suggestedSlices", "")), float(values.get("meanEntropy", 0))
+
+    def entropy_slice(self, rdir, model, cid, label):
+        return self.suggestions(rdir, model, cid, label)[0][:1]
+
+    def choose_by_case(self, r, rdir, model, labels):
+        """The case-ranking variant: two slices for each of the 5 most uncertain cases."""
+        done = os.path.join(rdir, "cases.json")
+        if os.path.exists(done):
+            return loop.read_json(done)
+        scored = {c: self.suggestions(rdir, model, c, labels[c], count=2, spacing=5)
+                  for c in self.labelled}
+        ranked = sorted(self.labelled, key=lambda c: -scored[c][1])  # stable: ties in order
+        out_dir = self.folder(os.path.relpath(rdir, self.a.work), "labels")
+        chosen = {}
+        for c in self.labelled:
+            out = os.path.join(out_dir, c + ".nii.gz")
+            picks = scored[c][0] if c in ranked[:len(ranked) // 2] else []
+            if picks:
+                loop.run(dc.annotate_command(self.tools, self.reference(c), out,
+                                             partial=labels[c], slices=picks),
+                         out[:-len(".nii.gz")] + "_reveal.log")
+            else:  # nothing new for this case this round: its labels as they were
+                shutil.copyfile(labels[c], out + ".tmp")
+                os.replace(out + ".tmp", out)
+            chosen[c] = picks
+        loop.write_json(done, chosen)
+        return chosen
+
+    def round(self, strategy, r, labels, prev_model):
+        """Round r of a strategy (round 0 is shared); returns (model, labels, result)."""
+        rdir = self.folder("round0") if r == 0 else self.folder(strategy, f"round{r}")
+        result_path = os.path.join(rdir, "result.json")
+        chosen = {}
+        t0 = time.time()
+        if r > 0:
+            chosen = self.choose(strategy, r, rdir, prev_model, labels)
+            labels = {c: os.path.join(rdir, "labels", c + ".nii.gz") for c in self.labelled}
+        t1 = time.time()
+        if os.path.exists(result_path):
+            return os.path.join(rdir, "model.dsm"), labels, loop.read_json(result_path)
+        model = self.train(rdir, labels, prev_model)
+        t2 = time.time()
+        dice = self.evaluate(rdir, model)
+        train = loop.read_json(os.path.join(rdir, "train.json"))
+        result = {"strategy": strategy if r else "shared", "round": r, "slices_per_case": r + 1,
+                  "dice": dice, "chosen": chosen,
+                  "seconds": {"choose": t1 - t0, "train": float(train.get("seconds", t2 - t1)),
+                              "evaluate": time.time() - t2}}
+        loop.write_json(result_path, result)
+        return model, labels, result
+
+    def run(self):
+        start = self.setup()
+        results = {}
+        for strategy in self.s["strategies"]:
+            model, labels = None, start
+            for r in range(self.s["rounds"] + 1):
+                model, labels, res = self.round(strategy, r, labels, model)
+                results.setdefault(strategy, []).append(res)
+                print(f"{strategy:8s} round {r}: Dice {', '.join(f'{d:.4f}' for d in res['dice'])}"
+                      f" (train {res['seconds']['train']:.0f} s)", flush=True)
+        for strategy in STRATEGIES:  # the rounds other runs of this folder finished
+            if strategy in results:
+                continue
+            done = [os.path.join(self.a.work, "round0", "result.json")] + [
+                os.path.join(self.a.work, strategy, f"round{r}", "result.json")
+                for r in range(1, self.s["rounds"] + 1)]
+            while done and not os.path.exists(done[-1]):
+                done.pop()
+            if len(done) > 1:
+                results[strategy] = [loop.read_json(d) for d in done]
+        # a fixed order: each strategy keeps its column and its colour whatever was run
+        return {k: results[k] for k in STRATEGIES if k in results}
+
+
+def mean(v):
+    return sum(v) / len(v) if v else float("nan")
+
+
+def write_results(p, results, out):
+    s = p.s
+    lines = ["# Protocol A-H: the annotator in the loop on Task04_Hippocampus", ""]
+    if s["smoke"]:
+        lines += ["**SMOKE RUN with overrides, NOT the protocol's results:** "
+                  f"iterations x{s['scale']} ({s['first_iterations']} then "
+                  f"{s['round_iterations']}), {len(p.test)} test cases, "
+                  f"{len(p.unlabelled)} unlabelled cases, {s['rounds']} rounds.", ""]
+    lines += [f"{len(p.labelled)} cases (labelled_5pct) start with the axial slice through the "
+              "reference foreground's centre of mass; each round reveals one more slice per "
+              f"case by the strategy; {len(p.unlabelled)} unlabelled cases; round 0: "
+              f"{s['first_iterations']} iterations from scratch, then {s['round_iterations']} "
+              "warm-started per round (lr 0.01, x0.1 at 5/12 and 10/12, patch 32x48x32, "
+              f"batch 2+2, seed 1337). Test Dice on {len(p.test)} test cases "
+              "(class 1 anterior / class 2 posterior / mean).", "",
+              "Strategies: entropy (DualSegSegment's first suggestion with the painted labels), "
+              "random (seeded, within the reference foreground's extent), even (the slice "
+              "farthest from the annotated ones and the extent's ends), cases (case ranking: "
+              "the round's 10 slices go, two each, to the 5 most uncertain cases; slices per "
+              "case is then the mean).", "",
+              "| slices per case | " + " | ".join(results) + " |",
+              "| --- | " + " | ".join("---" for _ in results) + " |"]
+    rows = max(len(v) for v in results.values())
+    for r in range(rows):
+        cells = []
+        for strategy in results:
+            d = results[strategy][r]["dice"] if r < len(results[strategy]) else []
+            cells.append(" / ".join(f"{x:.4f}" for x in d + [mean(d)]) if d else "")
+        lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
+    lines += ["", "Wall time per round (s: choosing the slices + training + test segmentation "
+              "and evaluation):", "",
+              "| round | " + " | ".join(results) + " |",
+              "| --- | " + " | ".join("---" for _ in results) + " |"]
+    for r in range(rows):
+        cells = [f"{sum(results[k][r]['seconds'].values()):.0f}" if r < len(results[k]) else ""
+                 for k in results]
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    last = {k: mean(v[-1]["dice"]) for k, v in results.items()}
+    if "entropy" in last and len(results["entropy"]) == rows:
+        gaps = [f"{100 * (last['entropy'] - last[k]):+.2f} points against {k}"
+                for k in last if k != "entropy"]
+        lines += ["", f"After round {rows - 1}: entropy-guided suggestions score "
+                  + ", ".join(gaps) + " (mean Dice of the two classes; the goal is +1 point)."]
+    lines += ["", "Reproduce: `nice -n 10 python3 scripts/annotator_ah.py` (resumable; "
+              "`--work DIR` keeps the state). Plot: `" + os.path.basename(out) + ".png`.", ""]
+    with open(out + ".md.tmp", "w") as f:
+        f.write("\n".join(lines))
+    os.replace(out + ".md.tmp", out + ".md")
+    table = out + "_plot.csv"
+    with open(table, "w") as f:
+        f.write("slices per case," + ",".join(results) + "\n")
+        for r in range(rows):
+            f.write(f"{r + 1}," + ",".join(f"{mean(results[k][r]['dice']):.6f}"
+                                           if r < len(results[k]) else "" for k in results)
+                    + "\n")
+    loop.run(dc.plot_command(p.tools, table, out + ".png", "slices per case",
+                             "Test Dice (mean of the two classes)",
+                             "Protocol A-H" + (" (smoke run)" if s["smoke"] else "")),
+             out + "_plot.log")
+    os.remove(table)
+    os.remove(out + "_plot.log")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--work", default=os.path.join(ROOT, "annotator_ah_work"))
+    p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "annotator_ah"))
+    p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    p.add_argument("--data", default=os.path.join(os.path.dirname(ROOT), "shared", "data",
+                                                  "Task04_Hippocampus"))
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    a.work = os.path.abspath(a.work)
+    s = settings()
+    # a work folder holds the results of one set of settings: never mix a smoke run's rounds
+    # into the protocol's (the strategies may differ: each has its own folders)
+    kept = {k: v for k, v in s.items() if k not in ("strategies", "checkpoint_minutes")}
+    os.makedirs(a.work, exist_ok=True)
+    stamp = os.path.join(a.work, "settings.json")
+    if os.path.exists(stamp) and loop.read_json(stamp) != kept:
+        sys.exit(f"annotator_ah: {a.work} holds a run with other settings "
+                 f"({loop.read_json(stamp)}); use another --work")
+    loop.write_json(stamp, kept)
+    proto = Protocol(a, s)
+    try:
+        results = proto.run()
+    except loop.StepFailed as e:
+        print("annotator_ah:", e, file=sys.stderr)
+        return 1
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    write_results(proto, results, a.out)
+    print(f"results: {a.out}.md, {a.out}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
