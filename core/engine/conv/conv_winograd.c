@@ -1,0 +1,299 @@
+/* conv_winograd.c - Winograd F(2x2x2, 3x3x3) for kernel-3, stride-1, padding-1 convolutions
+ * (see conv_core.h).
+ *
+ * y = A^T [ (G w G^T) . (B^T x B) ] A on each 2 x 2 x 2 output tile (Lavin & Gray 2016), the three
+ * axes transformed one after another. A 4 x 4 x 4 input patch becomes 64 transformed values xi;
+ * for each xi the products over channels are one GEMM, M[xi] (cout x T) = U[xi] (cout x cin) *
+ * V[xi] (cin x T), over a chunk of T tiles: 8 multiplications per output instead of 27. Tiles
+ * past the border read zeros and write only the voxels that exist (odd sizes, one-voxel planes).
+ *
+ * A chunk is a run of whole tile rows (td, th) of one sample; its V and M live in the thread's
+ * slot of work->col, U in work->wpk. The chunking depends on the geometry only and every output
+ * voxel is made by one chunk, so results are identical for every thread count. The transforms
+ * are additions in a fixed order (the same in the AVX2 and the portable build of the loops); the
+ * GEMMs are OpenBLAS SGEMM, one per xi, single-threaded inside our parallel region.
+ */
+#include "conv_core.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(DS_CONV_NO_DIRECT)
+#define DS_WINO_AVX2 1
+#endif
+
+#define XI 64 /* transformed values per tile: 4 x 4 x 4 */
+
+/* Per-thread floats for V and M together (8 MiB), as the direct kernels' padded planes. */
+#define WINO_SLOT_FLOATS (2 * DS_CONV_TILE_FLOATS)
+/* Tiles per chunk wanted at least (GEMM width), and chunks per sample wanted for balance. */
+#define WINO_MIN_TILES 64
+#define WINO_MIN_CHUNKS 8
+
+int ds_conv_winograd_applicable(const ds_conv_geom *g)
+{
+    return g->k == 3 && g->s == 1 && g->p == 1;
+}
+
+typedef struct wino_plan {
+    int64_t td, th, tw;  /* tiles per axis                       */
+    int64_t rows;        /* tile rows (td, th) per sample         */
+    int64_t rpc, chunks; /* tile rows per chunk, chunks per sample */
+    int64_t slot;        /* floats of one thread's slot          */
+} wino_plan;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static wino_plan make_plan(const ds_conv_geom *g)
+{
+    wino_plan p;
+    p.td = (g->od + 1) / 2;
+    p.th = (g->oh + 1) / 2;
+    p.tw = (g->ow + 1) / 2;
+    p.rows = p.td * p.th;
+    int64_t budget = WINO_SLOT_FLOATS / (XI * (g->cin + g->cout));
+    int64_t rpc = min64(max64(budget / p.tw, 1), p.rows);
+    /* Smaller chunks for balance, as long as each keeps WINO_MIN_TILES tiles. */
+    int64_t balanced = max64((p.rows + WINO_MIN_CHUNKS - 1) / WINO_MIN_CHUNKS,
+                             (WINO_MIN_TILES + p.tw - 1) / p.tw);
+    p.rpc = min64(rpc, balanced);
+    p.chunks = (p.rows + p.rpc - 1) / p.rpc;
+    /* V, M, then the transform scratch: 64 rows of tw plus a padded input row. */
+    int64_t tiles = p.rpc * p.tw;
+    p.slot = (XI * (g->cin + g->cout) * tiles + XI * p.tw + 2 * p.tw + 16 + 15) & ~(int64_t)15;
+    return p;
+}
+
+int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads)
+{
+    wino_plan p = make_plan(g);
+    return p.slot * threads + XI * g->cin * g->cout;
+}
+
+/* U[xi][co][ci] = G w[co][ci] G^T along the three axes; G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+static void transform_weight(const ds_conv_geom *g, const float *w, float *u)
+{
+    const int64_t cc = g->cin * g->cout;
+    for (int64_t o = 0; o < cc; ++o) {
+        const float *k = w + o * 27;
+        float a[3][3][4], b[3][4][4], c[4][4][4];
+        for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 3; ++j) {
+                const float *r = k + (i * 3 + j) * 3;
+                a[i][j][0] = r[0];
+                a[i][j][1] = 0.5f * (r[0] + r[1] + r[2]);
+                a[i][j][2] = 0.5f * (r[0] - r[1] + r[2]);
+                a[i][j][3] = r[2];
+            }
+        for (int i = 0; i < 3; ++i)
+            for (int l = 0; l < 4; ++l) {
+                b[i][0][l] = a[i][0][l];
+                b[i][1][l] = 0.5f * (a[i][0][l] + a[i][1][l] + a[i][2][l]);
+                b[i][2][l] = 0.5f * (a[i][0][l] - a[i][1][l] + a[i][2][l]);
+                b[i][3][l] = a[i][2][l];
+            }
+        for (int j = 0; j < 4; ++j)
+            for (int l = 0; l < 4; ++l) {
+                c[0][j][l] = b[0][j][l];
+                c[1][j][l] = 0.5f * (b[0][j][l] + b[1][j][l] + b[2][j][l]);
+                c[2][j][l] = 0.5f * (b[0][j][l] - b[1][j][l] + b[2][j][l]);
+                c[3][j][l] = b[2][j][l];
+            }
+        /* o = co * cin + ci, stored at [xi][co][ci] */
+        const float *cf = &c[0][0][0];
+        for (int xi = 0; xi < XI; ++xi)
+            u[xi * cc + o] = cf[xi];
+    }
+}
+
+/* B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] on four rows of n values, in place. */
+static inline __attribute__((always_inline)) void bt4(float *r0, float *r1, float *r2, float *r3,
+                                                      int64_t n)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        float a = r0[i], b = r1[i], c = r2[i], d = r3[i];
+        r0[i] = a - c;
+        r1[i] = b + c;
+        r2[i] = c - b;
+        r3[i] = b - d;
+    }
+}
+
+/* V[xi][ci][t0 + tw] for the tiles of tile row (td, th) of channel plane xc; t holds 64 rows of
+ * tw values ([a][b][c] = depth, height, width offset in the patch), prow a padded input row.
+ * vstride = floats between consecutive xi in V. */
+static inline __attribute__((always_inline)) void
+input_row(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th, int64_t tw, float *t,
+          float *prow, float *v, int64_t vstride)
+{
+    for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 4; ++b) {
+            float *r = t + (a * 4 + b) * 4 * tw;
+            int64_t id = 2 * td - 1 + a, ih = 2 * th - 1 + b;
+            if (id < 0 || id >= g->d || ih < 0 || ih >= g->h) {
+                memset(r, 0, (size_t)(4 * tw) * sizeof(float));
+                continue;
+            }
+            /* prow[j] = x[j - 1], zeros outside [0, w): the patch of tile i starts at 2i. */
+            prow[0] = 0.0f;
+            memcpy(prow + 1, xc + (id * g->h + ih) * g->w, (size_t)g->w * sizeof(float));
+            for (int64_t j = g->w + 1; j < 2 * tw + 2; ++j)
+                prow[j] = 0.0f;
+            float *r0 = r, *r1 = r + tw, *r2 = r + 2 * tw, *r3 = r + 3 * tw;
+            for (int64_t i = 0; i < tw; ++i) {
+                float p0 = prow[2 * i], p1 = prow[2 * i + 1], p2 = prow[2 * i + 2],
+                      p3 = prow[2 * i + 3];
+                r0[i] = p0 - p2;
+                r1[i] = p1 + p2;
+                r2[i] = p2 - p1;
+                r3[i] = p1 - p3;
+            }
+        }
+    for (int a = 0; a < 4; ++a)
+        for (int c = 0; c < 4; ++c) {
+            float *base = t + (a * 16 + c) * tw;
+            bt4(base, base + 4 * tw, base + 8 * tw, base + 12 * tw, tw);
+        }
+    for (int bc = 0; bc < 16; ++bc) {
+        float *base = t + bc * tw;
+        bt4(base, base + 16 * tw, base + 32 * tw, base + 48 * tw, tw);
+    }
+    for (int xi = 0; xi < XI; ++xi)
+        memcpy(v + xi * vstride, t + xi * tw, (size_t)tw * sizeof(float));
+}
+
+/* The output tiles of tile row (td, th), channel co, from M (mstride floats between xi), via
+ * A^T = [1 1 1 0; 0 1 -1 -1]; written into the plane yc (+= when beta, else + bias). */
+static inline __attribute__((always_inline)) void
+output_row(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td, int64_t th,
+           int64_t tw, float *t, float bias, float beta, float *yc)
+{
+    /* depth: [a][b][c] (64 rows) -> [a'][b][c] (32 rows) */
+    for (int bc = 0; bc < 16; ++bc) {
+        const float *m0 = m + bc * mstride, *m1 = m0 + 16 * mstride, *m2 = m1 + 16 * mstride,
+                    *m3 = m2 + 16 * mstride;
+        float *o0 = t + bc * tw, *o1 = t + (16 + bc) * tw;
+        for (int64_t i = 0; i < tw; ++i) {
+            o0[i] = m0[i] + m1[i] + m2[i];
+            o1[i] = m1[i] - m2[i] - m3[i];
+        }
+    }
+    /* height: [a'][b][c] -> [a'][b'][c] (16 rows, at t + 32 tw) */
+    float *h = t + 32 * tw;
+    for (int a = 0; a < 2; ++a)
+        for (int c = 0; c < 4; ++c) {
+            const float *s0 = t + (a * 16 + c) * tw, *s1 = s0 + 4 * tw, *s2 = s1 + 4 * tw,
+                        *s3 = s2 + 4 * tw;
+            float *o0 = h + (a * 8 + c) * tw, *o1 = h + (a * 8 + 4 + c) * tw;
+            for (int64_t i = 0; i < tw; ++i) {
+                o0[i] = s0[i] + s1[i] + s2[i];
+                o1[i] = s1[i] - s2[i] - s3[i];
+            }
+        }
+    /* width, into an interleaved row of 2 tw voxels, then the voxels that exist */
+    float *row = t + 48 * tw;
+    for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) {
+            int64_t od = 2 * td + a, oh = 2 * th + b;
+            if (od >= g->od || oh >= g->oh)
+                continue;
+            const float *s0 = h + (a * 8 + b * 4) * tw, *s1 = s0 + tw, *s2 = s1 + tw,
+                        *s3 = s2 + tw;
+            for (int64_t i = 0; i < tw; ++i) {
+                row[2 * i] = s0[i] + s1[i] + s2[i];
+                row[2 * i + 1] = s1[i] - s2[i] - s3[i];
+            }
+            float *dst = yc + (od * g->oh + oh) * g->ow;
+            if (beta != 0.0f) {
+                for (int64_t i = 0; i < g->ow; ++i)
+                    dst[i] += row[i];
+            } else {
+                for (int64_t i = 0; i < g->ow; ++i)
+                    dst[i] = row[i] + bias;
+            }
+        }
+}
+
+/* One chunk: tile rows [r0, r1) of sample x -> y. */
+static inline __attribute__((always_inline)) void
+chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
+           const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
+{
+    const int64_t tiles = (r1 - r0) * p->tw, ispat = g->d * g->h * g->w;
+    const int64_t ospat = g->od * g->oh * g->ow;
+    float *v = slot, *m = v + XI * g->cin * tiles, *t = m + XI * g->cout * tiles;
+    float *prow = t + XI * p->tw;
+    for (int64_t ci = 0; ci < g->cin; ++ci)
+        for (int64_t r = r0; r < r1; ++r)
+            input_row(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
+                      v + ci * tiles + (r - r0) * p->tw, g->cin * tiles);
+    for (int xi = 0; xi < XI; ++xi)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)tiles,
+                    (int)g->cin, 1.0f, u + xi * g->cin * g->cout, (int)g->cin,
+                    v + xi * g->cin * tiles, (int)tiles, 0.0f, m + xi * g->cout * tiles,
+                    (int)tiles);
+    for (int64_t co = 0; co < g->cout; ++co)
+        for (int64_t r = r0; r < r1; ++r)
+            output_row(g, m + co * tiles + (r - r0) * p->tw, g->cout * tiles, r / p->th,
+                       r % p->th, p->tw, t, bias ? bias[co] : 0.0f, beta, y + co * ospat);
+}
+
+static void chunk_portable(const ds_conv_geom *g, const wino_plan *p, const float *u,
+                           const float *x, const float *bias, float beta, float *y, int64_t r0,
+                           int64_t r1, float *slot)
+{
+    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot);
+}
+
+#ifdef DS_WINO_AVX2
+/* The same loops compiled for AVX2 (wider vectors; additions only, so the same results). */
+__attribute__((target("avx2,fma"))) static void
+chunk_avx2(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
+           const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
+{
+    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot);
+}
+#endif
+
+ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                   const float *x, const float *w, const float *bias, float beta,
+                                   float *y)
+{
+    if (!ds_conv_winograd_applicable(g))
+        return ds_fail(ctx, DS_ERR_INTERNAL, "convolution: Winograd needs kernel 3, stride 1, "
+                                             "padding 1");
+    const int nt = ds_ctx_threads(ctx);
+    const wino_plan p = make_plan(g);
+    DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(p.slot * nt)));
+    DS_TRY(ds_conv_work_reserve(ctx, &work->wpk, &work->wpk_cap,
+                                (size_t)(XI * g->cin * g->cout)));
+    float *u = work->wpk, *slots = work->col;
+    transform_weight(g, w, u);
+    void (*chunk)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
+                  const float *, float, float *, int64_t, int64_t, float *) = chunk_portable;
+#ifdef DS_WINO_AVX2
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        chunk = chunk_avx2;
+#endif
+    const int64_t in_sample = g->cin * g->d * g->h * g->w;
+    const int64_t out_sample = g->cout * g->od * g->oh * g->ow;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t job = 0; job < g->n * p.chunks; ++job) {
+        int64_t ni = job / p.chunks, r0 = (job % p.chunks) * p.rpc, r1 = min64(p.rows, r0 + p.rpc);
+        chunk(g, &p, u, x + ni * in_sample, bias, beta, y + ni * out_sample, r0, r1,
+              slots + (int64_t)omp_get_thread_num() * p.slot);
+    }
+    return DS_OK;
+}
+
+int ds_conv_winograd_chosen(const ds_conv_geom *g)
+{
+    if (!ds_conv_winograd_applicable(g))
+        return 0;
+    if (g->algo != DS_CONV_ALGO_AUTO)
+        return g->algo == DS_CONV_ALGO_WINOGRAD;
+    /* placeholder until measured */
+    return g->cin * g->cout >= 32 * 32;
+}
