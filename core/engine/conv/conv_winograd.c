@@ -25,8 +25,9 @@
 
 #define XI 64 /* transformed values per tile: 4 x 4 x 4 */
 
-/* Per-thread floats for V and M together (8 MiB), as the direct kernels' padded planes. */
-#define WINO_SLOT_FLOATS (2 * DS_CONV_TILE_FLOATS)
+/* Per-thread floats for V and M together (1 MiB, so that they stay in a core's L2 cache), unless
+ * WINO_MIN_TILES tiles take more. */
+#define WINO_SLOT_FLOATS (DS_CONV_TILE_FLOATS / 4)
 /* Tiles per chunk wanted at least (GEMM width), and chunks per sample wanted for balance. */
 #define WINO_MIN_TILES 64
 #define WINO_MIN_CHUNKS 8
@@ -45,6 +46,8 @@ typedef struct wino_plan {
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+/* V and M rows hold the chunk's tiles rounded up to whole vectors of 8 (zeros in V past them). */
+static int64_t round8(int64_t v) { return (v + 7) & ~(int64_t)7; }
 
 static wino_plan make_plan(const ds_conv_geom *g)
 {
@@ -54,14 +57,14 @@ static wino_plan make_plan(const ds_conv_geom *g)
     p.tw = (g->ow + 1) / 2;
     p.rows = p.td * p.th;
     int64_t budget = WINO_SLOT_FLOATS / (XI * (g->cin + g->cout));
-    int64_t rpc = min64(max64(budget / p.tw, 1), p.rows);
+    int64_t rpc = min64(max64(max64(budget, WINO_MIN_TILES) / p.tw, 1), p.rows);
     /* Smaller chunks for balance, as long as each keeps WINO_MIN_TILES tiles. */
     int64_t balanced = max64((p.rows + WINO_MIN_CHUNKS - 1) / WINO_MIN_CHUNKS,
                              (WINO_MIN_TILES + p.tw - 1) / p.tw);
     p.rpc = min64(rpc, balanced);
     p.chunks = (p.rows + p.rpc - 1) / p.rpc;
     /* V, M, then the transform scratch: 64 rows of tw plus a padded input row. */
-    int64_t tiles = p.rpc * p.tw;
+    int64_t tiles = round8(p.rpc * p.tw);
     p.slot = (XI * (g->cin + g->cout) * tiles + XI * p.tw + 2 * p.tw + 16 + 15) & ~(int64_t)15;
     return p;
 }
@@ -72,39 +75,49 @@ int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads)
     return p.slot * threads + XI * g->cin * g->cout;
 }
 
-/* U[xi][co][ci] = G w[co][ci] G^T along the three axes; G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
-static void transform_weight(const ds_conv_geom *g, const float *w, float *u)
+/* The 64 transformed values of one 3 x 3 x 3 kernel k: G k G^T along the three axes, with
+ * G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+static void transform_kernel(const float *k, float out[XI])
 {
-    const int64_t cc = g->cin * g->cout;
-    for (int64_t o = 0; o < cc; ++o) {
-        const float *k = w + o * 27;
-        float a[3][3][4], b[3][4][4], c[4][4][4];
-        for (int i = 0; i < 3; ++i)
-            for (int j = 0; j < 3; ++j) {
-                const float *r = k + (i * 3 + j) * 3;
-                a[i][j][0] = r[0];
-                a[i][j][1] = 0.5f * (r[0] + r[1] + r[2]);
-                a[i][j][2] = 0.5f * (r[0] - r[1] + r[2]);
-                a[i][j][3] = r[2];
-            }
-        for (int i = 0; i < 3; ++i)
-            for (int l = 0; l < 4; ++l) {
-                b[i][0][l] = a[i][0][l];
-                b[i][1][l] = 0.5f * (a[i][0][l] + a[i][1][l] + a[i][2][l]);
-                b[i][2][l] = 0.5f * (a[i][0][l] - a[i][1][l] + a[i][2][l]);
-                b[i][3][l] = a[i][2][l];
-            }
-        for (int j = 0; j < 4; ++j)
-            for (int l = 0; l < 4; ++l) {
-                c[0][j][l] = b[0][j][l];
-                c[1][j][l] = 0.5f * (b[0][j][l] + b[1][j][l] + b[2][j][l]);
-                c[2][j][l] = 0.5f * (b[0][j][l] - b[1][j][l] + b[2][j][l]);
-                c[3][j][l] = b[2][j][l];
-            }
-        /* o = co * cin + ci, stored at [xi][co][ci] */
-        const float *cf = &c[0][0][0];
+    float a[3][3][4], b[3][4][4];
+    for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+            const float *r = k + (i * 3 + j) * 3;
+            a[i][j][0] = r[0];
+            a[i][j][1] = 0.5f * (r[0] + r[1] + r[2]);
+            a[i][j][2] = 0.5f * (r[0] - r[1] + r[2]);
+            a[i][j][3] = r[2];
+        }
+    for (int i = 0; i < 3; ++i)
+        for (int l = 0; l < 4; ++l) {
+            b[i][0][l] = a[i][0][l];
+            b[i][1][l] = 0.5f * (a[i][0][l] + a[i][1][l] + a[i][2][l]);
+            b[i][2][l] = 0.5f * (a[i][0][l] - a[i][1][l] + a[i][2][l]);
+            b[i][3][l] = a[i][2][l];
+        }
+    for (int j = 0; j < 4; ++j)
+        for (int l = 0; l < 4; ++l) {
+            out[(0 * 4 + j) * 4 + l] = b[0][j][l];
+            out[(1 * 4 + j) * 4 + l] = 0.5f * (b[0][j][l] + b[1][j][l] + b[2][j][l]);
+            out[(2 * 4 + j) * 4 + l] = 0.5f * (b[0][j][l] - b[1][j][l] + b[2][j][l]);
+            out[(3 * 4 + j) * 4 + l] = b[2][j][l];
+        }
+}
+
+/* U[xi][co][ci] from w[co][ci]: 64 kernels at a time, so that U is written in runs of 64 floats
+ * (one kernel at a time wrote 64 floats cin * cout apart: most of the time of deep layers). */
+static void transform_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *w, float *u)
+{
+    const int64_t cc = g->cin * g->cout, blocks = (cc + 63) / 64;
+#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static)
+    for (int64_t bl = 0; bl < blocks; ++bl) {
+        float t[64][XI];
+        const int64_t o0 = bl * 64, no = min64(64, cc - o0);
+        for (int64_t o = 0; o < no; ++o)
+            transform_kernel(w + (o0 + o) * 27, t[o]);
         for (int xi = 0; xi < XI; ++xi)
-            u[xi * cc + o] = cf[xi];
+            for (int64_t o = 0; o < no; ++o)
+                u[xi * cc + o0 + o] = t[o][xi];
     }
 }
 
@@ -216,44 +229,121 @@ output_row(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td, i
         }
 }
 
+/* M[xi] = U[xi] V[xi] for the 64 xi: cout x ld, cout x cin, cin x ld (ld a multiple of 8). */
+typedef void (*wino_gemm_fn)(const ds_conv_geom *g, const float *u, const float *v, int64_t ld,
+                             float *m);
+
+static void gemm_blas(const ds_conv_geom *g, const float *u, const float *v, int64_t ld, float *m)
+{
+    for (int xi = 0; xi < XI; ++xi)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)ld, (int)g->cin,
+                    1.0f, u + xi * g->cin * g->cout, (int)g->cin, v + xi * g->cin * ld, (int)ld,
+                    0.0f, m + xi * g->cout * ld, (int)ld);
+}
+
+#ifdef DS_WINO_AVX2
+#include <immintrin.h>
+
+/* NR rows x NV vectors of 8 columns of C = A B, summed over k in order (one FMA per term, so each
+ * value is the same whatever the blocking). NR, NV are constants at every call: the accumulators
+ * stay in registers. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+micro(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, float *c, int64_t ldc,
+      const int nr, const int nv)
+{
+    __m256 acc[4][3];
+    for (int r = 0; r < nr; ++r)
+        for (int q = 0; q < nv; ++q)
+            acc[r][q] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < k; ++i) {
+        const float *br = b + i * ldb;
+        __m256 bv[3];
+        for (int q = 0; q < nv; ++q)
+            bv[q] = _mm256_loadu_ps(br + 8 * q);
+        for (int r = 0; r < nr; ++r) {
+            __m256 w = _mm256_broadcast_ss(a + r * lda + i);
+            for (int q = 0; q < nv; ++q)
+                acc[r][q] = _mm256_fmadd_ps(w, bv[q], acc[r][q]);
+        }
+    }
+    for (int r = 0; r < nr; ++r)
+        for (int q = 0; q < nv; ++q)
+            _mm256_storeu_ps(c + r * ldc + 8 * q, acc[r][q]);
+}
+
+/* Columns in blocks of 24 (the B panel, cin x 24, stays in L1), rows in blocks of 4. */
+__attribute__((target("avx2,fma"))) static void gemm_avx2(const ds_conv_geom *g, const float *u,
+                                                          const float *v, int64_t ld, float *m)
+{
+    const int64_t ci = g->cin, co = g->cout;
+    for (int xi = 0; xi < XI; ++xi) {
+        const float *a = u + xi * ci * co, *b = v + xi * ci * ld;
+        float *c = m + xi * co * ld;
+        for (int64_t t = 0; t < ld;) {
+            const int64_t left = ld - t;
+            const int nv = left >= 24 ? 3 : left >= 16 ? 2 : 1;
+            int64_t r = 0;
+            for (; r + 4 <= co; r += 4) {
+                if (nv == 3)
+                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 4, 3);
+                else if (nv == 2)
+                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 4, 2);
+                else
+                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 4, 1);
+            }
+            for (; r < co; ++r) {
+                if (nv == 3)
+                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 1, 3);
+                else if (nv == 2)
+                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 1, 2);
+                else
+                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 1, 1);
+            }
+            t += 8 * nv;
+        }
+    }
+}
+#endif
+
 /* One chunk: tile rows [r0, r1) of sample x -> y. */
 static inline __attribute__((always_inline)) void
 chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
-           const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
+           const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot,
+           wino_gemm_fn gemm)
 {
-    const int64_t tiles = (r1 - r0) * p->tw, ispat = g->d * g->h * g->w;
+    const int64_t tiles = (r1 - r0) * p->tw, ld = round8(tiles), ispat = g->d * g->h * g->w;
     const int64_t ospat = g->od * g->oh * g->ow;
-    float *v = slot, *m = v + XI * g->cin * tiles, *t = m + XI * g->cout * tiles;
+    float *v = slot, *m = v + XI * g->cin * ld, *t = m + XI * g->cout * ld;
     float *prow = t + XI * p->tw;
-    for (int64_t ci = 0; ci < g->cin; ++ci)
+    for (int64_t ci = 0; ci < g->cin; ++ci) {
         for (int64_t r = r0; r < r1; ++r)
             input_row(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
-                      v + ci * tiles + (r - r0) * p->tw, g->cin * tiles);
-    for (int xi = 0; xi < XI; ++xi)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)tiles,
-                    (int)g->cin, 1.0f, u + xi * g->cin * g->cout, (int)g->cin,
-                    v + xi * g->cin * tiles, (int)tiles, 0.0f, m + xi * g->cout * tiles,
-                    (int)tiles);
+                      v + ci * ld + (r - r0) * p->tw, g->cin * ld);
+        for (int xi = 0; xi < XI && ld > tiles; ++xi)
+            memset(v + (xi * g->cin + ci) * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
+    }
+    gemm(g, u, v, ld, m);
     for (int64_t co = 0; co < g->cout; ++co)
         for (int64_t r = r0; r < r1; ++r)
-            output_row(g, m + co * tiles + (r - r0) * p->tw, g->cout * tiles, r / p->th,
-                       r % p->th, p->tw, t, bias ? bias[co] : 0.0f, beta, y + co * ospat);
+            output_row(g, m + co * ld + (r - r0) * p->tw, g->cout * ld, r / p->th, r % p->th,
+                       p->tw, t, bias ? bias[co] : 0.0f, beta, y + co * ospat);
 }
 
 static void chunk_portable(const ds_conv_geom *g, const wino_plan *p, const float *u,
                            const float *x, const float *bias, float beta, float *y, int64_t r0,
                            int64_t r1, float *slot)
 {
-    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot);
+    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, gemm_blas);
 }
 
 #ifdef DS_WINO_AVX2
-/* The same loops compiled for AVX2 (wider vectors; additions only, so the same results). */
+/* The same loops compiled for AVX2, with our own GEMM kernel (OpenBLAS's speed on these small
+ * products depends on the core it detects; this one does not). */
 __attribute__((target("avx2,fma"))) static void
 chunk_avx2(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
            const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
 {
-    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot);
+    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, gemm_avx2);
 }
 #endif
 
@@ -270,7 +360,7 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
     DS_TRY(ds_conv_work_reserve(ctx, &work->wpk, &work->wpk_cap,
                                 (size_t)(XI * g->cin * g->cout)));
     float *u = work->wpk, *slots = work->col;
-    transform_weight(g, w, u);
+    transform_weight(ctx, g, w, u);
     void (*chunk)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
                   const float *, float, float *, int64_t, int64_t, float *) = chunk_portable;
 #ifdef DS_WINO_AVX2
@@ -294,6 +384,14 @@ int ds_conv_winograd_chosen(const ds_conv_geom *g)
         return 0;
     if (g->algo != DS_CONV_ALGO_AUTO)
         return g->algo == DS_CONV_ALGO_WINOGRAD;
-    /* placeholder until measured */
-    return g->cin * g->cout >= 32 * 32;
+    /* Measured with bench_winograd (1 thread, CPU time, batch 2; see BENCHMARKS.md): Winograd is
+     * 1.1-3.2x faster than the reference kernels on every layer of both networks except these. */
+    if (g->cin < 16 || g->cout < 16)
+        return 0; /* 1 -> 16 (and its backward-data): the direct kernel is 1.3-3x faster      */
+    if (g->n * g->od * g->oh * g->ow < 128)
+        return 0; /* 2 x 2x3x2 voxels at 256 channels: the weight transform costs more (0.4x) */
+    if (g->cin * g->cout <= 16 * 16)
+        return g->oh * g->ow >= 4096; /* 16 -> 16: the direct kernel wins while its padded
+                                         planes stay in cache (32x48 planes 0.8x, 112x80 1.6x) */
+    return 1;
 }
