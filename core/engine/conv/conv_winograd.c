@@ -384,8 +384,9 @@ int ds_conv_winograd_chosen(const ds_conv_geom *g)
         return 0;
     if (g->algo != DS_CONV_ALGO_AUTO)
         return g->algo == DS_CONV_ALGO_WINOGRAD;
-    /* Measured with bench_winograd (1 thread, CPU time, batch 2; see BENCHMARKS.md): Winograd is
-     * 1.1-3.2x faster than the reference kernels on every layer of both networks except these. */
+    /* Measured with bench_winograd (1 thread, CPU time, batch 2, 2026-12-01, Xeon model 207):
+     * Winograd is 1.1-3.2x faster than the reference kernels, forward and backward-data, on every
+     * kernel-3 layer of both networks at both patches except these. */
     if (g->cin < 16 || g->cout < 16)
         return 0; /* 1 -> 16 (and its backward-data): the direct kernel is 1.3-3x faster      */
     if (g->n * g->od * g->oh * g->ow < 128)
