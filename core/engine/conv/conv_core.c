@@ -323,6 +323,10 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
                                        const float *x, const float *dy, float *dw,
                                        ds_conv_path *path)
 {
+    if (ds_conv_winograd_weight_chosen(g)) {
+        report(path, DS_CONV_PATH_WINOGRAD);
+        return ds_conv_winograd_backward_weight(ctx, work, g, x, dy, dw);
+    }
     if (g->algo != DS_CONV_ALGO_GEMM && ds_conv_direct_weight_usable(g)) {
         report(path, DS_CONV_PATH_DIRECT);
         return ds_conv_direct_backward_weight(ctx, work, g, x, dy, dw);

@@ -97,6 +97,11 @@ int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads);
 ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                    const float *x, const float *w, const float *bias, float beta,
                                    float *y);
+/* Winograd backward-weights (conv_winograd_weight.c): whether g runs it, and the contract of
+ * ds_conv_core_backward_weight. */
+int ds_conv_winograd_weight_chosen(const ds_conv_geom *g);
+ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                           const float *x, const float *dy, float *dw);
 /* dx += conv^T(dy, w): the gradient of a convolution with respect to its input. */
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                      const float *dy, const float *w, float *dx,

@@ -19,11 +19,7 @@
 #include <omp.h>
 #include <string.h>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(DS_CONV_NO_DIRECT)
-#define DS_WINO_AVX2 1
-#endif
-
-#define XI 64 /* transformed values per tile: 4 x 4 x 4 */
+#include "conv_winograd.h"
 
 /* Per-thread floats for V and M together (1 MiB, so that they stay in a core's L2 cache), unless
  * WINO_MIN_TILES tiles take more. */
@@ -46,8 +42,6 @@ typedef struct wino_plan {
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-/* V and M rows hold the chunk's tiles rounded up to whole vectors of 8 (zeros in V past them). */
-static int64_t round8(int64_t v) { return (v + 7) & ~(int64_t)7; }
 
 static wino_plan make_plan(const ds_conv_geom *g)
 {
@@ -64,7 +58,7 @@ static wino_plan make_plan(const ds_conv_geom *g)
     p.rpc = min64(rpc, balanced);
     p.chunks = (p.rows + p.rpc - 1) / p.rpc;
     /* V, M, then the transform scratch: 64 rows of tw plus a padded input row. */
-    int64_t tiles = round8(p.rpc * p.tw);
+    int64_t tiles = ds_wino_round8(p.rpc * p.tw);
     p.slot = (XI * (g->cin + g->cout) * tiles + XI * p.tw + 2 * p.tw + 16 + 15) & ~(int64_t)15;
     return p;
 }
@@ -119,62 +113,6 @@ static void transform_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *w,
             for (int64_t o = 0; o < no; ++o)
                 u[xi * cc + o0 + o] = t[o][xi];
     }
-}
-
-/* B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] on four rows of n values, in place. */
-static inline __attribute__((always_inline)) void bt4(float *r0, float *r1, float *r2, float *r3,
-                                                      int64_t n)
-{
-    for (int64_t i = 0; i < n; ++i) {
-        float a = r0[i], b = r1[i], c = r2[i], d = r3[i];
-        r0[i] = a - c;
-        r1[i] = b + c;
-        r2[i] = c - b;
-        r3[i] = b - d;
-    }
-}
-
-/* V[xi][ci][t0 + tw] for the tiles of tile row (td, th) of channel plane xc; t holds 64 rows of
- * tw values ([a][b][c] = depth, height, width offset in the patch), prow a padded input row.
- * vstride = floats between consecutive xi in V. */
-static inline __attribute__((always_inline)) void
-input_row(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th, int64_t tw, float *t,
-          float *prow, float *v, int64_t vstride)
-{
-    for (int a = 0; a < 4; ++a)
-        for (int b = 0; b < 4; ++b) {
-            float *r = t + (a * 4 + b) * 4 * tw;
-            int64_t id = 2 * td - 1 + a, ih = 2 * th - 1 + b;
-            if (id < 0 || id >= g->d || ih < 0 || ih >= g->h) {
-                memset(r, 0, (size_t)(4 * tw) * sizeof(float));
-                continue;
-            }
-            /* prow[j] = x[j - 1], zeros outside [0, w): the patch of tile i starts at 2i. */
-            prow[0] = 0.0f;
-            memcpy(prow + 1, xc + (id * g->h + ih) * g->w, (size_t)g->w * sizeof(float));
-            for (int64_t j = g->w + 1; j < 2 * tw + 2; ++j)
-                prow[j] = 0.0f;
-            float *r0 = r, *r1 = r + tw, *r2 = r + 2 * tw, *r3 = r + 3 * tw;
-            for (int64_t i = 0; i < tw; ++i) {
-                float p0 = prow[2 * i], p1 = prow[2 * i + 1], p2 = prow[2 * i + 2],
-                      p3 = prow[2 * i + 3];
-                r0[i] = p0 - p2;
-                r1[i] = p1 + p2;
-                r2[i] = p2 - p1;
-                r3[i] = p1 - p3;
-            }
-        }
-    for (int a = 0; a < 4; ++a)
-        for (int c = 0; c < 4; ++c) {
-            float *base = t + (a * 16 + c) * tw;
-            bt4(base, base + 4 * tw, base + 8 * tw, base + 12 * tw, tw);
-        }
-    for (int bc = 0; bc < 16; ++bc) {
-        float *base = t + bc * tw;
-        bt4(base, base + 16 * tw, base + 32 * tw, base + 48 * tw, tw);
-    }
-    for (int xi = 0; xi < XI; ++xi)
-        memcpy(v + xi * vstride, t + xi * tw, (size_t)tw * sizeof(float));
 }
 
 /* The output tiles of tile row (td, th), channel co, from M (mstride floats between xi), via
@@ -311,13 +249,13 @@ chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const floa
            const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot,
            wino_gemm_fn gemm)
 {
-    const int64_t tiles = (r1 - r0) * p->tw, ld = round8(tiles), ispat = g->d * g->h * g->w;
+    const int64_t tiles = (r1 - r0) * p->tw, ld = ds_wino_round8(tiles), ispat = g->d * g->h * g->w;
     const int64_t ospat = g->od * g->oh * g->ow;
     float *v = slot, *m = v + XI * g->cin * ld, *t = m + XI * g->cout * ld;
     float *prow = t + XI * p->tw;
     for (int64_t ci = 0; ci < g->cin; ++ci) {
         for (int64_t r = r0; r < r1; ++r)
-            input_row(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
+            ds_wino_input_row(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
                       v + ci * ld + (r - r0) * p->tw, g->cin * ld);
         for (int xi = 0; xi < XI && ld > tiles; ++xi)
             memset(v + (xi * g->cin + ci) * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
@@ -393,6 +331,6 @@ int ds_conv_winograd_chosen(const ds_conv_geom *g)
         return 0; /* 2 x 2x3x2 voxels at 256 channels: the weight transform costs more (0.4x) */
     if (g->cin * g->cout <= 16 * 16)
         return g->oh * g->ow >= 4096; /* 16 -> 16: the direct kernel wins while its padded
-                                         planes stay in cache (32x48 planes 0.8x, 112x80 1.6x) */
+                                         planes stay in cache (48x32 planes 0.9x, 112x80 1.4x) */
     return 1;
 }

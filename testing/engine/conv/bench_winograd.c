@@ -1,7 +1,7 @@
 /* bench_winograd.c - the measurement behind the Winograd rule (ds_conv_winograd_chosen): for every
  * kernel-3, stride-1 layer shape of the V-Net and the ResNet34-V-Net (width 16) at the Hippocampus
  * (32x48x32) and Left Atrium (112x112x80) patches, the time of the forward and of the
- * backward-data with the reference kernels (direct where usable, else lowered SGEMM), the lowered
+ * backward-data and backward-weights with the reference kernels (direct where usable, else lowered SGEMM), the lowered
  * SGEMM alone, and Winograd F(2x2x2, 3x3x3); the speed-up of Winograd over the reference, what
  * the rule picks (AUTO), and Winograd's work buffer. Median of several repetitions (or the
  * fastest, or process CPU time: for a busy machine).
@@ -66,18 +66,20 @@ static void fill(float *p, int64_t n, uint64_t seed)
         p[i] = (float)(0.1 * conv_ref_uniform(&seed));
 }
 
-/* Seconds of one forward (phase 0) or backward-data (phase 1) of g with algo; *path: what ran. */
+/* Seconds of one forward (phase 0), backward-data (1) or backward-weights (2) of g with algo;
+ * *path: what ran. */
 static double time_one(ds_ctx *ctx, ds_conv_work *work, ds_conv_geom g, ds_conv_algo algo,
                        int phase, int reps, const float *x, const float *w, const float *dy,
-                       float *y, float *dx, ds_conv_path *path)
+                       float *y, float *dx, float *dw, ds_conv_path *path)
 {
     g.algo = algo;
     double t[32];
     for (int r = -1; r < reps; ++r) { /* r == -1: warm-up (allocates the work buffers) */
         double t0 = now();
-        ds_status st = phase == 0
-                           ? ds_conv_core_forward(ctx, work, &g, x, w, NULL, 0.0f, y, path)
-                           : ds_conv_core_backward_data(ctx, work, &g, dy, w, dx, path);
+        ds_status st =
+            phase == 0   ? ds_conv_core_forward(ctx, work, &g, x, w, NULL, 0.0f, y, path)
+            : phase == 1 ? ds_conv_core_backward_data(ctx, work, &g, dy, w, dx, path)
+                         : ds_conv_core_backward_weight(ctx, work, &g, x, dy, dw, path);
         if (st != DS_OK) {
             fprintf(stderr, "bench_winograd: %s\n", ds_ctx_message(ctx));
             exit(1);
@@ -105,9 +107,11 @@ int main(int argc, char **argv)
     printf("bench_winograd: %d threads, batch %d, %s of %d, OpenBLAS core %s; times in ms\n",
            ds_ctx_threads(ctx), batch, use_cpu_clock ? "CPU time, fastest" : use_best ? "fastest" : "median",
            reps, openblas_get_corename());
-    printf("%-12s %2s %9s %12s | %-6s %8s %8s %8s %6s | %-6s %8s %8s %8s %6s | %-8s %8s\n", "patch",
-           "l", "channels", "size", "fwd", "ref", "gemm", "wino", "x", "bwd-d", "ref", "gemm",
-           "wino", "x", "auto", "wino MiB");
+    printf("%-11s %1s %9s %10s |", "patch", "l", "channels", "size");
+    static const char *const phase_name[3] = {"fwd", "bwd-d", "bwd-w"};
+    for (int phase = 0; phase < 3; ++phase)
+        printf(" %-12s %8s %8s %8s %5s |", phase_name[phase], "ref", "gemm", "wino", "x");
+    printf(" %-9s %8s\n", "auto f/w", "wino MiB");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; ++i) {
         const layer *L = &layers[i];
         ds_conv_geom g = {batch, L->cin, L->cout, 3, 1, 1, L->d, L->h, L->w,
@@ -119,30 +123,33 @@ int main(int argc, char **argv)
         float *y = ds_aligned_alloc((size_t)ny * sizeof(float));
         float *dy = ds_aligned_alloc((size_t)ny * sizeof(float));
         float *w = ds_aligned_alloc((size_t)L->cin * L->cout * 27 * sizeof(float));
+        float *dw = ds_aligned_alloc((size_t)L->cin * L->cout * 27 * sizeof(float));
         ds_conv_work work;
         memset(&work, 0, sizeof work);
-        if (!x || !dx || !y || !dy || !w)
+        if (!x || !dx || !y || !dy || !w || !dw)
             return 1;
         fill(x, nx, 1);
         fill(dy, ny, 2);
         fill(w, (int64_t)L->cin * L->cout * 27, 3);
         memset(dx, 0, (size_t)nx * sizeof(float));
+        memset(dw, 0, (size_t)L->cin * L->cout * 27 * sizeof(float));
         char size[32];
         snprintf(size, sizeof size, "%dx%dx%d", L->d, L->h, L->w);
-        printf("%-12s %2d %4d->%-4d %12s |", L->patch, L->level, L->cin, L->cout, size);
-        for (int phase = 0; phase < 2; ++phase) {
+        printf("%-11s %1d %4d->%-4d %10s |", L->patch, L->level, L->cin, L->cout, size);
+        for (int phase = 0; phase < 3; ++phase) {
             ds_conv_path ref, p;
             double tr = time_one(ctx, &work, g, DS_CONV_ALGO_REFERENCE, phase, reps, x, w, dy, y,
-                                 dx, &ref);
+                                 dx, dw, &ref);
             double tg = time_one(ctx, &work, g, DS_CONV_ALGO_GEMM, phase, reps, x, w, dy, y, dx,
-                                 &p);
+                                 dw, &p);
             double tw = time_one(ctx, &work, g, DS_CONV_ALGO_WINOGRAD, phase, reps, x, w, dy, y,
-                                 dx, &p);
-            printf(" %-6s %8.2f %8.2f %8.2f %6.2f |", ds_conv_path_name(ref), 1e3 * tr, 1e3 * tg,
+                                 dx, dw, &p);
+            printf(" %-12s %8.2f %8.2f %8.2f %5.2f |", ds_conv_path_name(ref), 1e3 * tr, 1e3 * tg,
                    1e3 * tw, tr / tw);
         }
         g.algo = DS_CONV_ALGO_AUTO;
-        printf(" %-8s %8.1f\n", ds_conv_winograd_chosen(&g) ? "winograd" : "ref",
+        printf(" %-4s %-4s %8.1f\n", ds_conv_winograd_chosen(&g) ? "wino" : "ref",
+               ds_conv_winograd_weight_chosen(&g) ? "wino" : "ref",
                (double)ds_conv_winograd_work_floats(&g, ds_ctx_threads(ctx)) * 4.0 / 1048576.0);
         ds_conv_work_release(&work);
         ds_aligned_free(x);
@@ -150,6 +157,7 @@ int main(int argc, char **argv)
         ds_aligned_free(y);
         ds_aligned_free(dy);
         ds_aligned_free(w);
+        ds_aligned_free(dw);
     }
     ds_ctx_free(ctx);
     return 0;
