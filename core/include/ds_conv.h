@@ -25,11 +25,12 @@
  * multiplied with OpenBLAS SGEMM, one GEMM per thread inside our parallel region. Kernel-1
  * stride-1 layers need no lowering. Also per layer: a copy of the weight, and for the deepest
  * layers (split-K) 4 partial outputs of at most 4 MiB each. Kernel-3, stride-1, padding-1 layers
- * (forward, and backward-data as the flipped convolution) run Winograd F(2x2x2, 3x3x3) where the
- * rule of ds_conv_algo picks it: input transform, 64 products over channels (our AVX2 + FMA kernel,
- * or SGEMM without AVX2), output transform, in chunks of tile rows of about 1 MiB per thread, and
- * the transformed weight (64 x cin x cout floats: 16 MiB at 256 x 256). Its float32 error is 2-4x
- * the direct kernel's (test_conv_winograd). Backward-weights stays on the kernels above. Which
+ * (forward, backward-data as the flipped convolution, backward-weights as their adjoint) run
+ * Winograd F(2x2x2, 3x3x3) where the rules of ds_conv_algo pick it: input transform, 64 products
+ * over channels (our AVX2 + FMA kernels, or SGEMM without AVX2), output transform, in chunks of
+ * tile rows (forward: about 1 MiB per thread; backward-weights: 8 MiB shared), and the transformed
+ * weight or its gradient (64 x cin x cout floats: 16 MiB at 256 x 256). Its float32 error is 2-4x
+ * the direct kernel's (test_conv_winograd). Which
  * of these kernels a call ran is recorded in the layer (`paths`), so that tests can tell which
  * one they checked.
  */

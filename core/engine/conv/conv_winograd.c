@@ -11,7 +11,8 @@
  * slot of work->col, U in work->wpk. The chunking depends on the geometry only and every output
  * voxel is made by one chunk, so results are identical for every thread count. The transforms
  * are additions in a fixed order (the same in the AVX2 and the portable build of the loops); the
- * GEMMs are OpenBLAS SGEMM, one per xi, single-threaded inside our parallel region.
+ * products are our AVX2 + FMA kernel (each value summed over cin in order) or, without AVX2,
+ * OpenBLAS SGEMM, one per xi, single-threaded inside our parallel region.
  */
 #include "conv_core.h"
 

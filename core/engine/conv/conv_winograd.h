@@ -17,8 +17,8 @@
 static inline int64_t ds_wino_round8(int64_t v) { return (v + 7) & ~(int64_t)7; }
 
 /* B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] on four rows of n values, in place. */
-static inline __attribute__((always_inline)) void ds_wino_bt4(float *r0, float *r1, float *r2, float *r3,
-                                                      int64_t n)
+static inline __attribute__((always_inline)) void ds_wino_bt4(float *r0, float *r1, float *r2,
+                                                              float *r3, int64_t n)
 {
     for (int64_t i = 0; i < n; ++i) {
         float a = r0[i], b = r1[i], c = r2[i], d = r3[i];
@@ -33,8 +33,8 @@ static inline __attribute__((always_inline)) void ds_wino_bt4(float *r0, float *
  * tw values ([a][b][c] = depth, height, width offset in the patch), prow a padded input row.
  * vstride = floats between consecutive xi in V. */
 static inline __attribute__((always_inline)) void
-ds_wino_input_row(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th, int64_t tw, float *t,
-          float *prow, float *v, int64_t vstride)
+ds_wino_input_row(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th, int64_t tw,
+                  float *t, float *prow, float *v, int64_t vstride)
 {
     for (int a = 0; a < 4; ++a)
         for (int b = 0; b < 4; ++b) {

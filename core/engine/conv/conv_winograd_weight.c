@@ -140,7 +140,8 @@ __attribute__((target("avx2,fma"))) static void wgemm_avx2(int64_t cout, int64_t
 }
 #endif
 
-/* dw[co][ci] += G^T dU[.][co][ci] G on the three axes (G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]). */
+/* dw[co][ci] += G^T dU[.][co][ci] G on the three axes
+ * (G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]). */
 static void adjoint_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *du, float *dw)
 {
     const int64_t cc = g->cin * g->cout;

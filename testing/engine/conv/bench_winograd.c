@@ -1,10 +1,11 @@
-/* bench_winograd.c - the measurement behind the Winograd rule (ds_conv_winograd_chosen): for every
- * kernel-3, stride-1 layer shape of the V-Net and the ResNet34-V-Net (width 16) at the Hippocampus
- * (32x48x32) and Left Atrium (112x112x80) patches, the time of the forward and of the
- * backward-data and backward-weights with the reference kernels (direct where usable, else lowered SGEMM), the lowered
- * SGEMM alone, and Winograd F(2x2x2, 3x3x3); the speed-up of Winograd over the reference, what
- * the rule picks (AUTO), and Winograd's work buffer. Median of several repetitions (or the
- * fastest, or process CPU time: for a busy machine).
+/* bench_winograd.c - the measurement behind the Winograd rules (ds_conv_winograd_chosen,
+ * ds_conv_winograd_weight_chosen): for every kernel-3, stride-1 layer shape of the V-Net and the
+ * ResNet34-V-Net (width 16) at the Hippocampus (32x48x32) and Left Atrium (112x112x80) patches,
+ * the time of the forward, backward-data and backward-weights with the reference kernels (direct
+ * where usable, else lowered SGEMM), the lowered SGEMM alone, and Winograd F(2x2x2, 3x3x3); the
+ * speed-up of Winograd over the reference, what the rules pick (AUTO: forward / backward-weights)
+ * and the forward's work buffer. Median of several repetitions (or the fastest, or process CPU
+ * time: for a busy machine).
  *
  * Usage: bench_winograd [threads (2)] [repetitions (3)] [batch (2)] [best | cpu]
  * OpenBLAS's core type matters for the SGEMM columns: compare OPENBLAS_CORETYPE=SkylakeX (or
@@ -105,7 +106,8 @@ int main(int argc, char **argv)
     if (ds_ctx_create(&ctx) != DS_OK || ds_threads_set(ctx, threads) != DS_OK)
         return 1;
     printf("bench_winograd: %d threads, batch %d, %s of %d, OpenBLAS core %s; times in ms\n",
-           ds_ctx_threads(ctx), batch, use_cpu_clock ? "CPU time, fastest" : use_best ? "fastest" : "median",
+           ds_ctx_threads(ctx), batch,
+           use_cpu_clock ? "CPU time, fastest" : use_best ? "fastest" : "median",
            reps, openblas_get_corename());
     printf("%-11s %1s %9s %10s |", "patch", "l", "channels", "size");
     static const char *const phase_name[3] = {"fwd", "bwd-d", "bwd-w"};
