@@ -303,7 +303,7 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
     void (*chunk)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
                   const float *, float, float *, int64_t, int64_t, float *) = chunk_portable;
 #ifdef DS_WINO_AVX2
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (ds_wino_avx2())
         chunk = chunk_avx2;
 #endif
     const int64_t in_sample = g->cin * g->d * g->h * g->w;
@@ -319,10 +319,9 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
 
 int ds_conv_winograd_chosen(const ds_conv_geom *g)
 {
-    if (!ds_conv_winograd_applicable(g))
-        return 0;
-    if (g->algo != DS_CONV_ALGO_AUTO)
-        return g->algo == DS_CONV_ALGO_WINOGRAD;
+    const int decided = ds_wino_decided(g);
+    if (decided >= 0)
+        return decided;
     /* Measured with bench_winograd (1 thread, CPU time, batch 2, 2026-12-01, Xeon model 207):
      * Winograd is 1.1-3.2x faster than the reference kernels, forward and backward-data, on every
      * kernel-3 layer of both networks at both patches except these. */

@@ -13,6 +13,26 @@
 
 #define XI 64 /* transformed values per tile: 4 x 4 x 4 */
 
+/* Whether the layer's choice decides (0: no Winograd, 1: Winograd) or leaves it to the rule (-1). */
+static inline int ds_wino_decided(const ds_conv_geom *g)
+{
+    if (!ds_conv_winograd_applicable(g))
+        return 0;
+    if (g->algo != DS_CONV_ALGO_AUTO)
+        return g->algo == DS_CONV_ALGO_WINOGRAD;
+    return -1;
+}
+
+/* Whether the AVX2 + FMA builds of the loops can run here. */
+static inline int ds_wino_avx2(void)
+{
+#ifdef DS_WINO_AVX2
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
 /* Rows of V and M hold a chunk's tiles rounded up to whole vectors of 8 (zeros past them). */
 static inline int64_t ds_wino_round8(int64_t v) { return (v + 7) & ~(int64_t)7; }
 

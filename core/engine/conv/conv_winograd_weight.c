@@ -254,7 +254,7 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
     void (*run)(const ds_conv_geom *, const wchunk *, const float *, const float *, int64_t,
                 int64_t, float *, float *, float *, int64_t, float *) = run_portable;
 #ifdef DS_WINO_AVX2
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (ds_wino_avx2())
         run = run_avx2;
 #endif
     const int64_t in_sample = g->cin * g->d * g->h * g->w;
@@ -270,10 +270,9 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
 
 int ds_conv_winograd_weight_chosen(const ds_conv_geom *g)
 {
-    if (!ds_conv_winograd_applicable(g))
-        return 0;
-    if (g->algo != DS_CONV_ALGO_AUTO)
-        return g->algo == DS_CONV_ALGO_WINOGRAD;
+    const int decided = ds_wino_decided(g);
+    if (decided >= 0)
+        return decided;
     /* Measured with bench_winograd (1 thread, CPU time, batch 2, 2026-12-01, Xeon model 207):
      * 1.4-3.0x faster than the reference kernels from 32 x 32 channels on large volumes and from
      * 64 x 64 on; slower for narrow layers (the direct kernel: 0.07-0.85x) and tiny volumes. */

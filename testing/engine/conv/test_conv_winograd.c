@@ -59,22 +59,15 @@ static void fill_uniform(double *d, float *f, int64_t n, uint64_t seed)
     }
 }
 
-/* max over i of |got - want| / bound (bound: the sum of the magnitudes of element i's terms). */
-static double worst(const float *got, const double *want, const double *bound, int64_t n)
+/* max over i of |got - want| / bound (bound: the sum of the magnitudes of element i's terms);
+ * want is wd (float64) or, when wd is NULL, wf (another float32 path). */
+static double worst(const float *got, const double *wd, const float *wf, const double *bound,
+                    int64_t n)
 {
     double r = 0.0;
     for (int64_t i = 0; i < n; ++i) {
-        double e = fabs((double)got[i] - want[i]) / (bound[i] + 1e-30);
-        r = e > r ? e : r;
-    }
-    return r;
-}
-
-static double worst_f(const float *got, const float *want, const double *bound, int64_t n)
-{
-    double r = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        double e = fabs((double)got[i] - (double)want[i]) / (bound[i] + 1e-30);
+        double want = wd ? wd[i] : (double)wf[i];
+        double e = fabs((double)got[i] - want) / (bound[i] + 1e-30);
         r = e > r ? e : r;
     }
     return r;
@@ -220,11 +213,12 @@ static void check_case(ds_ctx *ctx, const wg_case *k)
         DS_CHECK_MSG(same_bits(wg[0].y, wg[t].y) && same_bits(wg[0].dx, wg[t].dx) &&
                          memcmp(wg[0].dw, wg[t].dw, (size_t)nw * sizeof(float)) == 0,
                      "%s: %d threads differ from 1 thread", k->name, threads[t]);
-    double ef = worst(wg[0].y->data, yd, yb, ny), eb = worst(wg[0].dx->data, dxd, dxb, nx);
-    double rf = worst(ref.y->data, yd, yb, ny), rb = worst(ref.dx->data, dxd, dxb, nx);
-    double vf = worst_f(wg[0].y->data, ref.y->data, yb, ny);
-    double vb = worst_f(wg[0].dx->data, ref.dx->data, dxb, nx);
-    double ew = worst(wg[0].dw, dwd, dwb, nw), rw = worst(ref.dw, dwd, dwb, nw);
+    double ef = worst(wg[0].y->data, yd, NULL, yb, ny);
+    double eb = worst(wg[0].dx->data, dxd, NULL, dxb, nx);
+    double rf = worst(ref.y->data, yd, NULL, yb, ny), rb = worst(ref.dx->data, dxd, NULL, dxb, nx);
+    double vf = worst(wg[0].y->data, NULL, ref.y->data, yb, ny);
+    double vb = worst(wg[0].dx->data, NULL, ref.dx->data, dxb, nx);
+    double ew = worst(wg[0].dw, dwd, NULL, dwb, nw), rw = worst(ref.dw, dwd, NULL, dwb, nw);
     double fd = check_fd(ctx, &c, x, dy, wg[0].dx);
     printf("  %-40s fwd %.2e (ref path %.2e, vs it %.2e)  bwd-data %.2e (ref path %.2e, vs it "
            "%.2e)  bwd-weights %.2e (ref path %.2e)  fd %.2f of tol\n",
