@@ -236,6 +236,52 @@ static void check_case(ds_ctx *ctx, const wg_case *k)
     ds_conv3d_free(&c);
 }
 
+/* The rules (AUTO) are a fixed function of the shape: which kernels a few shapes must get. */
+static void check_rules(ds_ctx *ctx)
+{
+    static const struct {
+        int n, cin, cout, d, h, w;
+        ds_conv_path forward, weight;
+    } rule[] = {
+        {1, 16, 16, 1, 64, 64, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_DIRECT}, /* 16 ch, wide plane */
+        {1, 16, 16, 2, 8, 16, DS_CONV_PATH_DIRECT, DS_CONV_PATH_DIRECT},    /* 16 ch, small plane */
+        {2, 64, 64, 2, 4, 16, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 256 voxels */
+        {2, 64, 64, 2, 4, 8, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_GEMM}, /* 128: not for weights */
+        {1, 64, 64, 2, 4, 8, DS_CONV_PATH_GEMM_SPLIT_K, DS_CONV_PATH_GEMM}, /* 64: neither */
+        {1, 1, 16, 2, 8, 16, DS_CONV_PATH_DIRECT, DS_CONV_PATH_DIRECT},     /* one input channel */
+    };
+    DS_CHECK(strcmp(ds_conv_path_name(DS_CONV_PATH_WINOGRAD), "winograd") == 0);
+    const int direct = conv_test_direct_expected();
+    for (size_t i = 0; i < sizeof rule / sizeof rule[0]; ++i) {
+        ds_conv3d c;
+        ds_tensor *x = NULL, *y = NULL;
+        DS_CHECK_OK(ctx, ds_conv3d_init(ctx, &c, "rule", rule[i].cin, rule[i].cout, 3, 1, 1, 0));
+        DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &x, rule[i].n, rule[i].cin, rule[i].d, rule[i].h,
+                                         rule[i].w));
+        DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &y, rule[i].n, rule[i].cout, rule[i].d, rule[i].h,
+                                         rule[i].w));
+        DS_CHECK_OK(ctx, ds_conv3d_forward(ctx, &c, x, y));
+        DS_CHECK_OK(ctx, ds_conv3d_backward(ctx, &c, x, y, NULL));
+        /* without the direct kernels, what they would run is the lowered SGEMM */
+        ds_conv_path f = rule[i].forward, w = rule[i].weight;
+        if (!direct && f == DS_CONV_PATH_DIRECT)
+            f = DS_CONV_PATH_GEMM;
+        if (!direct && w == DS_CONV_PATH_DIRECT)
+            w = DS_CONV_PATH_GEMM;
+        printf("  rule %d->%d, %dx%dx%dx%d: forward %s, backward-weights %s\n", rule[i].cin,
+               rule[i].cout, rule[i].n, rule[i].d, rule[i].h, rule[i].w,
+               ds_conv_path_name(c.paths.forward), ds_conv_path_name(c.paths.backward_weight));
+        DS_CHECK_MSG(c.paths.forward == f && c.paths.backward_weight == w,
+                     "rule case %zu: ran %s / %s, intended %s / %s", i,
+                     ds_conv_path_name(c.paths.forward),
+                     ds_conv_path_name(c.paths.backward_weight), ds_conv_path_name(f),
+                     ds_conv_path_name(w));
+        ds_tensor_free(x);
+        ds_tensor_free(y);
+        ds_conv3d_free(&c);
+    }
+}
+
 int main(void)
 {
     ds_ctx *ctx = NULL;
@@ -244,6 +290,7 @@ int main(void)
            WG_TOL);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         check_case(ctx, &cases[i]);
+    check_rules(ctx);
     ds_ctx_free(ctx);
     return ds_test_finish("test_conv_winograd");
 }
