@@ -27,8 +27,15 @@
  * stride-1 layers need no lowering. Also per layer: a copy of the weight, for the deepest
  * layers (split-K) 4 to 32 partial outputs of 16 MiB in all at most, and for backward-weights
  * partial weight gradients (runs of tiles or planes summed apart: at most 16 MiB lowered, 32
- * runs direct). Which of these kernels a call ran is
- * recorded in the layer (`paths`), so that tests can tell which one they checked.
+ * runs direct). Kernel-3, stride-1, padding-1 layers
+ * (forward, backward-data as the flipped convolution, backward-weights as their adjoint) run
+ * Winograd F(2x2x2, 3x3x3) where the rules of ds_conv_algo pick it: input transform, 64 products
+ * over channels (our AVX2 + FMA kernels, or SGEMM without AVX2), output transform, in chunks of
+ * tile rows (forward: about 1 MiB per thread; backward-weights: 8 MiB shared), and the transformed
+ * weight or its gradient (64 x cin x cout floats: 16 MiB at 256 x 256). Its float32 error is 2-4x
+ * the direct kernel's (test_conv_winograd). Which
+ * of these kernels a call ran is recorded in the layer (`paths`), so that tests can tell which
+ * one they checked.
  */
 #ifndef DS_CONV_H
 #define DS_CONV_H
@@ -47,16 +54,28 @@ typedef enum ds_conv_path {
     DS_CONV_PATH_GEMM,           /* im2col tiles + SGEMM                                     */
     DS_CONV_PATH_GEMM_POINTWISE, /* kernel 1, stride 1, no padding: SGEMM on the input itself */
     DS_CONV_PATH_GEMM_SPLIT_K,   /* deep layers: lowered rows in parts, partial outputs added */
-    DS_CONV_PATH_GEMM_SCATTER    /* backward-data with stride > 1: SGEMM, then col2im         */
+    DS_CONV_PATH_GEMM_SCATTER,   /* backward-data with stride > 1: SGEMM, then col2im         */
+    DS_CONV_PATH_WINOGRAD        /* Winograd F(2x2x2, 3x3x3): transforms + 64 SGEMMs          */
 } ds_conv_path;
+
+/* Which kernels a layer may run (ds_conv3d.algo). AUTO: a fixed rule of the layer's shape
+ * (channels, spatial size; measured with testing/engine/conv/bench_winograd), never a timing, so
+ * results are the same in every run. The others force a family where the geometry allows it and
+ * fall back to REFERENCE where not: for tests and benchmarks. */
+typedef enum ds_conv_algo {
+    DS_CONV_ALGO_AUTO = 0,
+    DS_CONV_ALGO_REFERENCE, /* the kernels before Winograd: direct where usable, else SGEMM  */
+    DS_CONV_ALGO_GEMM,      /* lowered SGEMM only (no direct kernel, no Winograd)           */
+    DS_CONV_ALGO_WINOGRAD   /* Winograd for kernel 3, stride 1, padding 1                   */
+} ds_conv_algo;
 
 /* What the last forward and backward calls of a layer ran. */
 typedef struct ds_conv_paths {
     ds_conv_path forward, backward_data, backward_weight;
 } ds_conv_paths;
 
-/* "direct", "gemm", "gemm-pointwise", "gemm-split-k", "gemm-scatter", "none" ("unknown" for a
- * value outside the enum). */
+/* "direct", "gemm", "gemm-pointwise", "gemm-split-k", "gemm-scatter", "winograd", "none"
+ * ("unknown" for a value outside the enum). */
 const char *ds_conv_path_name(ds_conv_path path);
 /* Whether the direct kernels can run here: built in (not -DDS_CONV_NO_DIRECT, an x86 GCC-compatible
  * compiler) and the CPU has AVX2 and FMA. Layers outside the direct kernels' shapes never use
@@ -72,6 +91,7 @@ typedef struct ds_conv3d {
     void *work;      /* the work buffers in use: own_work or a shared workspace */
     void *own_work;  /* private work buffers                                    */
     ds_conv_paths paths; /* the kernels of the last forward and backward            */
+    ds_conv_algo algo;   /* AUTO after init; set it to force a kernel family          */
 } ds_conv3d;
 
 /* name_prefix (may be NULL) names the parameters "<prefix>.weight" and "<prefix>.bias".

@@ -22,6 +22,7 @@
 #ifndef DS_NETS_H
 #define DS_NETS_H
 
+#include "ds_conv.h"
 #include "ds_param.h"
 #include "ds_rng.h"
 #include "ds_tensor.h"
@@ -98,6 +99,9 @@ ds_status ds_net_scratch_create(ds_ctx *ctx, ds_net_scratch **out);
 void ds_net_scratch_free(ds_net_scratch *scratch);
 /* Makes net use scratch (NULL: its own again). Not between a forward and its backward. */
 void ds_net_use_scratch(ds_net *net, ds_net_scratch *scratch);
+/* Sets the kernel family of every convolution (ds_conv_algo; DS_CONV_ALGO_AUTO after create): for
+ * tests and benchmarks that compare Winograd with the reference kernels. */
+void ds_net_set_conv_algo(ds_net *net, ds_conv_algo algo);
 
 /* Bytes held by activations and gradient buffers now (for memory reports): the sum of the rows
  * of ds_net_activation_report. */

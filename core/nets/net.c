@@ -312,12 +312,44 @@ void ds_net_scratch_free(ds_net_scratch *scratch)
     free(scratch);
 }
 
-static void cbr_use(ds_cbr *u, ds_conv_workspace *ws)
+/* Calls fn on every convolution of the network (c for a Conv3d, t for a ConvTranspose3d; the
+ * other NULL). */
+typedef void (*conv_visit)(ds_conv3d *c, ds_conv_transpose3d *t, void *arg);
+
+static void cbr_visit(ds_cbr *u, conv_visit fn, void *arg)
 {
     if (u->transposed)
-        ds_conv_transpose3d_use_workspace(&u->tconv, ws);
+        fn(NULL, &u->tconv, arg);
     else
-        ds_conv3d_use_workspace(&u->conv, ws);
+        fn(&u->conv, NULL, arg);
+}
+
+static void visit_convs(ds_net *net, conv_visit fn, void *arg)
+{
+    for (int u = 0; u < net->enc_count; ++u) {
+        if (net->enc[u].is_basic) {
+            fn(&net->enc[u].basic.conv1, NULL, arg);
+            fn(&net->enc[u].basic.conv2, NULL, arg);
+            if (net->enc[u].basic.has_proj)
+                fn(&net->enc[u].basic.proj, NULL, arg);
+        } else {
+            cbr_visit(&net->enc[u].cbr, fn, arg);
+        }
+    }
+    for (int j = 0; j < 4; ++j) {
+        cbr_visit(&net->up[j], fn, arg);
+        for (int i = 0; i < net->stage_count[j]; ++i)
+            cbr_visit(&net->stage[j][i], fn, arg);
+    }
+    fn(&net->out_conv, NULL, arg);
+}
+
+static void use_workspace(ds_conv3d *c, ds_conv_transpose3d *t, void *ws)
+{
+    if (c)
+        ds_conv3d_use_workspace(c, ws);
+    else
+        ds_conv_transpose3d_use_workspace(t, ws);
 }
 
 /* Every convolution of the network runs in the scratch's workspace: they run one at a time. */
@@ -331,21 +363,18 @@ void ds_net_use_scratch(ds_net *net, ds_net_scratch *scratch)
         net->feature_used = NULL;
     }
     net->scratch = scratch ? scratch : &net->own_scratch;
-    ds_conv_workspace *ws = net->scratch->conv_work;
-    for (int u = 0; u < net->enc_count; ++u) {
-        if (net->enc[u].is_basic) {
-            ds_conv3d_use_workspace(&net->enc[u].basic.conv1, ws);
-            ds_conv3d_use_workspace(&net->enc[u].basic.conv2, ws);
-            if (net->enc[u].basic.has_proj)
-                ds_conv3d_use_workspace(&net->enc[u].basic.proj, ws);
-        } else {
-            cbr_use(&net->enc[u].cbr, ws);
-        }
-    }
-    for (int j = 0; j < 4; ++j) {
-        cbr_use(&net->up[j], ws);
-        for (int i = 0; i < net->stage_count[j]; ++i)
-            cbr_use(&net->stage[j][i], ws);
-    }
-    ds_conv3d_use_workspace(&net->out_conv, ws);
+    visit_convs(net, use_workspace, net->scratch->conv_work);
+}
+
+static void set_algo(ds_conv3d *c, ds_conv_transpose3d *t, void *algo)
+{
+    (void)t;
+    if (c)
+        c->algo = *(const ds_conv_algo *)algo;
+}
+
+void ds_net_set_conv_algo(ds_net *net, ds_conv_algo algo)
+{
+    if (net)
+        visit_convs(net, set_algo, &algo);
 }

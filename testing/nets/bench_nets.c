@@ -3,9 +3,11 @@
  * that the peak memory belongs to it; bench_nets.py runs every configuration here and in PyTorch
  * and prints the comparison.
  *
- *   bench_nets ARCH MODE BATCH [D H W] [REPEATS]
+ *   bench_nets ARCH MODE BATCH [D H W] [REPEATS] [CONV]
  *     ARCH   vnet | resnet34_vnet | pair     MODE  train | forward
- * Prints one line: "time_s=<median of REPEATS after one warm-up> peak_rss_mib=<ru_maxrss>".
+ *     CONV   auto (default) | reference | winograd: the convolutions' kernels (ds_conv_algo)
+ * Prints one line: "time_s=<median of REPEATS after one warm-up> peak_rss_mib=<ru_maxrss>
+ * cpu_s=<median process CPU time>" (with one thread, cpu_s is what a busy machine disturbs least).
  */
 #include "ds_nets.h"
 #include "ds_optim.h"
@@ -17,12 +19,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now(void)
+static double now_on(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+static double now(void) { return now_on(CLOCK_MONOTONIC); }
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -42,7 +45,7 @@ int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: bench_nets vnet|resnet34_vnet|pair train|forward BATCH [D H W] "
-                        "[REPEATS]\n");
+                        "[REPEATS] [auto|reference|winograd]\n");
         return 2;
     }
     const char *arch = argv[1];
@@ -55,6 +58,10 @@ int main(int argc, char **argv)
         w = atoll(argv[6]);
     }
     const int repeats = argc >= 8 ? atoi(argv[7]) : 3;
+    const char *conv = argc >= 9 ? argv[8] : "auto";
+    const ds_conv_algo algo = strcmp(conv, "reference") == 0  ? DS_CONV_ALGO_REFERENCE
+                              : strcmp(conv, "winograd") == 0 ? DS_CONV_ALGO_WINOGRAD
+                                                              : DS_CONV_ALGO_AUTO;
     ds_ctx *ctx = NULL;
     ds_ctx_create(&ctx);
     CHECK(ds_threads_set(ctx, 0));
@@ -84,6 +91,7 @@ int main(int argc, char **argv)
         CHECK(ds_sgd_init(ctx, &opt[i], ds_net_params(nets[i]), 0.01f, 0.9f, 1e-4f));
         ds_rng_init(&rng[i], 1337, i == 0 ? DS_RNG_DROPOUT_A : DS_RNG_DROPOUT_B);
         CHECK(ds_net_plan(ctx, nets[i], batch, d, h, w));
+        ds_net_set_conv_algo(nets[i], algo);
     }
     ds_tensor *x = NULL, *g = NULL;
     CHECK(ds_tensor_create(ctx, &x, batch, 1, d, h, w));
@@ -94,10 +102,10 @@ int main(int argc, char **argv)
     CHECK(ds_rng_fill_normal(ctx, &data, g->data, (size_t)ds_tensor_numel(g), 0.0f,
                              1.0f / (float)ds_tensor_numel(g)));
 
-    double times[32];
+    double times[32], cpu[32];
     const int runs = repeats < 1 ? 1 : repeats > 31 ? 31 : repeats;
     for (int r = 0; r <= runs; ++r) {
-        const double t0 = now();
+        const double t0 = now(), c0 = now_on(CLOCK_PROCESS_CPUTIME_ID);
         /* As in the method's training step: both forwards (the losses need both networks'
          * outputs), then both backwards, then both optimiser steps. */
         for (int i = 0; i < count; ++i) {
@@ -110,13 +118,17 @@ int main(int argc, char **argv)
         }
         for (int i = 0; train && i < count; ++i)
             CHECK(ds_sgd_step(ctx, &opt[i]));
-        if (r > 0)
+        if (r > 0) {
             times[r - 1] = now() - t0;
+            cpu[r - 1] = now_on(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        }
     }
     qsort(times, (size_t)runs, sizeof times[0], cmp_double);
+    qsort(cpu, (size_t)runs, sizeof cpu[0], cmp_double);
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
-    printf("time_s=%.3f peak_rss_mib=%.0f\n", times[runs / 2], (double)usage.ru_maxrss / 1024.0);
+    printf("time_s=%.3f peak_rss_mib=%.0f cpu_s=%.3f\n", times[runs / 2],
+           (double)usage.ru_maxrss / 1024.0, cpu[runs / 2]);
     for (int i = 0; i < count; ++i) {
         ds_sgd_free(&opt[i]);
         ds_net_free(nets[i]);

@@ -197,11 +197,16 @@ static void report(const char *what, ds_arch arch)
     worst = worst_ours = worst_torch = 0.0;
 }
 
+/* The convolutions' kernel family: AUTO, or Winograd on every kernel-3 stride-1 layer when the
+ * test runs with the argument "winograd" (test_net_parity_winograd). */
+static ds_conv_algo conv_algo = DS_CONV_ALGO_AUTO;
+
 /* A width-16 network with the fixture's hash weights and the parameters it overrides. */
 static ds_net *make_net(ds_ctx *ctx, ds_arch arch, const ds_fixture *fx)
 {
     ds_net *net = NULL;
     DS_CHECK_OK(ctx, ds_net_create(ctx, &net, arch, 1, 2, 16));
+    ds_net_set_conv_algo(net, conv_algo);
     const ds_fixture_array *scale = ds_fixture_get(fx, "param_scale");
     const ds_fixture_array *offset = ds_fixture_get(fx, "param_offset");
     const ds_param_list *params = net ? ds_net_params(net) : NULL;
@@ -371,8 +376,11 @@ done:
     ds_fixture_free(fx);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "winograd") == 0)
+        conv_algo = DS_CONV_ALGO_WINOGRAD;
+    printf("convolutions: %s\n", conv_algo == DS_CONV_ALGO_WINOGRAD ? "Winograd forced" : "auto");
     ds_ctx *ctx = NULL;
     ds_ctx_create(&ctx);
     ds_threads_set(ctx, 2);

@@ -82,7 +82,7 @@ static ds_status prepare(ds_ctx *ctx, const ds_conv3d *conv, const ds_tensor *x,
         return st;
     ds_conv_geom t = {
         n, conv->in_channels, c, conv->kernel, conv->stride, conv->padding, x->d, x->h, x->w, d, h,
-        w};
+        w, conv->algo};
     *g = t;
     return DS_OK;
 }

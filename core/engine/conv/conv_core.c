@@ -103,6 +103,7 @@ const char *ds_conv_path_name(ds_conv_path path)
     case DS_CONV_PATH_GEMM_POINTWISE: return "gemm-pointwise";
     case DS_CONV_PATH_GEMM_SPLIT_K: return "gemm-split-k";
     case DS_CONV_PATH_GEMM_SCATTER: return "gemm-scatter";
+    case DS_CONV_PATH_WINOGRAD: return "winograd";
     }
     return "unknown";
 }
@@ -282,7 +283,11 @@ ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_ge
                                float *y, ds_conv_path *path)
 {
     const int nt = ds_ctx_threads(ctx);
-    if (ds_conv_direct_usable(g)) {
+    if (ds_conv_winograd_chosen(g)) {
+        report(path, DS_CONV_PATH_WINOGRAD);
+        return ds_conv_winograd_forward(ctx, work, g, x, w, bias, beta, y);
+    }
+    if (g->algo != DS_CONV_ALGO_GEMM && ds_conv_direct_usable(g)) {
         report(path, DS_CONV_PATH_DIRECT);
         return ds_conv_direct_forward(ctx, work, g, x, w, bias, beta, y);
     }
@@ -336,7 +341,11 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
                                        const float *x, const float *dy, float *dw,
                                        ds_conv_path *path)
 {
-    if (ds_conv_direct_weight_usable(g)) {
+    if (ds_conv_winograd_weight_chosen(g)) {
+        report(path, DS_CONV_PATH_WINOGRAD);
+        return ds_conv_winograd_backward_weight(ctx, work, g, x, dy, dw);
+    }
+    if (g->algo != DS_CONV_ALGO_GEMM && ds_conv_direct_weight_usable(g)) {
         report(path, DS_CONV_PATH_DIRECT);
         return ds_conv_direct_backward_weight(ctx, work, g, x, dy, dw);
     }
@@ -416,7 +425,7 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
                     dst[r] = src[k3 - 1 - r];
             }
         ds_conv_geom t = {g->n,  g->cout, g->cin, g->k, 1,    g->k - 1 - g->p,
-                          g->od, g->oh,   g->ow,  g->d, g->h, g->w};
+                          g->od, g->oh,   g->ow,  g->d, g->h, g->w, g->algo};
         return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx, path);
     }
     report(path, DS_CONV_PATH_GEMM_SCATTER);

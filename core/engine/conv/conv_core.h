@@ -56,6 +56,7 @@ typedef struct ds_conv_geom {
     int64_t k, s, p;    /* kernel, stride, padding              */
     int64_t d, h, w;    /* input spatial size                   */
     int64_t od, oh, ow; /* output spatial size                  */
+    ds_conv_algo algo;  /* the layer's choice (AUTO: the rules)  */
 } ds_conv_geom;
 
 /* Growable, 64-byte aligned scratch owned by a layer. */
@@ -104,6 +105,20 @@ ds_status ds_conv_direct_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
 int ds_conv_direct_weight_usable(const ds_conv_geom *g);
 ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                          const float *x, const float *dy, float *dw);
+/* Winograd F(2x2x2, 3x3x3) (conv_winograd.c): kernel 3, stride 1, padding 1 only. chosen: whether
+ * a forward of g runs it (g->algo, else the measured rule); same contract as ds_conv_core_forward.
+ * work_floats: the work buffer floats it takes for g with that many threads. */
+int ds_conv_winograd_applicable(const ds_conv_geom *g);
+int ds_conv_winograd_chosen(const ds_conv_geom *g);
+int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads);
+ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                   const float *x, const float *w, const float *bias, float beta,
+                                   float *y);
+/* Winograd backward-weights (conv_winograd_weight.c): whether g runs it, and the contract of
+ * ds_conv_core_backward_weight. */
+int ds_conv_winograd_weight_chosen(const ds_conv_geom *g);
+ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                           const float *x, const float *dy, float *dw);
 /* dx += conv^T(dy, w): the gradient of a convolution with respect to its input. */
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                      const float *dy, const float *w, float *dx,

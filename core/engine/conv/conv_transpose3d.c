@@ -95,7 +95,7 @@ static ds_status prepare(ds_ctx *ctx, const ds_conv_transpose3d *conv, const ds_
         return st;
     ds_conv_geom t = {
         n,    c,   conv->in_channels, conv->kernel, conv->stride, conv->padding, d, h, w, x->d,
-        x->h, x->w};
+        x->h, x->w, DS_CONV_ALGO_AUTO};
     *g = t;
     return DS_OK;
 }

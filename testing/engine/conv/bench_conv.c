@@ -147,10 +147,12 @@ int main(int argc, char **argv)
         /* The equivalent convolution's geometry, for timing backward-data on its own. */
         ds_conv_geom g;
         if (s->transposed) {
-            ds_conv_geom tg = {1, s->cout, s->cin, s->k, s->s, s->p, od, oh, ow, s->d, s->h, s->w};
+            ds_conv_geom tg = {1, s->cout, s->cin, s->k, s->s, s->p, od, oh, ow, s->d, s->h, s->w,
+                               DS_CONV_ALGO_AUTO};
             g = tg;
         } else {
-            ds_conv_geom tg = {1, s->cin, s->cout, s->k, s->s, s->p, s->d, s->h, s->w, od, oh, ow};
+            ds_conv_geom tg = {1, s->cin, s->cout, s->k, s->s, s->p, s->d, s->h, s->w, od, oh, ow,
+                               DS_CONV_ALGO_AUTO};
             g = tg;
         }
         double macs = (double)s->cin * s->cout * s->k * s->k * s->k *

@@ -1,0 +1,296 @@
+/* test_conv_winograd.c - Winograd F(2x2x2, 3x3x3) forward, backward-data and backward-weights
+ * (forced with DS_CONV_ALGO_WINOGRAD) on every kernel-3 stride-1 layer shape of the V-Net and the
+ * ResNet34-V-Net (width 16: 1 -> 16, 16, 32, 64, 128, 256 channels; deep levels at the
+ * Hippocampus patch's sizes, 32x48x32 / 2^level), odd sizes, planes of one voxel (partial tiles
+ * on every border), batch 2.
+ *
+ * References: the naive float64 convolution written from the definition (conv_ref.h, shares no
+ * code with the library), the reference float32 path of the library (direct or SGEMM), and
+ * central finite differences of L(x) = sum(dy * winograd_forward(x)) for the gradient. Prints the
+ * largest error of each layer shape and bounds it; results must be bit-identical for 1, 2, 3 and
+ * 8 threads.
+ *
+ * The bound. An output of the direct convolution is a sum of m = cin * 27 terms; float32 makes an
+ * error of at most about m^(1/2) 2^-24 of the sum S of their magnitudes (the reference path
+ * measured 2e-8 .. 2.3e-7 of S here). Winograd adds the terms in the transformed domain, where U
+ * has entries up to (3/2)^3 |w|, V up to 8 |x|, and the output transform adds 27 of the 64
+ * products: intermediate sums a few times S cancel, so the error relative to S grows by that few
+ * (measured here 1-4x the reference path's, at most 3.1e-7 of S; Barabasz et al. 2020 report 2-5x
+ * for F(2,3)). The test allows 1e-6 of S: 3x the largest measured, and still 1000x below what a
+ * wrong or missing term makes (about S / m >= 1e-3 here). For backward-weights S is the largest
+ * tap of the kernel's 27 (see check_case: Winograd mixes the taps of a kernel).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_test_util.h"
+#include "ds_tensor.h"
+#include "ds_test.h"
+#include "ds_threads.h"
+
+typedef struct wg_case {
+    const char *name;
+    int n, cin, cout, d, h, w;
+} wg_case;
+
+static const wg_case cases[] = {
+    {"vnet block_one 1->16 (odd)", 2, 1, 16, 9, 10, 11},
+    {"16->16 level 0 (odd)", 1, 16, 16, 9, 10, 11},
+    {"32->32 level 1 (Hippocampus /4)", 1, 32, 32, 8, 12, 8},
+    {"64->64 level 2 (Hippocampus)", 1, 64, 64, 8, 12, 8},
+    {"64->64 (Left Atrium level 4 size, odd)", 1, 64, 64, 7, 7, 5},
+    {"128->128 level 3 (Hippocampus)", 1, 128, 128, 4, 6, 4},
+    {"256->256 level 4 (Hippocampus)", 1, 256, 256, 2, 3, 2},
+    {"256->256 one-voxel planes", 1, 256, 256, 1, 3, 1},
+    {"16->16 1x1x1", 2, 16, 16, 1, 1, 1},
+    {"32->32 3x1x7", 1, 32, 32, 3, 1, 7},
+    {"16->16 1x5x4", 2, 16, 16, 1, 5, 4},
+    {"3->5 5x4x1", 1, 3, 5, 5, 4, 1},
+};
+
+#define WG_TOL 1e-6
+
+static void fill_uniform(double *d, float *f, int64_t n, uint64_t seed)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        f[i] = (float)conv_ref_uniform(&seed);
+        d[i] = f[i];
+    }
+}
+
+/* max over i of |got - want| / bound (bound: the sum of the magnitudes of element i's terms);
+ * want is wd (float64) or, when wd is NULL, wf (another float32 path). */
+static double worst(const float *got, const double *wd, const float *wf, const double *bound,
+                    int64_t n)
+{
+    double r = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        double want = wd ? wd[i] : (double)wf[i];
+        double e = fabs((double)got[i] - want) / (bound[i] + 1e-30);
+        r = e > r ? e : r;
+    }
+    return r;
+}
+
+typedef struct run_out {
+    ds_tensor *y, *dx;
+    float *dw;
+    ds_conv_paths paths;
+} run_out;
+
+/* Forward and backward-data of layer c (weight already set) with algo, at `threads` threads. */
+static void run(ds_ctx *ctx, ds_conv3d *c, ds_conv_algo algo, int threads, const ds_tensor *x,
+                const ds_tensor *dy, run_out *o)
+{
+    DS_CHECK_OK(ctx, ds_threads_set(ctx, threads));
+    c->algo = algo;
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &o->y, dy->n, dy->c, dy->d, dy->h, dy->w));
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &o->dx, x->n, x->c, x->d, x->h, x->w));
+    memset(o->dx->data, 0, (size_t)ds_tensor_numel(o->dx) * sizeof(float));
+    const size_t wbytes = (size_t)c->weight.numel * sizeof(float);
+    memset(c->weight.grad, 0, wbytes);
+    DS_CHECK_OK(ctx, ds_conv3d_forward(ctx, c, x, o->y));
+    DS_CHECK_OK(ctx, ds_conv3d_backward(ctx, c, x, dy, o->dx));
+    o->paths = c->paths;
+    o->dw = malloc(wbytes);
+    DS_CHECK(o->dw != NULL);
+    if (o->dw)
+        memcpy(o->dw, c->weight.grad, wbytes);
+}
+
+static void run_free(run_out *o)
+{
+    ds_tensor_free(o->y);
+    ds_tensor_free(o->dx);
+    free(o->dw);
+}
+
+static int same_bits(const ds_tensor *a, const ds_tensor *b)
+{
+    return memcmp(a->data, b->data, (size_t)ds_tensor_numel(a) * sizeof(float)) == 0;
+}
+
+/* L = sum(dy * y) in double, y the Winograd forward of x. */
+static double fd_loss(ds_ctx *ctx, ds_conv3d *c, const ds_tensor *x, const ds_tensor *dy,
+                      ds_tensor *y, double *mag)
+{
+    DS_CHECK_OK(ctx, ds_conv3d_forward(ctx, c, x, y));
+    double s = 0.0, m = 0.0;
+    for (int64_t i = 0; i < ds_tensor_numel(y); ++i) {
+        s += (double)dy->data[i] * y->data[i];
+        m += fabs((double)dy->data[i] * y->data[i]);
+    }
+    *mag = m;
+    return s;
+}
+
+/* Central differences of L on 16 entries of x spread over the volume (L is linear in x, so the
+ * step can be large: only float32 rounding of y, about 1e-7 of sum |dy y|, separates them). */
+static double check_fd(ds_ctx *ctx, ds_conv3d *c, ds_tensor *x, const ds_tensor *dy,
+                       const ds_tensor *dx)
+{
+    ds_tensor *y = NULL;
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &y, dy->n, dy->c, dy->d, dy->h, dy->w));
+    const int64_t n = ds_tensor_numel(x);
+    const double h = 0.5;
+    double worst_err = 0.0;
+    for (int s = 0; s < 16; ++s) {
+        int64_t i = (int64_t)((double)s * (double)(n - 1) / 15.0);
+        float keep = x->data[i];
+        double mp, mm;
+        x->data[i] = keep + (float)h;
+        double lp = fd_loss(ctx, c, x, dy, y, &mp);
+        x->data[i] = keep - (float)h;
+        double lm = fd_loss(ctx, c, x, dy, y, &mm);
+        x->data[i] = keep;
+        double fd = (lp - lm) / (2.0 * h), tol = 2e-7 * (mp + mm) / h + 1e-6 * fabs(fd);
+        double err = fabs(fd - (double)dx->data[i]);
+        DS_CHECK_MSG(err <= tol, "finite difference at x[%lld]: %.9g, backward-data %.9g",
+                     (long long)i, fd, (double)dx->data[i]);
+        worst_err = err / (tol + 1e-30) > worst_err ? err / (tol + 1e-30) : worst_err;
+    }
+    ds_tensor_free(y);
+    return worst_err;
+}
+
+static void check_case(ds_ctx *ctx, const wg_case *k)
+{
+    conv_ref_shape r = {0, k->n, k->cin, k->cout, 3, 1, 1, k->d, k->h, k->w, 0, 0, 0};
+    conv_ref_fill_out(&r);
+    const int64_t nx = conv_ref_in_numel(&r), ny = conv_ref_out_numel(&r);
+    const int64_t nw = conv_ref_w_numel(&r);
+    ds_conv3d c;
+    DS_CHECK_OK(ctx, ds_conv3d_init(ctx, &c, "wg", k->cin, k->cout, 3, 1, 1, 0));
+    ds_tensor *x = NULL, *dy = NULL;
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &x, k->n, k->cin, k->d, k->h, k->w));
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &dy, k->n, k->cout, r.od, r.oh, r.ow));
+    double *xd = malloc((size_t)nx * sizeof(double)), *wd = malloc((size_t)nw * sizeof(double));
+    double *dyd = malloc((size_t)ny * sizeof(double)), *yd = malloc((size_t)ny * sizeof(double));
+    double *dxd = malloc((size_t)nx * sizeof(double)), *dwd = malloc((size_t)nw * sizeof(double));
+    double *yb = malloc((size_t)ny * sizeof(double)), *dxb = malloc((size_t)nx * sizeof(double));
+    double *dwb = malloc((size_t)nw * sizeof(double));
+    DS_CHECK(xd && wd && dyd && yd && dxd && dwd && yb && dxb && dwb);
+    fill_uniform(xd, x->data, nx, 11);
+    fill_uniform(wd, c.weight.value, nw, 12);
+    fill_uniform(dyd, dy->data, ny, 13);
+    conv_ref_forward(&r, xd, wd, NULL, yd);
+    conv_ref_backward(&r, xd, wd, dyd, dxd, dwd, NULL);
+    /* term magnitudes: the same convolutions of |x|, |w|, |dy| */
+    for (int64_t i = 0; i < nx; ++i)
+        xd[i] = fabs(xd[i]);
+    for (int64_t i = 0; i < nw; ++i)
+        wd[i] = fabs(wd[i]);
+    for (int64_t i = 0; i < ny; ++i)
+        dyd[i] = fabs(dyd[i]);
+    conv_ref_forward(&r, xd, wd, NULL, yb);
+    conv_ref_backward(&r, xd, wd, dyd, dxb, dwb, NULL);
+    /* Winograd's backward-weights mixes the 27 taps of a kernel (dU[xi] holds terms of several
+     * taps, G^T dU G takes them apart by cancellation), so its error scales with the largest
+     * tap of the kernel, not with each tap: a corner tap of a 2x3x2 volume has 2 terms, the
+     * centre 12, and a tap outside a 1-voxel plane none. */
+    for (int64_t o = 0; o < nw; o += 27) {
+        double m = 0.0;
+        for (int q = 0; q < 27; ++q)
+            m = dwb[o + q] > m ? dwb[o + q] : m;
+        for (int q = 0; q < 27; ++q)
+            dwb[o + q] = m;
+    }
+
+    run_out ref = {0}, wg[4] = {{0}};
+    run(ctx, &c, DS_CONV_ALGO_REFERENCE, 2, x, dy, &ref);
+    static const int threads[4] = {1, 2, 3, 8};
+    for (int t = 0; t < 4; ++t)
+        run(ctx, &c, DS_CONV_ALGO_WINOGRAD, threads[t], x, dy, &wg[t]);
+    DS_CHECK_MSG(wg[0].paths.forward == DS_CONV_PATH_WINOGRAD &&
+                     wg[0].paths.backward_data == DS_CONV_PATH_WINOGRAD &&
+                     wg[0].paths.backward_weight == DS_CONV_PATH_WINOGRAD,
+                 "%s: ran %s / %s / %s, intended winograd everywhere", k->name,
+                 ds_conv_path_name(wg[0].paths.forward),
+                 ds_conv_path_name(wg[0].paths.backward_data),
+                 ds_conv_path_name(wg[0].paths.backward_weight));
+    for (int t = 1; t < 4; ++t)
+        DS_CHECK_MSG(same_bits(wg[0].y, wg[t].y) && same_bits(wg[0].dx, wg[t].dx) &&
+                         memcmp(wg[0].dw, wg[t].dw, (size_t)nw * sizeof(float)) == 0,
+                     "%s: %d threads differ from 1 thread", k->name, threads[t]);
+    double ef = worst(wg[0].y->data, yd, NULL, yb, ny);
+    double eb = worst(wg[0].dx->data, dxd, NULL, dxb, nx);
+    double rf = worst(ref.y->data, yd, NULL, yb, ny), rb = worst(ref.dx->data, dxd, NULL, dxb, nx);
+    double vf = worst(wg[0].y->data, NULL, ref.y->data, yb, ny);
+    double vb = worst(wg[0].dx->data, NULL, ref.dx->data, dxb, nx);
+    double ew = worst(wg[0].dw, dwd, NULL, dwb, nw), rw = worst(ref.dw, dwd, NULL, dwb, nw);
+    double fd = check_fd(ctx, &c, x, dy, wg[0].dx);
+    printf("  %-40s fwd %.2e (ref path %.2e, vs it %.2e)  bwd-data %.2e (ref path %.2e, vs it "
+           "%.2e)  bwd-weights %.2e (ref path %.2e)  fd %.2f of tol\n",
+           k->name, ef, rf, vf, eb, rb, vb, ew, rw, fd);
+    DS_CHECK_MSG(ef <= WG_TOL && eb <= WG_TOL && ew <= WG_TOL,
+                 "%s: error %.3g / %.3g / %.3g of the term magnitudes", k->name, ef, eb, ew);
+    DS_CHECK_MSG(vf <= 2 * WG_TOL && vb <= 2 * WG_TOL, "%s: %.3g / %.3g from the reference path",
+                 k->name, vf, vb);
+    run_free(&ref);
+    for (int t = 0; t < 4; ++t)
+        run_free(&wg[t]);
+    free(xd), free(wd), free(dyd), free(yd), free(dxd), free(dwd), free(yb), free(dxb), free(dwb);
+    ds_tensor_free(x);
+    ds_tensor_free(dy);
+    ds_conv3d_free(&c);
+}
+
+/* The rules (AUTO) are a fixed function of the shape: which kernels a few shapes must get. */
+static void check_rules(ds_ctx *ctx)
+{
+    static const struct {
+        int n, cin, cout, d, h, w;
+        ds_conv_path forward, weight;
+    } rule[] = {
+        {1, 16, 16, 1, 64, 64, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_DIRECT}, /* 16 ch, wide plane */
+        {1, 16, 16, 2, 8, 16, DS_CONV_PATH_DIRECT, DS_CONV_PATH_DIRECT},    /* 16 ch, small plane */
+        {2, 64, 64, 2, 4, 16, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 256 voxels */
+        {2, 64, 64, 2, 4, 8, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_GEMM}, /* 128: not for weights */
+        {1, 64, 64, 2, 4, 8, DS_CONV_PATH_GEMM_SPLIT_K, DS_CONV_PATH_GEMM}, /* 64: neither */
+        {1, 1, 16, 2, 8, 16, DS_CONV_PATH_DIRECT, DS_CONV_PATH_DIRECT},     /* one input channel */
+    };
+    DS_CHECK(strcmp(ds_conv_path_name(DS_CONV_PATH_WINOGRAD), "winograd") == 0);
+    const int direct = conv_test_direct_expected();
+    for (size_t i = 0; i < sizeof rule / sizeof rule[0]; ++i) {
+        ds_conv3d c;
+        ds_tensor *x = NULL, *y = NULL;
+        DS_CHECK_OK(ctx, ds_conv3d_init(ctx, &c, "rule", rule[i].cin, rule[i].cout, 3, 1, 1, 0));
+        DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &x, rule[i].n, rule[i].cin, rule[i].d, rule[i].h,
+                                         rule[i].w));
+        DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &y, rule[i].n, rule[i].cout, rule[i].d, rule[i].h,
+                                         rule[i].w));
+        DS_CHECK_OK(ctx, ds_conv3d_forward(ctx, &c, x, y));
+        DS_CHECK_OK(ctx, ds_conv3d_backward(ctx, &c, x, y, NULL));
+        /* without the direct kernels, what they would run is the lowered SGEMM */
+        ds_conv_path f = rule[i].forward, w = rule[i].weight;
+        if (!direct && f == DS_CONV_PATH_DIRECT)
+            f = DS_CONV_PATH_GEMM;
+        if (!direct && w == DS_CONV_PATH_DIRECT)
+            w = DS_CONV_PATH_GEMM;
+        printf("  rule %d->%d, %dx%dx%dx%d: forward %s, backward-weights %s\n", rule[i].cin,
+               rule[i].cout, rule[i].n, rule[i].d, rule[i].h, rule[i].w,
+               ds_conv_path_name(c.paths.forward), ds_conv_path_name(c.paths.backward_weight));
+        DS_CHECK_MSG(c.paths.forward == f && c.paths.backward_weight == w,
+                     "rule case %zu: ran %s / %s, intended %s / %s", i,
+                     ds_conv_path_name(c.paths.forward),
+                     ds_conv_path_name(c.paths.backward_weight), ds_conv_path_name(f),
+                     ds_conv_path_name(w));
+        ds_tensor_free(x);
+        ds_tensor_free(y);
+        ds_conv3d_free(&c);
+    }
+}
+
+int main(void)
+{
+    ds_ctx *ctx = NULL;
+    DS_CHECK(ds_ctx_create(&ctx) == DS_OK);
+    printf("largest error / sum of term magnitudes (float64 reference), tolerance %.0e:\n",
+           WG_TOL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+        check_case(ctx, &cases[i]);
+    check_rules(ctx);
+    ds_ctx_free(ctx);
+    return ds_test_finish("test_conv_winograd");
+}
