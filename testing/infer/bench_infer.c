@@ -37,6 +37,7 @@
 #include "ds_infer.h"
 #include "ds_io.h"
 #include "ds_threads.h"
+#include "ds_cli.h"
 
 #define HIPPOCAMPUS DS_SHARED_DIR "/data/Task04_Hippocampus/imagesTr/hippocampus_007.nii.gz"
 
@@ -385,6 +386,9 @@ static int study(const char *model_path)
 
 int main(int argc, char **argv)
 {
+    /* the kernels the modules run with (ds_cli.h), said on stderr beside the figures */
+    ds_cli_correct_blas_core(argv);
+    fprintf(stderr, "OpenBLAS kernels: %s\n", ds_blas_core());
     bench_args a = {argv[0], HIPPOCAMPUS, "/usr/bin/python3", 2, 1, 0, 16, 2, NULL, NULL, 0,
                     {{0}}, 0};
     if (argc == 7 && strcmp(argv[1], "--child") == 0)

@@ -12,6 +12,7 @@
 #include "ds_nets.h"
 #include "ds_optim.h"
 #include "ds_threads.h"
+#include "ds_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,9 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+    /* the kernels the modules run with (ds_cli.h), said on stderr beside the figures */
+    ds_cli_correct_blas_core(argv);
+    fprintf(stderr, "OpenBLAS kernels: %s\n", ds_blas_core());
     if (argc < 4) {
         fprintf(stderr, "usage: bench_nets vnet|resnet34_vnet|pair train|forward BATCH [D H W] "
                         "[REPEATS] [auto|reference|winograd]\n");

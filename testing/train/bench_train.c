@@ -10,6 +10,7 @@
 #include "ds_phantom.h"
 #include "ds_threads.h"
 #include "ds_train.h"
+#include "ds_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,9 @@ static int on_progress(void *user, const ds_train_progress *p)
 
 int main(int argc, char **argv)
 {
+    /* the kernels the modules run with (ds_cli.h), said on stderr beside the figures */
+    ds_cli_correct_blas_core(argv);
+    fprintf(stderr, "OpenBLAS kernels: %s\n", ds_blas_core());
     const char *mode = argc > 1 ? argv[1] : "dual";
     int width = argc > 2 ? atoi(argv[2]) : 16;
     int64_t patch[3] = {argc > 5 ? atoll(argv[3]) : 32, argc > 5 ? atoll(argv[4]) : 48,

@@ -18,6 +18,7 @@
 #include "ds_conv.h"
 #include "ds_tensor.h"
 #include "ds_threads.h"
+#include "ds_cli.h"
 
 static int use_cpu_clock;
 
@@ -72,6 +73,9 @@ static const shape shapes[] = {
 
 int main(int argc, char **argv)
 {
+    /* the kernels the modules run with (ds_cli.h), said on stderr beside the figures */
+    ds_cli_correct_blas_core(argv);
+    fprintf(stderr, "OpenBLAS kernels: %s\n", ds_blas_core());
     int threads = argc > 1 ? atoi(argv[1]) : 2, reps = argc > 2 ? atoi(argv[2]) : 5;
     int only = argc > 3 ? atoi(argv[3]) : -1, best = argc > 4 && strcmp(argv[4], "best") == 0;
     use_cpu_clock = argc > 4 && strcmp(argv[4], "cpu") == 0;

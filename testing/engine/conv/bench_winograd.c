@@ -22,6 +22,7 @@
 #include "ds_conv.h"
 #include "ds_tensor.h"
 #include "ds_threads.h"
+#include "ds_cli.h"
 
 static int use_cpu_clock, use_best;
 
@@ -93,6 +94,9 @@ static double time_one(ds_ctx *ctx, ds_conv_work *work, ds_conv_geom g, ds_conv_
 
 int main(int argc, char **argv)
 {
+    /* the kernels the modules run with (ds_cli.h), said on stderr beside the figures */
+    ds_cli_correct_blas_core(argv);
+    fprintf(stderr, "OpenBLAS kernels: %s\n", ds_blas_core());
     int threads = argc > 1 ? atoi(argv[1]) : 2, reps = argc > 2 ? atoi(argv[2]) : 3;
     int batch = argc > 3 ? atoi(argv[3]) : 2;
     use_best = argc > 4 && (strcmp(argv[4], "best") == 0 || strcmp(argv[4], "cpu") == 0);
