@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # test_demo.sh - scripts/demo.sh end to end on the demo cohort with a short schedule
-# (DS_DEMO_ITERATIONS=ITERS, the demo's width 4 and patch): every output exists, the summary
-# prints a Dice per class and suggested slices for each of the 4 held-out cases, the mean Dice of
-# each class over them is at least its floor, a rerun with 4 more iterations resumes from the
-# checkpoint (the log then holds iterations 1..ITERS+4 once each), and a missing cohort folder
-# fails with a message naming it.
-# Floors: measured with this schedule (see FLOOR_NOTE below), about half the measured means, so
-# that another machine's rounding or a harmless change in the trainer does not trip them, while a
-# demo that stops segmenting a class (mean 0, as the core was before the demo cohort's core was
-# made larger and brighter) does. Usage: test_demo.sh SOURCE_DIR BUILD_DIR
+# (DS_DEMO_ITERATIONS=ITERS, the demo's width 4 and patch): every output exists (the overlay
+# pictures now from DualSegSegment --overlay), the summary prints a Dice per class and suggested
+# slices for each of the 4 held-out cases, the mean Dice of each class over them is at least its
+# floor, a rerun with 4 more iterations resumes from the checkpoint (the log then holds
+# iterations 1..ITERS+4 once each), and a missing cohort folder fails with a message naming it.
+# Floors, from a measurement of this very test (2026-12-01, release build, 2 threads, load ~14 on
+# 2 shared cores; 51 s of training): structure Dice 0.752, 0.531, 0.862, 0.733 (mean 0.720), so
+# the floor is 0.35, about half, to survive another machine's rounding or a harmless change in the
+# trainer, while a demo that stops segmenting the structure fails. The core (class 2) is not
+# predicted at this schedule (Dice 0 in every case, and also after the demo's full 1000
+# iterations: the unlabelled terms' pseudo-labels never hold it), so its floor is 0: the check
+# only asks for a number; raise it when the demo learns the core. Usage: test_demo.sh SOURCE_DIR
+# BUILD_DIR
 set -uo pipefail
 src=$1
 ITERS=200
-FLOOR_STRUCTURE=0
+FLOOR_STRUCTURE=0.35
 FLOOR_CORE=0
-# FLOOR_NOTE: __NOTE__
 export DS_DEMO_BUILD_DIR=$2 DS_DEMO_SKIP_BUILD=1 DS_DEMO_ITERATIONS=$ITERS
 out=$(mktemp -d /tmp/ds_test_demo_XXXXXX)
 export DS_DEMO_OUT=$out
