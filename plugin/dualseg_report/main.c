@@ -3,8 +3,9 @@
  * montage of the slices to label next (ds_infer_rank_slices, captioned with index and score),
  * optionally the .vti for ParaView and the Slicer colour table of the entropy; for a trainer CSV
  * log, the training-curve PNG. The legend names the classes as the model file given with --model
- * does (DualSegTrain keeps the names of the cohort's dataset.json there), else "class k". Every file is written atomically (ds_render). The suggested
- * slices are printed on stdout as one line "slices: i1 i2 ..." so that scripts can show them.
+ * does (DualSegTrain keeps the names of the cohort's dataset.json there), else "class k". Every
+ * file is written atomically (ds_render). The suggested slices are printed on stdout as one
+ * line "slices: i1 i2 ..." so that scripts can show them.
  *
  * Usage: dualseg_report --image I --label L --entropy E [--overlay O.png] [--montage M.png]
  *                       [--slices N] [--vti V.vti] [--ctbl C.ctbl] [--title T] [--size W H]
