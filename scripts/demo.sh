@@ -5,9 +5,9 @@
 # Builds what is missing (scripts/build.sh release), writes the synthetic demo cohort
 # (dualseg_make_demo) unless COHORT_DIR is given, trains the dual network with DualSegTrain on a
 # short schedule (resumable: a rerun continues from the checkpoint), segments the held-out cases
-# (imagesTs) with DualSegSegment, evaluates them against labelsTs when present (DualSegEvaluate),
-# draws an overlay and a montage of the slices to label next per case and the training curve
-# (dualseg_report), and prints a summary. Every module's output goes to DS_DEMO_OUT/logs.
+# (imagesTs) one by one with DualSegSegment (maps and overlay picture), evaluates them against
+# labelsTs when present (DualSegEvaluate), draws a montage of the slices to label next per case
+# and the training curve (dualseg_report), and prints a summary. Every module's output goes to DS_DEMO_OUT/logs.
 #
 # Environment knobs (defaults: the measured ~10-minute schedule on 2 cores):
 #   DS_DEMO_OUT         output folder (demo_output in the checkout)
@@ -105,8 +105,18 @@ step "Training" train "$cli/DualSegTrain" --cohort "$cohort" --model "$model" \
   --threads "$threads" --returnparameterfile "$logs/train_returns.txt"
 resumed=$(awk -F' *= *' '$1 == "resumedFrom" { print $2 }' "$logs/train_returns.txt")
 [[ ${resumed:-0} != 0 ]] && echo "Training continued from the checkpoint at step $resumed"
-step "Segmenting" segment "$cli/DualSegSegment" "$model" --inputFolder "$cohort/imagesTs" \
-  --outputFolder "$seg" --folderFormat .nrrd --threads "$threads"
+# One DualSegSegment per held-out case: its maps and its overlay picture (the legend names the
+# classes as the model file does: the cohort's dataset.json "labels").
+case_id() { local id; id=$(basename "$1"); id=${id%%.*}; echo "${id%_0000}"; }
+images=("$cohort"/imagesTs/*)
+[[ -e ${images[0]} ]] || fail "$cohort/imagesTs holds no held-out case to segment"
+for ((i = 0; i < ${#images[@]}; ++i)); do
+  id=$(case_id "${images[i]}")
+  step "Segmenting $((i + 1))/${#images[@]}" "segment_$id" "$cli/DualSegSegment" "$model" \
+    --input "${images[i]}" --output "$seg/${id}_label.nrrd" --entropy "$seg/${id}_entropy.nrrd" \
+    --disagreement "$seg/${id}_disagreement.nrrd" --overlay "$pics/${id}_overlay.png" \
+    --threads "$threads"
+done
 
 metrics=
 if [[ -d $cohort/labelsTs ]]; then
@@ -134,14 +144,14 @@ echo "  label/entropy:  $seg/<case>_label.nrrd, <case>_entropy.nrrd, <case>_disa
 [[ -n $metrics ]] && echo "  metrics:        $metrics"
 echo "  pictures:       $pics/<case>_overlay.png, <case>_montage.png, <case>.vti"
 first=1
-for img in "$cohort"/imagesTs/*; do
-  id=$(basename "$img"); id=${id%.nii.gz}; id=${id%.nii}; id=${id%.nrrd}; id=${id%.mha}; id=${id%_0000}
+for img in "${images[@]}"; do
+  id=$(case_id "$img")
   extra=()
   ((first)) && extra=(--ctbl "$pics/entropy.ctbl")
   first=0
   slices=$("$bin/dualseg_report" --image "$img" --label "$seg/${id}_label.nrrd" \
-    --entropy "$seg/${id}_entropy.nrrd" --overlay "$pics/${id}_overlay.png" \
-    --montage "$pics/${id}_montage.png" --vti "$pics/${id}.vti" --title "$id" "${extra[@]}" \
+    --entropy "$seg/${id}_entropy.nrrd" --montage "$pics/${id}_montage.png" \
+    --vti "$pics/${id}.vti" --title "$id" --model "$model" "${extra[@]}" \
     2>>"$logs/report.log") || fail "drawing $id failed: $(tail -n 1 "$logs/report.log")"
   dice=
   if [[ -n $metrics ]]; then

@@ -41,6 +41,10 @@ typedef struct ds_cohort {
     int count;
     int labelled;       /* cases with a label */
     char *source;       /* the folder or CSV it was opened from */
+    char **class_names; /* layout (a): dataset.json "labels", the names of classes
+                           0..class_name_count-1 (an entry is NULL where a class is not named);
+                           NULL and 0 without names */
+    int class_name_count;
 } ds_cohort;
 
 /* Opens a cohort: a CSV file (c), or a folder in layout (a). */

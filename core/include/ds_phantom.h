@@ -2,7 +2,7 @@
  *
  * A phantom is a 3-D image with a label map: a textured background, `blobs` randomly placed,
  * sized and oriented ellipsoids of foreground class 1 (with K = 3, each blob holds an inner
- * ellipsoid of class 2, brighter), optional distractors (ellipsoids as bright as class 1 but
+ * ellipsoid of class 2, the core: same centre and orientation, smaller, brighter), optional distractors (ellipsoids as bright as class 1 but
  * labelled background, elongated into rods so that shape, not only intensity, tells them apart),
  * Gaussian noise and a smooth multiplicative bias field. Everything is drawn from the
  * DS_RNG_SYNTHETIC stream of `seed`, case `index` starting at its own position of the stream
@@ -30,10 +30,12 @@ typedef struct ds_phantom_options {
     float contrast;      /* foreground mean minus background mean (in noise-free units) */
     float noise;         /* standard deviation of the Gaussian noise */
     float bias;          /* amplitude of the bias field: intensities times 1 + bias * b(x) */
+    double core_scale;   /* K = 3: the core's semi-axes as a fraction of its blob's, (0, 1) */
+    float core_contrast; /* K = 3: the core's mean as a multiple of contrast */
 } ds_phantom_options;
 
 /* 32^3 voxels of 1 mm, K = 2, 2 blobs, no distractor, radii 0.12..0.25, contrast 1, noise 0.3,
- * bias 0.3. */
+ * bias 0.3; a core (K = 3) of half the blob's size, 1.6 times as bright. */
 void ds_phantom_options_init(ds_phantom_options *opt);
 
 /* Generates case `index` of the phantom cohort of `seed`: *image (scalar) and *label. */

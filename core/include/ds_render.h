@@ -48,7 +48,7 @@ typedef struct ds_render_options {
     float entropy_opacity;        /* opacity of the heat at entropy 1 (0..1) */
     const char *title;            /* top line (e.g. the case id); NULL: none */
     const char *const *class_names; /* names of classes 1..class_name_count for the legend;
-                                       NULL: "class k" */
+                                       NULL (the array or an entry) or "": "class k" */
     int class_name_count;
 } ds_render_options;
 

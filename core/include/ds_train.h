@@ -154,6 +154,10 @@ typedef struct ds_train_options {
     int resume;                  /* 1: continue from checkpoint_path when it exists */
     const char *warm_start_path; /* model file whose weights start the run (schedule restarts) */
     const char *log_path;        /* per-iteration CSV; NULL: none */
+    const char *const *class_names; /* names of classes 0..class_name_count-1 kept in the model
+                                       file (borrowed; NULL entries and classes beyond the count
+                                       stay unnamed; cut to DS_MODEL_NAME_CAP - 1 bytes) */
+    int class_name_count;
 
     const ds_train_data *validation; /* labelled held-out cases; NULL: none */
     int64_t validate_every;          /* iterations between validations */

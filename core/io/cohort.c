@@ -2,6 +2,7 @@
  * labels folders, CSV list. */
 #include "ds_cohort.h"
 #include "ds_io.h"
+#include "cohort_names.h"
 #include "io_internal.h"
 #include "json.h"
 
@@ -37,6 +38,9 @@ void ds_cohort_free(ds_cohort *c)
         free(c->cases[i].image_path);
         free(c->cases[i].label_path);
     }
+    for (int k = 0; k < c->class_name_count; ++k)
+        free(c->class_names[k]);
+    free(c->class_names);
     free(c->cases);
     free(c->source);
     free(c);
@@ -433,6 +437,8 @@ ds_status ds_cohort_open_decathlon(ds_ctx *ctx, const char *dir, ds_cohort **out
                 st = ds_fail(ctx, DS_ERR_FORMAT, "%s: \"training\" / \"test\" is not a list",
                              json_path);
         }
+        if (st == DS_OK)
+            st = ds_cohort_read_class_names(ctx, c, ds_json_get(root, "labels"), json_path);
     }
     if (st == DS_OK && training) {
         for (size_t i = 0; st == DS_OK && i < training->count; ++i)

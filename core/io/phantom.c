@@ -7,7 +7,8 @@
 
 void ds_phantom_options_init(ds_phantom_options *opt)
 {
-    *opt = (ds_phantom_options){{32, 32, 32}, {1, 1, 1}, 2, 2, 0, 0.12, 0.25, 1.0f, 0.3f, 0.3f};
+    *opt = (ds_phantom_options){{32, 32, 32}, {1, 1, 1}, 2, 2, 0, 0.12, 0.25, 1.0f, 0.3f, 0.3f,
+                                0.5, 1.6f};
 }
 
 typedef struct ellipsoid {
@@ -72,6 +73,9 @@ static ds_status check(ds_ctx *ctx, const ds_phantom_options *o)
         !(o->noise >= 0) || !(o->bias >= 0 && o->bias < 1) || !isfinite(o->contrast))
         return ds_fail(ctx, DS_ERR_ARG, "phantom: radii %g..%g (0..0.5), noise %g, bias %g (0..1)",
                        o->radius_min, o->radius_max, o->noise, o->bias);
+    if (!(o->core_scale > 0 && o->core_scale < 1) || !isfinite(o->core_contrast))
+        return ds_fail(ctx, DS_ERR_ARG, "phantom: core scale %g (0..1), core contrast %g",
+                       o->core_scale, (double)o->core_contrast);
     return DS_OK;
 }
 
@@ -112,8 +116,9 @@ static void draw_shapes(const ds_phantom_options *o, ds_rng *rng, float *img, ui
                     value = o->contrast;
                     label = (uint16_t)kinds[s];
                     if (kinds[s] && o->classes == 3 &&
-                        inside(&shapes[s], (double)x, (double)y, (double)z, 0.5) <= 1.0) {
-                        value = 1.6f * o->contrast;
+                        inside(&shapes[s], (double)x, (double)y, (double)z,
+                               o->core_scale) <= 1.0) {
+                        value = o->core_contrast * o->contrast;
                         label = 2;
                     }
                 }

@@ -205,7 +205,8 @@ int side_band_width(int w, int font)
 
 static std::string class_name(const ds_render_options *o, int k)
 {
-    if (o->class_names && k <= o->class_name_count && o->class_names[k - 1])
+    if (o->class_names && k <= o->class_name_count && o->class_names[k - 1] &&
+        o->class_names[k - 1][0])
         return o->class_names[k - 1];
     return "class " + std::to_string(k);
 }

@@ -13,6 +13,19 @@ static int file_exists(const char *path)
     return path && stat(path, &s) == 0;
 }
 
+/* Copies at most cap - 1 bytes of name, never cutting a UTF-8 sequence. */
+static void copy_name(char *dst, size_t cap, const char *name)
+{
+    size_t n = strlen(name);
+    if (n > cap - 1) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+            --n; /* name[n] continues a sequence: cut before the sequence starts */
+    }
+    memcpy(dst, name, n);
+    dst[n] = '\0';
+}
+
 static void fill_meta(const ds_train_options *opt, const ds_train_data *data, ds_model_meta *m)
 {
     memset(m, 0, sizeof *m);
@@ -27,6 +40,9 @@ static void fill_meta(const ds_train_options *opt, const ds_train_data *data, ds
         m->spacing[a] = lo->target_spacing[a];
     }
     m->seed = opt->seed;
+    for (int k = 0; k < m->classes && k < opt->class_name_count && opt->class_names; ++k)
+        if (opt->class_names[k])
+            copy_name(m->class_names[k], DS_MODEL_NAME_CAP, opt->class_names[k]);
 }
 
 /* The model file's networks must be those the options ask for. */

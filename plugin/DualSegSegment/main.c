@@ -1,7 +1,7 @@
 /* DualSegSegment - segments one volume or a folder of volumes with a DualSeg model, writes the
- * label map and the uncertainty maps, and suggests what to label next (the slices of one volume,
- * the cases of a folder), as a Slicer CLI module. Every parameter is declared in
- * xml/DualSegSegment.xml; this file asks for them by name. */
+ * label map, the uncertainty maps and (one volume) an overlay picture, and suggests what to label
+ * next (the slices of one volume, the cases of a folder), as a Slicer CLI module. Every parameter
+ * is declared in xml/DualSegSegment.xml; this file asks for them by name. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "ds_cli.h"
 #include "ds_infer.h"
 #include "ds_io.h"
+#include "ds_render.h"
 #include "ds_threads.h"
 
 /* Maps one case's inference progress into its share [from, from + span] of the whole run. */
@@ -98,6 +99,23 @@ static ds_status annotated_flags(ds_ctx *ctx, const ds_cli *cli, const ds_volume
     return st;
 }
 
+/* The overlay PNG (ds_render_overlay) of one volume, its legend naming the classes as the model
+ * file does ("class k" where it names none). */
+static ds_status write_overlay(ds_ctx *ctx, const ds_cli *cli, const ds_model *model,
+                               const ds_volume *image, const ds_infer_result *r, const char *id)
+{
+    const char *names[DS_NET_MAX_CLASSES];
+    ds_render_options ro;
+    ds_render_options_init(&ro);
+    for (int k = 1; k < model->meta.classes; ++k)
+        names[k - 1] = model->meta.class_names[k];
+    ro.class_names = names;
+    ro.class_name_count = model->meta.classes - 1;
+    ro.title = id;
+    return ds_render_overlay(ctx, image, r->label, r->entropy, NULL, &ro,
+                             ds_cli_get_string(cli, "outputOverlay"));
+}
+
 /* One volume: the maps at the paths given, the slices to label next. */
 static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
                              ds_infer_options *opt)
@@ -112,7 +130,6 @@ static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
     ds_status st = ds_io_read_image(ctx, input, &image);
     if (st == DS_OK)
         st = name_input(ctx, ds_infer_model(ctx, model, image, opt, &r), input);
-    ds_volume_free(image);
     ds_cli_progress(cli, 0.9, "Writing the results");
     if (st == DS_OK)
         st = ds_io_write(ctx, r.label, ds_cli_get_string(cli, "outputLabel"), 1);
@@ -122,6 +139,9 @@ static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
         st = ds_io_write(ctx, r.disagreement, ds_cli_get_string(cli, "outputDisagreement"), 0);
     char id[256];
     case_id(input, id, sizeof id);
+    if (st == DS_OK && ds_cli_has_value(cli, "outputOverlay"))
+        st = write_overlay(ctx, cli, model, image, &r, id);
+    ds_volume_free(image);
     if (st == DS_OK && opt->probabilities)
         st = ds_infer_write(ctx, &r, DS_INFER_OUT_PROBABILITIES,
                             ds_cli_get_string(cli, "probabilityFolder"), id, ".nrrd");
@@ -272,7 +292,8 @@ static int check_arguments(ds_cli *cli)
         return ds_cli_usage_error(cli, "--%s needs --%s", ds_cli_longflag(cli, "inputFolder"),
                                   ds_cli_longflag(cli, "outputFolder"));
     if (folder && (ds_cli_has_value(cli, "outputLabel") || ds_cli_has_value(cli, "outputEntropy") ||
-                   ds_cli_has_value(cli, "outputDisagreement")))
+                   ds_cli_has_value(cli, "outputDisagreement") ||
+                   ds_cli_has_value(cli, "outputOverlay")))
         return ds_cli_usage_error(cli, "a folder's maps go to --%s, not to single files",
                                   ds_cli_longflag(cli, "outputFolder"));
     if (folder && ds_cli_has_value(cli, "annotatedLabel"))

@@ -63,6 +63,16 @@ void train_sources_free(train_sources *s)
     memset(s, 0, sizeof *s);
 }
 
+void train_sources_class_names(const train_sources *s, const char *const **names, int *count)
+{
+    *names = NULL;
+    *count = 0;
+    for (int i = 0; i < s->count && !*count; ++i) {
+        *names = (const char *const *)s->cohorts[i]->class_names;
+        *count = s->cohorts[i]->class_name_count;
+    }
+}
+
 ds_status train_sources_count_classes(ds_ctx *ctx, const train_sources *s, int ignore_label,
                                       int *classes)
 {

@@ -185,7 +185,7 @@ static ds_status run(ds_ctx *ctx, ds_cli *cli, train_heartbeat *h, const char *c
     ds_train_data *data = NULL;
     if (st == DS_OK)
         st = train_sources_load(ctx, cli, h, &src, &lo, LOAD_SHARE, &data);
-    train_sources_free(&src);
+    train_sources_class_names(&src, &opt.class_names, &opt.class_name_count); /* src outlives opt */
     ds_model *model = NULL;
     ds_train_result res;
     int64_t resumed_from = -1;
@@ -197,6 +197,7 @@ static ds_status run(ds_ctx *ctx, ds_cli *cli, train_heartbeat *h, const char *c
         report(cli, &opt, &res, resumed_from, now_seconds() - t0);
     ds_model_free(model);
     ds_train_data_free(data);
+    train_sources_free(&src);
     return st;
 }
 

@@ -28,6 +28,10 @@ void train_sources_free(train_sources *s);
 ds_status train_sources_count_classes(ds_ctx *ctx, const train_sources *s, int ignore_label,
                                       int *classes);
 
+/* The class names of the first source that has them (a cohort's dataset.json "labels"), borrowed
+ * from s; NULL and 0 when none has. */
+void train_sources_class_names(const train_sources *s, const char *const **names, int *count);
+
 /* Loads every case with opt into a new training set, reporting progress over [0, share]. */
 ds_status train_sources_load(ds_ctx *ctx, ds_cli *cli, train_heartbeat *h,
                              const train_sources *s, const ds_load_options *opt, double share,

@@ -1,7 +1,7 @@
 /* dualseg_make_demo - writes the synthetic demo cohort: 3-D phantoms with K = 3 (a structure
- * with a brighter core, ds_phantom.h) of varying shape, contrast, noise and bias, in the Medical
- * Segmentation Decathlon layout with NRRD files, so that it is also a worked example of the input
- * format:
+ * with a brighter core, ds_phantom.h; --core sets its size and brightness) of varying shape,
+ * contrast, noise and bias, in the Medical Segmentation Decathlon layout with NRRD files,
+ * so that it is also a worked example of the input format:
  *   dataset.json  "training": labelled cases (image + label) then unlabelled ones (label null),
  *                 "test": the held-out images
  *   imagesTr/ labelsTr/  training images; labels annotated on every `every`-th axial slice only,
@@ -10,7 +10,9 @@
  * Everything follows from the seed: the same seed writes the same bytes.
  *
  * Usage: dualseg_make_demo OUT_DIR [--seed S] [--labelled N] [--unlabelled N] [--test N]
- *                                  [--size X Y Z] [--every N]
+ *                                  [--size X Y Z] [--every N] [--core SCALE CONTRAST]
+ *   --core: the core's semi-axes as a fraction of its blob's (0.5) and its brightness as a
+ *   multiple of the structure's contrast (1.6), ds_phantom_options' core_scale / core_contrast.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@ typedef struct demo_options {
     unsigned long long seed;
     int labelled, unlabelled, test, every;
     int64_t size[3];
+    double core_scale, core_contrast;
 } demo_options;
 
 static int parse_int(const char *s, long lo, long hi, long *out)
@@ -42,7 +45,7 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 
 static int parse_args(int argc, char **argv, demo_options *o)
 {
-    *o = (demo_options){NULL, 1, 4, 12, 4, 3, {48, 48, 32}};
+    *o = (demo_options){NULL, 1, 4, 12, 4, 3, {48, 48, 32}, 0.5, 1.6};
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         long v[3];
@@ -67,6 +70,11 @@ static int parse_args(int argc, char **argv, demo_options *o)
                 ok = parse_int(argv[++i], 16, 512, &v[k]);
             for (int k = 0; k < 3 && ok; ++k)
                 o->size[k] = v[k];
+        } else if (strcmp(a, "--core") == 0 && i + 2 < argc) {
+            o->core_scale = strtod(argv[++i], &end);
+            ok = *end == '\0' && o->core_scale > 0 && o->core_scale < 1;
+            o->core_contrast = strtod(argv[++i], &end);
+            ok = ok && *end == '\0' && o->core_contrast > 0 && o->core_contrast <= 100;
         } else if (a[0] != '-' && a[0] && !o->out)
             o->out = a;
         else
@@ -78,7 +86,8 @@ static int parse_args(int argc, char **argv, demo_options *o)
     }
     if (!o->out)
         fprintf(stderr, "usage: dualseg_make_demo OUT_DIR [--seed S] [--labelled N] "
-                        "[--unlabelled N] [--test N] [--size X Y Z] [--every N]\n");
+                        "[--unlabelled N] [--test N] [--size X Y Z] [--every N] "
+                        "[--core SCALE CONTRAST]\n");
     return o->out != NULL;
 }
 
@@ -97,6 +106,8 @@ static void case_options(const demo_options *d, uint32_t index, ds_phantom_optio
     p->contrast = 0.8f + 0.15f * (float)(index % 4);
     p->noise = 0.2f + 0.05f * (float)(index % 3);
     p->bias = 0.15f + 0.1f * (float)(index % 3);
+    p->core_scale = d->core_scale;
+    p->core_contrast = (float)d->core_contrast;
 }
 
 static int mkdirs(const char *out)

@@ -4,13 +4,15 @@
  * optionally the .vti for ParaView and the Slicer colour table of the entropy; for a trainer CSV
  * log, the training-curve PNG; for a small CSV table of results, a line plot (one line per
  * column against the --x column). --at i,j,... draws those slices in the montage (the ones a
- * caller already chose, e.g. DualSegSegment's suggestions) instead of ranking its own. Every
- * file is written atomically (ds_render). The suggested
- * slices are printed on stdout as one line "slices: i1 i2 ..." so that scripts can show them.
+ * caller already chose, e.g. DualSegSegment's suggestions) instead of ranking its own. The legend
+ * names the classes as the model file given with --model does (DualSegTrain keeps the names of
+ * the cohort's dataset.json there), else "class k". Every file is written atomically
+ * (ds_render). The suggested slices are printed on stdout as one line "slices: i1 i2 ..." so that
+ * scripts can show them.
  *
  * Usage: dualseg_report --image I --label L --entropy E [--overlay O.png] [--montage M.png]
  *                       [--slices N | --at i,j,...] [--vti V.vti] [--ctbl C.ctbl] [--title T]
- *                       [--size W H]
+ *                       [--size W H] [--model M.dsm]
  *        dualseg_report --log LOG.csv --curve C.png [--title T] [--size W H]
  *        dualseg_report --table T.csv --plot P.png --x COLUMN [--ylabel Y] [--title T]
  *                       [--size W H]
@@ -22,12 +24,13 @@
 
 #include "ds_infer.h"
 #include "ds_io.h"
+#include "ds_model.h"
 #include "ds_render.h"
 
 #define MAX_SLICES 64
 
 typedef struct report_args {
-    const char *image, *label, *entropy, *overlay, *montage, *vti, *ctbl, *title;
+    const char *image, *label, *entropy, *overlay, *montage, *vti, *ctbl, *title, *model;
     const char *log, *curve, *table, *plot, *x, *ylabel, *at;
     int slices;
     int size[2]; /* 0 0: ds_render's defaults */
@@ -36,6 +39,7 @@ typedef struct report_args {
 static const char *const usage =
     "usage: dualseg_report --image I --label L --entropy E [--overlay O.png] [--montage M.png]\n"
     "                      [--slices N] [--vti V.vti] [--ctbl C.ctbl] [--title T] [--size W H]\n"
+    "                      [--model M.dsm]\n"
     "       dualseg_report --log LOG.csv --curve C.png [--title T] [--size W H]\n"
     "       dualseg_report --table T.csv --plot P.png --x COLUMN [--ylabel Y] [--title T]\n"
     "                      [--size W H]\n";
@@ -45,10 +49,10 @@ static const char **flag_slot(report_args *a, const char *flag)
     static const char *const names[] = {"--image", "--label", "--entropy", "--overlay",
                                         "--montage", "--vti", "--ctbl", "--title",
                                         "--log", "--curve", "--table", "--plot", "--x",
-                                        "--ylabel", "--at"};
+                                        "--ylabel", "--at", "--model"};
     const char **slots[] = {&a->image, &a->label, &a->entropy, &a->overlay, &a->montage,
                             &a->vti, &a->ctbl, &a->title, &a->log, &a->curve, &a->table,
-                            &a->plot, &a->x, &a->ylabel, &a->at};
+                            &a->plot, &a->x, &a->ylabel, &a->at, &a->model};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i)
         if (strcmp(flag, names[i]) == 0)
             return slots[i];
@@ -213,6 +217,20 @@ static ds_status draw_curve(ds_ctx *ctx, const report_args *a, ds_render_options
     return st;
 }
 
+/* The legend's names of classes 1.. from the model file's metadata (an unnamed class stays "").
+ * names must hold DS_NET_MAX_CLASSES - 1 strings of DS_MODEL_NAME_CAP bytes. */
+static ds_status model_names(ds_ctx *ctx, const char *path, char (*names)[DS_MODEL_NAME_CAP],
+                             int *count)
+{
+    ds_model *m = NULL;
+    DS_TRY(name_input(ctx, ds_model_load(ctx, &m, path), path));
+    *count = m->meta.classes - 1;
+    for (int k = 1; k < m->meta.classes; ++k)
+        memcpy(names[k - 1], m->meta.class_names[k], DS_MODEL_NAME_CAP);
+    ds_model_free(m);
+    return DS_OK;
+}
+
 int main(int argc, char **argv)
 {
     report_args a;
@@ -225,17 +243,21 @@ int main(int argc, char **argv)
     }
     ds_render_options ro;
     ds_render_options_init(&ro);
-    static const char *const names[] = {"structure", "core"};
-    ro.class_names = names;
-    ro.class_name_count = 2;
+    char names[DS_NET_MAX_CLASSES - 1][DS_MODEL_NAME_CAP] = {{0}};
+    const char *name_ptr[DS_NET_MAX_CLASSES - 1];
+    for (int k = 0; k < DS_NET_MAX_CLASSES - 1; ++k)
+        name_ptr[k] = names[k];
+    ro.class_names = name_ptr;
     ro.title = a.title;
     if (a.size[0]) {
         ro.width = a.size[0];
         ro.height = a.size[1];
     }
-    ds_status st = a.log     ? draw_curve(ctx, &a, &ro)
-                 : a.table ? draw_plot(ctx, &a, &ro)
-                           : draw_case(ctx, &a, &ro);
+    ds_status st = a.model ? model_names(ctx, a.model, names, &ro.class_name_count) : DS_OK;
+    if (st == DS_OK)
+        st = a.log     ? draw_curve(ctx, &a, &ro)
+           : a.table ? draw_plot(ctx, &a, &ro)
+                     : draw_case(ctx, &a, &ro);
     if (st != DS_OK)
         fprintf(stderr, "dualseg_report: %s\n", ds_ctx_message(ctx));
     ds_ctx_free(ctx);

@@ -7,7 +7,8 @@
  * run cut into stretches by time, and a run killed with SIGKILL and run again, must both give the
  * weights of one uninterrupted run; the model files are read back with ds_model_load. Also: --xml
  * exact; progress monotone in [0, 1]; wrong arguments and failed runs exit non-zero with one line
- * and write nothing; an existing model file survives a failed run. */
+ * and write nothing; an existing model file survives a failed run; a cohort's dataset.json
+ * "labels" names reach the model file. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,6 +115,11 @@ static void test_gui_and_batch(void)
 
     char *cohort = path_in("cohort"), *single = path_in("single.dsm");
     cli_write_cohort(g_ctx, cohort, 2, 1);
+    /* class names from dataset.json "labels" go into the model file (no list: the folders) */
+    FILE *json = fopen(path_in("cohort/dataset.json"), "w");
+    DS_CHECK(json && fputs("{\"labels\": {\"0\": \"background\", \"1\": \"blob\"}}", json) >= 0);
+    if (json)
+        fclose(json);
     char *ret2 = path_in("ret_single.txt");
     char *extra2[] = {"--returnparameterfile", ret2, "--cohort", cohort, "--pair", "single",
                       "--model", single, "--iterations", "3", "--normalisation", "zscore", NULL};
@@ -124,6 +130,9 @@ static void test_gui_and_batch(void)
     DS_CHECK(cli_read_return(ret2, "totalLoss", v, 16) == 1 && isfinite(v[0]));
     m = load(single);
     DS_CHECK(m && m->net_count == 1 && m->meta.iteration == 3);
+    DS_CHECK_MSG(m && strcmp(m->meta.class_names[0], "background") == 0 &&
+                 strcmp(m->meta.class_names[1], "blob") == 0, "class names '%s', '%s'",
+                 m ? m->meta.class_names[0] : "", m ? m->meta.class_names[1] : "");
     ds_model_free(m);
 
     /* the CSV list (paths relative to it; the third case unlabelled), two V-Nets */

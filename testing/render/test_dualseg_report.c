@@ -1,9 +1,10 @@
 /* test_dualseg_report.c - the report tool (plugin/dualseg_report) on small generated files: a
  * 40 x 36 x 24 image with a box of label 1 and an entropy that is high on the box's rim, and a
  * four-row trainer log. The overlay and montage PNGs come out at the default 1200 x 520 and the
- * curve at the --size asked for, 640 x 480 (read back with ds_render_read_png), the .vti and the colour table exist,
- * the printed suggested slices lie inside the box (z 8..15, where the entropy is), and a missing
- * input fails with exit status 1, a one-line message naming it and no output written.
+ * curve at the --size asked for, 640 x 480 (read back with ds_render_read_png), the .vti and the
+ * colour table exist, the printed suggested slices lie inside the box (z 8..15, where the entropy
+ * is), and a missing input (or --model file) fails with exit status 1, a one-line message naming
+ * it and no output written.
  * argv[1]: the tool's path. */
 #include "ds_io.h"
 #include "ds_render.h"
@@ -138,6 +139,14 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --log none.csv --curve c2.png 2> err.txt",
              dir, argv[1]);
     DS_CHECK(exit_status(cmd) == 1 && !exists("c2.png"));
+    /* a model file for the legend that does not exist: status 1, its name, nothing written */
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --image img.nrrd --label lab.nrrd --entropy "
+             "ent.nrrd --overlay o3.png --model nomodel.dsm 2> err.txt", dir, argv[1]);
+    DS_CHECK(exit_status(cmd) == 1 && !exists("o3.png"));
+    f = fopen(p, "r");
+    DS_CHECK(f && fgets(err, sizeof err, f) && strstr(err, "nomodel.dsm"));
+    if (f)
+        fclose(f);
     snprintf(cmd, sizeof cmd, "'%s' --image a 2> /dev/null", argv[1]);
     DS_CHECK(exit_status(cmd) == 2); /* an incomplete command line */
 
