@@ -2,12 +2,13 @@
  * patch 16^3, 300 iterations, lr 0.05; Dice from ds_metrics, medpy's definition, on six 32^3
  * held-out phantoms per seed, the dual pair's softmax averaged), against the supervised-only
  * baseline (one V-Net, CE + Dice, the same labelled case, the same iterations):
- * (a) one site, seed 0: the dual method reaches Dice >= 0.8 (measured 0.834; supervised 0.813);
+ * (a) one site, seed 0: the dual method reaches Dice >= 0.8 (measured 0.838; supervised 0.791);
  * (b) a shifted site (the labelled case from site A, the unlabelled and held-out ones with
- *     contrast 0.75 instead of 1, bias 0.7 instead of 0.5, noise 0.5): the dual method beats
- *     the baseline on EVERY one of SEEDS seeds (new cohort and training seed each) by MIN_GAIN,
- *     a paired comparison, so no single lucky seed carries it. It does NOT reach 0.8 there
- *     (mean 0.72).
+ *     contrast 0.75 instead of 1, bias 0.7 instead of 0.5, noise 0.5), SEEDS seeds (new cohort
+ *     and training seed each): the dual method keeps a mean Dice >= MIN_SHIFTED_DICE and is on no
+ *     seed worse than the baseline by more than MAX_LOSS. That is a guard against the method
+ *     collapsing or hurting, NOT the claim that it beats the baseline: that claim is not
+ *     established at CI size (issue 10 stays open on it), as the measurements below show.
  *
  * Measured (explore_phantom seeds=N key=value..., release, one thread; gain = dual - supervised
  * mean held-out Dice per seed):
@@ -17,10 +18,13 @@
  *   shift 1, noise 0.9: +0.060 (dual 0.53); shift 1, noise 0.5: +0.101 (dual 0.56)
  *   shift 0.6, noise 0.7: +0.059 (dual 0.74); the same with 2 labelled: -0.041
  *   shift 0.5, noise 0.6: +0.061 +0.017 -0.023 (mean +0.018, sd 0.042; dual mean 0.69)
- *   shift 0.5, noise 0.5 (this test): +0.155 +0.085 +0.730 (dual 0.796 0.647 0.730; the
- *     baseline segments nothing on seed 2's shifted cases): smallest gain 0.085, hence 0.03
- * So: unlabelled data helps here when it carries the distribution shift the labelled case lacks;
- * within one site and with partial slices it did not, at this CI size.
+ *   shift 0.5, noise 0.5 (this test), engine of 2026-12-01 morning: +0.155 +0.085 +0.730 (the
+ *     baseline segmented nothing on seed 2's shifted cases); after the backward reductions were
+ *     re-partitioned for many threads (rounding-level changes only): +0.112 -0.018 -0.041 (dual
+ *     0.808 0.620 0.721, mean 0.716; baseline 0.696 0.638 0.762). The per-seed gain of the old
+ *     test (>= 0.03 on every seed) was carried by a baseline collapse, not by the method.
+ * So: within one site, and with a shifted site once the baseline does not collapse, the dual
+ * method matches the supervised baseline at this size; it does not beat it reliably.
  *
  * usage: test_train_phantom, or test_train_phantom smoke (the sanitizer build's variant: the
  * same code path for a few iterations and one seed, checked for memory errors and sane outputs) */
@@ -32,7 +36,8 @@
 #include <string.h>
 
 enum { SEEDS = 3 };
-static const double MIN_GAIN = 0.03;
+/* from the second measurement above: dual mean 0.716, worst per-seed gain -0.041 */
+static const double MIN_SHIFTED_DICE = 0.6, MAX_LOSS = 0.08;
 static const float SHIFT = 0.5f, NOISE = 0.5f;
 
 int main(int argc, char **argv)
@@ -58,6 +63,7 @@ int main(int argc, char **argv)
     if (smoke)
         s.iterations = 12;
     const int seeds = smoke ? 1 : SEEDS;
+    double dual_sum = 0;
     for (int k = 0; k < seeds; ++k) {
         phantom_result d, b;
         phantom_study_seed(ctx, &s, k, &d, &b);
@@ -66,9 +72,13 @@ int main(int argc, char **argv)
         if (smoke)
             DS_CHECK(d.mean >= 0 && d.mean <= 1 && b.mean >= 0 && b.mean <= 1);
         else
-            DS_CHECK_MSG(d.mean - b.mean >= MIN_GAIN, "shifted, seed %d: dual %.4f - "
-                         "supervised-only %.4f < %.3f", k, d.mean, b.mean, MIN_GAIN);
+            DS_CHECK_MSG(d.mean - b.mean >= -MAX_LOSS, "shifted, seed %d: dual %.4f is worse "
+                         "than supervised-only %.4f by more than %.2f", k, d.mean, b.mean, MAX_LOSS);
+        dual_sum += d.mean;
     }
+    if (!smoke)
+        DS_CHECK_MSG(dual_sum / seeds >= MIN_SHIFTED_DICE, "shifted: dual mean Dice %.4f < %.2f",
+                     dual_sum / seeds, MIN_SHIFTED_DICE);
     if (smoke)
         DS_CHECK(d0.mean >= 0 && d0.mean <= 1 && b0.mean >= 0 && b0.mean <= 1);
     else
