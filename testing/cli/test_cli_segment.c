@@ -23,14 +23,7 @@
 static char g_tmp[256];
 static ds_ctx *g_ctx;
 
-static char *path_in(const char *name)
-{
-    static char buf[64][512];
-    static int next;
-    char *p = buf[next++ % 64];
-    snprintf(p, 512, "%s/%s", g_tmp, name);
-    return p;
-}
+static char *path_in(const char *name) { return cli_path(g_tmp, name); }
 
 /* Runs the module: extra (NULL-terminated) after the standard arguments, the model last. */
 static void run_module(char **extra, const char *model, cli_result *r)

@@ -26,14 +26,7 @@
 static char g_tmp[256];
 static ds_ctx *g_ctx;
 
-static char *path_in(const char *name)
-{
-    static char buf[64][512];
-    static int next;
-    char *p = buf[next++ % 64];
-    snprintf(p, 512, "%s/%s", g_tmp, name);
-    return p;
-}
+static char *path_in(const char *name) { return cli_path(g_tmp, name); }
 
 /* argv = common options + extra (NULL-terminated) into out (cap 64). One thread: OpenMP's
  * threads spin and crawl when the test machine is oversubscribed (7 s an iteration against
