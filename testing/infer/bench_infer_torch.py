@@ -10,7 +10,7 @@ float32 accumulation), the same maps (entropy, disagreement), on the same image.
                                                          112,112,80, K = 2
   bench_infer_torch.py volume:XxYxZ THREADS BATCH       a phantom of that size, patch 112,112,80
                                                          (a smaller volume is padded), K = 2
-Prints "RESULT seconds=<s> windows=<n>" (the median of 3 timed runs after a warm-up for
+Prints "RESULT seconds=<s> cpu_s=<process CPU s> windows=<n>" (the median of 3 timed runs after a warm-up for
 hippocampus, one run for la, as bench_infer does).
 """
 import os
@@ -66,14 +66,16 @@ def main():
     if case == "hippocampus":
         run()
         runs = 3
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         run()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     size = image.shape[::-1]
     windows = np.prod([len(steps(max(s, p), p, p // 2)) for s, p in zip(size, patch)])
-    print(f"RESULT seconds={statistics.median(times):.3f} windows={windows}", flush=True)
+    print(f"RESULT seconds={statistics.median(times):.3f} cpu_s={statistics.median(cpu):.3f} "
+          f"windows={windows}", flush=True)
 
 
 if __name__ == "__main__":

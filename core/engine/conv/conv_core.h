@@ -114,6 +114,16 @@ int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads);
 ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                    const float *x, const float *w, const float *bias, float beta,
                                    float *y);
+/* The Winograd forward's 64 products M[xi] (cout x ld) = U[xi] (cout x cin) V[xi] (cin x ld), ld
+ * a multiple of 8, in one build of the loops: for a test that the builds agree. Returns 0 (m
+ * untouched) when that build cannot run on this CPU. */
+typedef enum ds_wino_build {
+    DS_WINO_BUILD_PORTABLE, /* OpenBLAS SGEMM, one per xi       */
+    DS_WINO_BUILD_AVX2,     /* our AVX2 + FMA kernel            */
+    DS_WINO_BUILD_AVX512    /* the same sums in 16-wide vectors */
+} ds_wino_build;
+int ds_conv_winograd_products(ds_wino_build build, int64_t cin, int64_t cout, const float *u,
+                              const float *v, int64_t ld, float *m);
 /* Winograd backward-weights (conv_winograd_weight.c): whether g runs it, and the contract of
  * ds_conv_core_backward_weight. */
 int ds_conv_winograd_weight_chosen(const ds_conv_geom *g);

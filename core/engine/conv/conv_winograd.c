@@ -60,7 +60,7 @@ static wino_plan make_plan(const ds_conv_geom *g)
     p.chunks = (p.rows + p.rpc - 1) / p.rpc;
     /* V, M, then the transform scratch: 64 rows of tw plus a padded input row. */
     int64_t tiles = ds_wino_round8(p.rpc * p.tw);
-    p.slot = (XI * (g->cin + g->cout) * tiles + XI * p.tw + 2 * p.tw + 16 + 15) & ~(int64_t)15;
+    p.slot = XI * (g->cin + g->cout) * tiles + ds_wino_scratch_floats(p.tw);
     return p;
 }
 
@@ -70,57 +70,87 @@ int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads)
     return p.slot * threads + XI * g->cin * g->cout;
 }
 
-/* The 64 transformed values of one 3 x 3 x 3 kernel k: G k G^T along the three axes, with
- * G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
-static void transform_kernel(const float *k, float out[XI])
+/* The 64 transformed values of 64 kernels of 3 x 3 x 3 (k[tap][kernel]): G k G^T along the three
+ * axes, with G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. Every step is a loop over the 64 kernels,
+ * so that it runs in vectors; the values are those of one kernel at a time. */
+static inline __attribute__((always_inline)) void transform_kernels(const float k[27][64],
+                                                                    float out[XI][64])
 {
-    float a[3][3][4], b[3][4][4];
+    float a[3][3][4][64], b[3][4][4][64];
     for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 3; ++j) {
-            const float *r = k + (i * 3 + j) * 3;
-            a[i][j][0] = r[0];
-            a[i][j][1] = 0.5f * (r[0] + r[1] + r[2]);
-            a[i][j][2] = 0.5f * (r[0] - r[1] + r[2]);
-            a[i][j][3] = r[2];
+            const float *r0 = k[(i * 3 + j) * 3], *r1 = k[(i * 3 + j) * 3 + 1],
+                        *r2 = k[(i * 3 + j) * 3 + 2];
+            for (int o = 0; o < 64; ++o) {
+                a[i][j][0][o] = r0[o];
+                a[i][j][1][o] = 0.5f * (r0[o] + r1[o] + r2[o]);
+                a[i][j][2][o] = 0.5f * (r0[o] - r1[o] + r2[o]);
+                a[i][j][3][o] = r2[o];
+            }
         }
     for (int i = 0; i < 3; ++i)
-        for (int l = 0; l < 4; ++l) {
-            b[i][0][l] = a[i][0][l];
-            b[i][1][l] = 0.5f * (a[i][0][l] + a[i][1][l] + a[i][2][l]);
-            b[i][2][l] = 0.5f * (a[i][0][l] - a[i][1][l] + a[i][2][l]);
-            b[i][3][l] = a[i][2][l];
-        }
+        for (int l = 0; l < 4; ++l)
+            for (int o = 0; o < 64; ++o) {
+                b[i][0][l][o] = a[i][0][l][o];
+                b[i][1][l][o] = 0.5f * (a[i][0][l][o] + a[i][1][l][o] + a[i][2][l][o]);
+                b[i][2][l][o] = 0.5f * (a[i][0][l][o] - a[i][1][l][o] + a[i][2][l][o]);
+                b[i][3][l][o] = a[i][2][l][o];
+            }
     for (int j = 0; j < 4; ++j)
-        for (int l = 0; l < 4; ++l) {
-            out[(0 * 4 + j) * 4 + l] = b[0][j][l];
-            out[(1 * 4 + j) * 4 + l] = 0.5f * (b[0][j][l] + b[1][j][l] + b[2][j][l]);
-            out[(2 * 4 + j) * 4 + l] = 0.5f * (b[0][j][l] - b[1][j][l] + b[2][j][l]);
-            out[(3 * 4 + j) * 4 + l] = b[2][j][l];
-        }
+        for (int l = 0; l < 4; ++l)
+            for (int o = 0; o < 64; ++o) {
+                out[(0 * 4 + j) * 4 + l][o] = b[0][j][l][o];
+                const float b0 = b[0][j][l][o], b1 = b[1][j][l][o], b2 = b[2][j][l][o];
+                out[(1 * 4 + j) * 4 + l][o] = 0.5f * (b0 + b1 + b2);
+                out[(2 * 4 + j) * 4 + l][o] = 0.5f * (b0 - b1 + b2);
+                out[(3 * 4 + j) * 4 + l][o] = b[2][j][l][o];
+            }
 }
 
-/* U[xi][co][ci] from w[co][ci]: 64 kernels at a time, so that U is written in runs of 64 floats
+/* U[xi][co][ci] for kernels [o0, o0 + no) of w[co][ci] (no <= 64), written in runs of no floats
  * (one kernel at a time wrote 64 floats cin * cout apart: most of the time of deep layers). */
+static inline __attribute__((always_inline)) void weight_block(const float *w, int64_t o0,
+                                                               int64_t no, int64_t cc, float *u)
+{
+    float k[27][64], t[XI][64];
+    for (int64_t o = 0; o < 64; ++o)
+        for (int tap = 0; tap < 27; ++tap)
+            k[tap][o] = o < no ? w[(o0 + o) * 27 + tap] : 0.0f;
+    transform_kernels(k, t);
+    for (int xi = 0; xi < XI; ++xi)
+        memcpy(u + xi * cc + o0, t[xi], (size_t)no * sizeof(float));
+}
+
+static void weight_block_portable(const float *w, int64_t o0, int64_t no, int64_t cc, float *u)
+{
+    weight_block(w, o0, no, cc, u);
+}
+
+#ifdef DS_WINO_AVX2
+__attribute__((target("avx2,fma"))) static void weight_block_avx2(const float *w, int64_t o0,
+                                                                  int64_t no, int64_t cc, float *u)
+{
+    weight_block(w, o0, no, cc, u);
+}
+#endif
+
 static void transform_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *w, float *u)
 {
     const int64_t cc = g->cin * g->cout, blocks = (cc + 63) / 64;
+    void (*block)(const float *, int64_t, int64_t, int64_t, float *) = weight_block_portable;
+#ifdef DS_WINO_AVX2
+    if (ds_wino_avx2())
+        block = weight_block_avx2;
+#endif
 #pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static)
-    for (int64_t bl = 0; bl < blocks; ++bl) {
-        float t[64][XI];
-        const int64_t o0 = bl * 64, no = min64(64, cc - o0);
-        for (int64_t o = 0; o < no; ++o)
-            transform_kernel(w + (o0 + o) * 27, t[o]);
-        for (int xi = 0; xi < XI; ++xi)
-            for (int64_t o = 0; o < no; ++o)
-                u[xi * cc + o0 + o] = t[o][xi];
-    }
+    for (int64_t bl = 0; bl < blocks; ++bl)
+        block(w, bl * 64, min64(64, cc - bl * 64), cc, u);
 }
 
 /* The output tiles of tile row (td, th), channel co, from M (mstride floats between xi), via
  * A^T = [1 1 1 0; 0 1 -1 -1]; written into the plane yc (+= when beta, else + bias). */
-static inline __attribute__((always_inline)) void
-output_row(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td, int64_t th,
-           int64_t tw, float *t, float bias, float beta, float *yc)
+static void output_row(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td,
+                       int64_t th, int64_t tw, float *t, float bias, float beta, float *yc)
 {
     /* depth: [a][b][c] (64 rows) -> [a'][b][c] (32 rows) */
     for (int bc = 0; bc < 16; ++bc) {
@@ -168,6 +198,9 @@ output_row(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td, i
         }
 }
 
+typedef void (*wino_output_fn)(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td,
+                               int64_t th, int64_t tw, float *t, float bias, float beta, float *yc);
+
 /* M[xi] = U[xi] V[xi] for the 64 xi: cout x ld, cout x cin, cin x ld (ld a multiple of 8). */
 typedef void (*wino_gemm_fn)(const ds_conv_geom *g, const float *u, const float *v, int64_t ld,
                              float *m);
@@ -181,7 +214,6 @@ static void gemm_blas(const ds_conv_geom *g, const float *u, const float *v, int
 }
 
 #ifdef DS_WINO_AVX2
-#include <immintrin.h>
 
 /* NR rows x NV vectors of 8 columns of C = A B, summed over k in order (one FMA per term, so each
  * value is the same whatever the blocking). NR, NV are constants at every call: the accumulators
@@ -242,21 +274,170 @@ __attribute__((target("avx2,fma"))) static void gemm_avx2(const ds_conv_geom *g,
         }
     }
 }
+
+/* output_row in AVX2: rows of round8(tw) floats in t, the width stage interleaved in registers
+ * and stored straight into the plane (the same additions in the same order). M is read in whole
+ * vectors: past a tile row's tw values lie other tiles, V's zero padding or the scratch, all
+ * inside the slot, and what is computed from them is never stored. */
+__attribute__((target("avx2,fma"))) static void
+output_row_avx2(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td, int64_t th,
+                int64_t tw, float *t, float bias, float beta, float *yc)
+{
+    const int64_t tw8 = ds_wino_round8(tw);
+    for (int bc = 0; bc < 16; ++bc) {
+        const float *m0 = m + bc * mstride, *m1 = m0 + 16 * mstride, *m2 = m1 + 16 * mstride,
+                    *m3 = m2 + 16 * mstride;
+        float *o0 = t + bc * tw8, *o1 = t + (16 + bc) * tw8;
+        for (int64_t i = 0; i < tw8; i += 8) {
+            __m256 a = _mm256_loadu_ps(m0 + i), b = _mm256_loadu_ps(m1 + i),
+                   c = _mm256_loadu_ps(m2 + i), d = _mm256_loadu_ps(m3 + i);
+            _mm256_storeu_ps(o0 + i, _mm256_add_ps(_mm256_add_ps(a, b), c));
+            _mm256_storeu_ps(o1 + i, _mm256_sub_ps(_mm256_sub_ps(b, c), d));
+        }
+    }
+    float *h = t + 32 * tw8;
+    for (int a = 0; a < 2; ++a)
+        for (int c = 0; c < 4; ++c) {
+            const float *s0 = t + (a * 16 + c) * tw8, *s1 = s0 + 4 * tw8, *s2 = s1 + 4 * tw8,
+                        *s3 = s2 + 4 * tw8;
+            float *o0 = h + (a * 8 + c) * tw8, *o1 = h + (a * 8 + 4 + c) * tw8;
+            for (int64_t i = 0; i < tw8; i += 8) {
+                __m256 p = _mm256_loadu_ps(s0 + i), q = _mm256_loadu_ps(s1 + i),
+                       r = _mm256_loadu_ps(s2 + i), u = _mm256_loadu_ps(s3 + i);
+                _mm256_storeu_ps(o0 + i, _mm256_add_ps(_mm256_add_ps(p, q), r));
+                _mm256_storeu_ps(o1 + i, _mm256_sub_ps(_mm256_sub_ps(q, r), u));
+            }
+        }
+    const __m256 vb = _mm256_set1_ps(bias);
+    float row[16];
+    for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) {
+            const int64_t od = 2 * td + a, oh = 2 * th + b;
+            if (od >= g->od || oh >= g->oh)
+                continue;
+            const float *s0 = h + (a * 8 + b * 4) * tw8, *s1 = s0 + tw8, *s2 = s1 + tw8,
+                        *s3 = s2 + tw8;
+            float *dst = yc + (od * g->oh + oh) * g->ow;
+            for (int64_t i = 0; i < tw8; i += 8) {
+                __m256 p = _mm256_loadu_ps(s0 + i), q = _mm256_loadu_ps(s1 + i),
+                       r = _mm256_loadu_ps(s2 + i), u = _mm256_loadu_ps(s3 + i);
+                __m256 e = _mm256_add_ps(_mm256_add_ps(p, q), r);
+                __m256 o = _mm256_sub_ps(_mm256_sub_ps(q, r), u);
+                __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);
+                __m256 y0 = _mm256_permute2f128_ps(lo, hi, 0x20);
+                __m256 y1 = _mm256_permute2f128_ps(lo, hi, 0x31);
+                const int64_t x0 = 2 * i, n = g->ow - x0 < 16 ? g->ow - x0 : 16;
+                if (n == 16) {
+                    if (beta != 0.0f) {
+                        y0 = _mm256_add_ps(_mm256_loadu_ps(dst + x0), y0);
+                        y1 = _mm256_add_ps(_mm256_loadu_ps(dst + x0 + 8), y1);
+                    } else {
+                        y0 = _mm256_add_ps(y0, vb);
+                        y1 = _mm256_add_ps(y1, vb);
+                    }
+                    _mm256_storeu_ps(dst + x0, y0);
+                    _mm256_storeu_ps(dst + x0 + 8, y1);
+                    continue;
+                }
+                _mm256_storeu_ps(row, y0);
+                _mm256_storeu_ps(row + 8, y1);
+                for (int64_t k = 0; k < n; ++k)
+                    dst[x0 + k] = beta != 0.0f ? dst[x0 + k] + row[k] : row[k] + bias;
+            }
+        }
+}
+
+/* micro in AVX-512: NR rows x NV vectors of 16 columns, the last one only its first 8 columns
+ * when half (ld is a multiple of 8). The same FMAs in the same order as micro: the same values. */
+__attribute__((target("avx2,fma,avx512f"))) static inline __attribute__((always_inline)) void
+micro512(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, float *c,
+         int64_t ldc, const int nr, const int nv, const int half)
+{
+    const __mmask16 last = half ? (__mmask16)0x00FF : (__mmask16)0xFFFF;
+    __m512 acc[8][3];
+    for (int r = 0; r < nr; ++r)
+        for (int q = 0; q < nv; ++q)
+            acc[r][q] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < k; ++i) {
+        const float *br = b + i * ldb;
+        __m512 bv[3];
+        for (int q = 0; q < nv; ++q)
+            bv[q] = q == nv - 1 ? _mm512_maskz_loadu_ps(last, br + 16 * q)
+                                : _mm512_loadu_ps(br + 16 * q);
+        for (int r = 0; r < nr; ++r) {
+            const __m512 w = _mm512_set1_ps(a[r * lda + i]);
+            for (int q = 0; q < nv; ++q)
+                acc[r][q] = _mm512_fmadd_ps(w, bv[q], acc[r][q]);
+        }
+    }
+    for (int r = 0; r < nr; ++r)
+        for (int q = 0; q < nv; ++q) {
+            if (q == nv - 1)
+                _mm512_mask_storeu_ps(c + r * ldc + 16 * q, last, acc[r][q]);
+            else
+                _mm512_storeu_ps(c + r * ldc + 16 * q, acc[r][q]);
+        }
+}
+
+/* The columns of one block (48, 32, 16 or 8 of them) for rows in blocks of 8, then one by one. */
+#define WINO_MICRO512_ROWS(nv, half)                                                               \
+    do {                                                                                           \
+        int64_t r = 0;                                                                             \
+        for (; r + 8 <= co; r += 8)                                                                \
+            micro512(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 8, nv, half);              \
+        for (; r < co; ++r)                                                                        \
+            micro512(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 1, nv, half);              \
+    } while (0)
+
+/* gemm_avx2 with 16-wide vectors: columns in blocks of 48 (the B panel, cin x 48, stays in L1
+ * for cin <= 128), rows in blocks of 8 (24 accumulators). */
+__attribute__((target("avx2,fma,avx512f"))) static void
+gemm_avx512(const ds_conv_geom *g, const float *u, const float *v, int64_t ld, float *m)
+{
+    const int64_t ci = g->cin, co = g->cout;
+    for (int xi = 0; xi < XI; ++xi) {
+        const float *a = u + xi * ci * co, *b = v + xi * ci * ld;
+        float *c = m + xi * co * ld;
+        for (int64_t t = 0; t < ld;) {
+            const int64_t left = ld - t;
+            if (left >= 48) {
+                WINO_MICRO512_ROWS(3, 0);
+                t += 48;
+            } else if (left == 40) {
+                WINO_MICRO512_ROWS(3, 1);
+                t += 40;
+            } else if (left >= 32) {
+                WINO_MICRO512_ROWS(2, 0);
+                t += 32;
+            } else if (left == 24) {
+                WINO_MICRO512_ROWS(2, 1);
+                t += 24;
+            } else if (left >= 16) {
+                WINO_MICRO512_ROWS(1, 0);
+                t += 16;
+            } else {
+                WINO_MICRO512_ROWS(1, 1);
+                t += 8;
+            }
+        }
+    }
+}
+#undef WINO_MICRO512_ROWS
 #endif
 
 /* One chunk: tile rows [r0, r1) of sample x -> y. */
 static inline __attribute__((always_inline)) void
 chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
            const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot,
-           wino_gemm_fn gemm)
+           ds_wino_input_fn input, wino_gemm_fn gemm, wino_output_fn output)
 {
     const int64_t tiles = (r1 - r0) * p->tw, ld = ds_wino_round8(tiles), ispat = g->d * g->h * g->w;
     const int64_t ospat = g->od * g->oh * g->ow;
     float *v = slot, *m = v + XI * g->cin * ld, *t = m + XI * g->cout * ld;
-    float *prow = t + XI * p->tw;
+    float *prow = ds_wino_prow(t, p->tw);
     for (int64_t ci = 0; ci < g->cin; ++ci) {
         for (int64_t r = r0; r < r1; ++r)
-            ds_wino_input_row(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
+            input(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
                       v + ci * ld + (r - r0) * p->tw, g->cin * ld);
         for (int xi = 0; xi < XI && ld > tiles; ++xi)
             memset(v + (xi * g->cin + ci) * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
@@ -264,7 +445,7 @@ chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const floa
     gemm(g, u, v, ld, m);
     for (int64_t co = 0; co < g->cout; ++co)
         for (int64_t r = r0; r < r1; ++r)
-            output_row(g, m + co * ld + (r - r0) * p->tw, g->cout * ld, r / p->th, r % p->th,
+            output(g, m + co * ld + (r - r0) * p->tw, g->cout * ld, r / p->th, r % p->th,
                        p->tw, t, bias ? bias[co] : 0.0f, beta, y + co * ospat);
 }
 
@@ -272,7 +453,7 @@ static void chunk_portable(const ds_conv_geom *g, const wino_plan *p, const floa
                            const float *x, const float *bias, float beta, float *y, int64_t r0,
                            int64_t r1, float *slot)
 {
-    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, gemm_blas);
+    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, ds_wino_input_row, gemm_blas, output_row);
 }
 
 #ifdef DS_WINO_AVX2
@@ -282,7 +463,19 @@ __attribute__((target("avx2,fma"))) static void
 chunk_avx2(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
            const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
 {
-    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, gemm_avx2);
+    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, ds_wino_input_row_avx2, gemm_avx2,
+               output_row_avx2);
+}
+#endif
+
+#ifdef DS_WINO_AVX2
+/* The AVX2 loops with the AVX-512 products, where the CPU has AVX-512. */
+__attribute__((target("avx2,fma,avx512f"))) static void
+chunk_avx512(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
+             const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
+{
+    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, ds_wino_input_row_avx2, gemm_avx512,
+               output_row_avx2);
 }
 #endif
 
@@ -303,7 +496,9 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
     void (*chunk)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
                   const float *, float, float *, int64_t, int64_t, float *) = chunk_portable;
 #ifdef DS_WINO_AVX2
-    if (ds_wino_avx2())
+    if (ds_wino_avx512())
+        chunk = chunk_avx512;
+    else if (ds_wino_avx2())
         chunk = chunk_avx2;
 #endif
     const int64_t in_sample = g->cin * g->d * g->h * g->w;
@@ -317,20 +512,43 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
     return DS_OK;
 }
 
+int ds_conv_winograd_products(ds_wino_build build, int64_t cin, int64_t cout, const float *u,
+                              const float *v, int64_t ld, float *m)
+{
+    ds_conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.cin = cin;
+    g.cout = cout;
+    if (build == DS_WINO_BUILD_PORTABLE) {
+        gemm_blas(&g, u, v, ld, m);
+        return 1;
+    }
+#ifdef DS_WINO_AVX2
+    if (build == DS_WINO_BUILD_AVX2 && ds_wino_avx2()) {
+        gemm_avx2(&g, u, v, ld, m);
+        return 1;
+    }
+    if (build == DS_WINO_BUILD_AVX512 && ds_wino_avx512()) {
+        gemm_avx512(&g, u, v, ld, m);
+        return 1;
+    }
+#endif
+    return 0;
+}
+
 int ds_conv_winograd_chosen(const ds_conv_geom *g)
 {
     const int decided = ds_wino_decided(g);
     if (decided >= 0)
         return decided;
-    /* Measured with bench_winograd (1 thread, CPU time, batch 2, 2026-12-01, Xeon model 207):
-     * Winograd is 1.1-3.2x faster than the reference kernels, forward and backward-data, on every
-     * kernel-3 layer of both networks at both patches except these. */
+    /* Measured with bench_winograd (1 thread, CPU time, batch 2, 2026-12-01, Xeon model 207,
+     * OpenBLAS's SkylakeX kernels; AVX2 transforms, AVX-512 products): Winograd is 1.2-2.9x
+     * faster than the reference kernels, forward and backward-data, on every kernel-3 layer of
+     * both networks at both patches except these. */
     if (g->cin < 16 || g->cout < 16)
-        return 0; /* 1 -> 16 (and its backward-data): the direct kernel is 1.3-3x faster      */
+        return 0; /* 1 -> 16: the direct kernel is 1.6-1.9x faster forward                   */
     if (g->n * g->od * g->oh * g->ow < 128)
-        return 0; /* 2 x 2x3x2 voxels at 256 channels: the weight transform costs more (0.4x) */
-    if (g->cin * g->cout <= 16 * 16)
-        return g->oh * g->ow >= 4096; /* 16 -> 16: the direct kernel wins while its padded
-                                         planes stay in cache (48x32 planes 0.9x, 112x80 1.4x) */
+        return 0; /* 2 x 2x3x2 voxels at 256 channels: the weight transform costs more (0.2x);
+                     2 x 4x6x4 at 128 channels is 1.3x, 2 x 7x7x5 at 256 1.2x                */
     return 1;
 }

@@ -3,6 +3,7 @@
 #ifndef DS_CONV_WINOGRAD_H
 #define DS_CONV_WINOGRAD_H
 
+#include <stdint.h>
 #include <string.h>
 
 #include "conv_core.h"
@@ -33,8 +34,31 @@ static inline int ds_wino_avx2(void)
 #endif
 }
 
+/* Whether the AVX-512 build of the products can run here (the CPU and the operating system). */
+static inline int ds_wino_avx512(void)
+{
+#ifdef DS_WINO_AVX2
+    return ds_wino_avx2() && __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
 /* Rows of V and M hold a chunk's tiles rounded up to whole vectors of 8 (zeros past them). */
 static inline int64_t ds_wino_round8(int64_t v) { return (v + 7) & ~(int64_t)7; }
+
+/* A thread's transform scratch for tile rows of tw tiles: 64 rows of round8(tw) floats (the AVX2
+ * loops work on whole vectors), then a padded input row (ds_wino_prow). */
+static inline int64_t ds_wino_scratch_floats(int64_t tw)
+{
+    return (XI * ds_wino_round8(tw) + 2 * ds_wino_round8(tw) + 32 + 15) & ~(int64_t)15;
+}
+static inline float *ds_wino_prow(float *t, int64_t tw) { return t + XI * ds_wino_round8(tw); }
+
+/* The input transform of one tile row (ds_wino_input_row or, where the CPU has them, its AVX2
+ * build ds_wino_input_row_avx2: the same additions in the same order, so the same values). */
+typedef void (*ds_wino_input_fn)(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th,
+                                 int64_t tw, float *t, float *prow, float *v, int64_t vstride);
 
 /* B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] on four rows of n values, in place. */
 static inline __attribute__((always_inline)) void ds_wino_bt4(float *r0, float *r1, float *r2,
@@ -52,7 +76,7 @@ static inline __attribute__((always_inline)) void ds_wino_bt4(float *r0, float *
 /* V[xi][ci][t0 + tw] for the tiles of tile row (td, th) of channel plane xc; t holds 64 rows of
  * tw values ([a][b][c] = depth, height, width offset in the patch), prow a padded input row.
  * vstride = floats between consecutive xi in V. */
-static inline __attribute__((always_inline)) void
+static inline void
 ds_wino_input_row(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th, int64_t tw,
                   float *t, float *prow, float *v, int64_t vstride)
 {
@@ -91,5 +115,101 @@ ds_wino_input_row(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th
     for (int xi = 0; xi < XI; ++xi)
         memcpy(v + xi * vstride, t + xi * tw, (size_t)tw * sizeof(float));
 }
+
+#ifdef DS_WINO_AVX2
+#include <immintrin.h>
+
+/* The even and the odd elements of the 16 floats a, b: [a0 a2 .. b6] and [a1 a3 .. b7]. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+ds_wino_deinterleave(__m256 a, __m256 b, __m256 *even, __m256 *odd)
+{
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), 0xD8));
+}
+
+/* Lanes [0, n) set, for the stores of a partial vector. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) __m256i
+ds_wino_mask(int64_t n)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lanes);
+}
+
+/* x[j0 .. j0 + 8), zeros where the index is outside [0, w): a masked load reads nothing there. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) __m256
+ds_wino_load_row(const float *x, int64_t j0, int64_t w)
+{
+    if (j0 >= 0 && j0 + 8 <= w)
+        return _mm256_loadu_ps(x + j0);
+    const __m256i j = _mm256_add_epi32(_mm256_set1_epi32((int)j0),
+                                       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i inside = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), j),
+                                               _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), j));
+    return _mm256_maskload_ps((const float *)((uintptr_t)x + (uintptr_t)(j0 * 4)), inside);
+}
+
+/* ds_wino_input_row in AVX2: the width transform of 8 tiles from 16 + 2 consecutive inputs
+ * (masked loads at the row's ends read the zero padding), rows of round8(tw) floats in t, the
+ * last axis written straight into V. prow is not used. */
+__attribute__((target("avx2,fma"))) static void
+ds_wino_input_row_avx2(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th, int64_t tw,
+                       float *t, float *prow, float *v, int64_t vstride)
+{
+    (void)prow;
+    const int64_t tw8 = ds_wino_round8(tw);
+    for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 4; ++b) {
+            float *r = t + (a * 4 + b) * 4 * tw8;
+            const int64_t id = 2 * td - 1 + a, ih = 2 * th - 1 + b;
+            if (id < 0 || id >= g->d || ih < 0 || ih >= g->h) {
+                memset(r, 0, (size_t)(4 * tw8) * sizeof(float));
+                continue;
+            }
+            const float *x = xc + (id * g->h + ih) * g->w;
+            for (int64_t i0 = 0; i0 < tw8; i0 += 8) {
+                /* the inputs of tiles i0 .. i0 + 7: x[2 i0 - 1 + k], k < 18 */
+                const int64_t j = 2 * i0 - 1;
+                __m256 p0, p1, p2, p3;
+                ds_wino_deinterleave(ds_wino_load_row(x, j, g->w), ds_wino_load_row(x, j + 8, g->w),
+                                     &p0, &p1);
+                ds_wino_deinterleave(ds_wino_load_row(x, j + 2, g->w),
+                                     ds_wino_load_row(x, j + 10, g->w), &p2, &p3);
+                _mm256_storeu_ps(r + i0, _mm256_sub_ps(p0, p2));
+                _mm256_storeu_ps(r + tw8 + i0, _mm256_add_ps(p1, p2));
+                _mm256_storeu_ps(r + 2 * tw8 + i0, _mm256_sub_ps(p2, p1));
+                _mm256_storeu_ps(r + 3 * tw8 + i0, _mm256_sub_ps(p1, p3));
+            }
+        }
+    /* height then depth, for each width offset c and 8 tiles at a time in registers */
+    const __m256i tail = ds_wino_mask(tw - (tw8 - 8));
+    for (int c = 0; c < 4; ++c)
+        for (int64_t i = 0; i < tw8; i += 8) {
+            __m256 q[4][4]; /* [a][b] */
+            for (int a = 0; a < 4; ++a) {
+                const float *s = t + (a * 16 + c) * tw8 + i;
+                __m256 p0 = _mm256_loadu_ps(s), p1 = _mm256_loadu_ps(s + 4 * tw8),
+                       p2 = _mm256_loadu_ps(s + 8 * tw8), p3 = _mm256_loadu_ps(s + 12 * tw8);
+                q[a][0] = _mm256_sub_ps(p0, p2);
+                q[a][1] = _mm256_add_ps(p1, p2);
+                q[a][2] = _mm256_sub_ps(p2, p1);
+                q[a][3] = _mm256_sub_ps(p1, p3);
+            }
+            for (int b = 0; b < 4; ++b) {
+                const __m256 e[4] = {
+                    _mm256_sub_ps(q[0][b], q[2][b]), _mm256_add_ps(q[1][b], q[2][b]),
+                    _mm256_sub_ps(q[2][b], q[1][b]), _mm256_sub_ps(q[1][b], q[3][b])};
+                for (int a = 0; a < 4; ++a) {
+                    float *dst = v + (a * 16 + b * 4 + c) * vstride + i;
+                    if (i + 8 <= tw)
+                        _mm256_storeu_ps(dst, e[a]);
+                    else /* the row's last tiles: what follows them in V stays as it is */
+                        _mm256_maskstore_ps(dst, tail, e[a]);
+                }
+            }
+        }
+}
+#endif
 
 #endif /* DS_CONV_WINOGRAD_H */

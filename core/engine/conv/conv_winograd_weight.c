@@ -192,15 +192,15 @@ static wchunk weight_plan(const ds_conv_geom *g)
 static inline __attribute__((always_inline)) void
 chunk_weight(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
              int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du,
-             wino_wgemm_fn gemm)
+             ds_wino_input_fn input, wino_wgemm_fn gemm)
 {
     const int64_t tiles = (r1 - r0) * p->tw, ld = ds_wino_round8(tiles);
     const int64_t ispat = g->d * g->h * g->w, ospat = g->od * g->oh * g->ow;
-    float *t = scratch + (int64_t)omp_get_thread_num() * sslot, *prow = t + XI * p->tw;
+    float *t = scratch + (int64_t)omp_get_thread_num() * sslot, *prow = ds_wino_prow(t, p->tw);
 #pragma omp for schedule(static)
     for (int64_t ci = 0; ci < g->cin; ++ci) {
         for (int64_t r = r0; r < r1; ++r)
-            ds_wino_input_row(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
+            input(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
                               v + ci * ld + (r - r0) * p->tw, g->cin * ld);
         for (int xi = 0; xi < XI && ld > tiles; ++xi)
             memset(v + (xi * g->cin + ci) * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
@@ -224,7 +224,7 @@ static void run_portable(const ds_conv_geom *g, const wchunk *p, const float *x,
                          int64_t r0, int64_t r1, float *v, float *dm, float *scratch,
                          int64_t sslot, float *du)
 {
-    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, wgemm_blas);
+    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row, wgemm_blas);
 }
 
 #ifdef DS_WINO_AVX2
@@ -232,7 +232,8 @@ __attribute__((target("avx2,fma"))) static void
 run_avx2(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
          int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
 {
-    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, wgemm_avx2);
+    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx2,
+                 wgemm_avx2);
 }
 #endif
 
@@ -244,7 +245,7 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
                                              "padding 1");
     const int nt = ds_ctx_threads(ctx);
     const wchunk p = weight_plan(g);
-    const int64_t ld = ds_wino_round8(p.rpc * p.tw), sslot = (XI * p.tw + 2 * p.tw + 31) & ~15;
+    const int64_t ld = ds_wino_round8(p.rpc * p.tw), sslot = ds_wino_scratch_floats(p.tw);
     const int64_t vf = XI * g->cin * ld, mf = XI * g->cout * ld;
     DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(vf + mf + sslot * nt)));
     DS_TRY(ds_conv_work_reserve(ctx, &work->part, &work->part_cap,
@@ -273,13 +274,14 @@ int ds_conv_winograd_weight_chosen(const ds_conv_geom *g)
     const int decided = ds_wino_decided(g);
     if (decided >= 0)
         return decided;
-    /* Measured with bench_winograd (1 thread, CPU time, batch 2, 2026-12-01, Xeon model 207):
-     * 1.4-3.0x faster than the reference kernels from 32 x 32 channels on large volumes and from
-     * 64 x 64 on; slower for narrow layers (the direct kernel: 0.07-0.85x) and tiny volumes. */
+    /* Measured with bench_winograd (1 thread, CPU time, batch 2, 2026-12-01, Xeon model 207,
+     * OpenBLAS's SkylakeX kernels): 1.1-1.8x faster than the reference kernels on large volumes
+     * and from 64 x 64 channels on; slower for the 1 -> 16 layer (0.1x) and small volumes. */
     const int64_t voxels = g->n * g->od * g->oh * g->ow;
-    if (g->cin < 32 || g->cout < 32 || voxels < 256)
-        return 0; /* 2 x 4x6x4 at 128 channels: 0.96x; 2 x 2x3x2 at 256: 0.17x             */
+    if (g->cin < 16 || g->cout < 16 || voxels < 1024)
+        return 0; /* 2 x 4x6x4 at 128 channels: 0.55x; 2 x 7x7x5 at 256: 0.5x              */
     if (g->cin * g->cout <= 32 * 32)
-        return voxels >= 65536; /* 32 -> 32: 1.0x on 2 x 16x24x16, 1.44x on 2 x 56x56x40      */
+        return voxels >= 131072; /* 16 -> 16: 0.83x on 2 x 32x48x32, 1.18x on 2 x 112x112x80;
+                                    32 -> 32: 1.0x on 2 x 16x24x16, 1.8x on 2 x 56x56x40      */
     return 1;
 }

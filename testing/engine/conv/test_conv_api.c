@@ -94,10 +94,11 @@ typedef struct result {
     float *y, *dx, *dw, *db;
 } result;
 
-/* Forward and backward with the given thread count; returns copies of everything produced.
- * With want != NULL, checks the kernels that ran (direct: whether the direct kernels should). */
+/* Forward and backward with the given thread count and kernels (algo, convolutions only);
+ * returns copies of everything produced. With want != NULL, checks the kernels that ran (direct:
+ * whether the direct kernels should). */
 static result run(ds_ctx *ctx, const conv_ref_shape *r, int threads, const char *name,
-                  const conv_want *want, int direct)
+                  const conv_want *want, int direct, ds_conv_algo algo)
 {
     result out = {NULL, NULL, NULL, NULL};
     conv_any layer;
@@ -105,6 +106,8 @@ static result run(ds_ctx *ctx, const conv_ref_shape *r, int threads, const char 
     uint64_t st = 99;
     DS_CHECK_OK(ctx, ds_threads_set(ctx, threads));
     DS_CHECK_OK(ctx, conv_any_init(ctx, &layer, r, 1));
+    if (!r->transposed)
+        layer.c.algo = algo;
     DS_CHECK_OK(ctx, ds_tensor_create(ctx, &x, r->n, r->cin, r->d, r->h, r->w));
     DS_CHECK_OK(ctx, ds_tensor_create(ctx, &y, r->n, r->cout, r->od, r->oh, r->ow));
     DS_CHECK_OK(ctx, ds_tensor_create(ctx, &dy, r->n, r->cout, r->od, r->oh, r->ow));
@@ -154,25 +157,35 @@ static void thread_invariance(ds_ctx *ctx, int direct)
         const char *name;
         int transposed, cin, cout, k, s, p, d, h, w;
         conv_want want;
+        ds_conv_algo algo; /* of a convolution (AUTO unless given) */
     } cases[] = {
+        /* Winograd forward and backward-data (AUTO from 128 voxels), direct backward-weights */
         {"k3 s1 p1", 0, 16, 16, 3, 1, 1, 12, 20, 40,
-         {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
+         {{CP_WINO, CP_WINO, CP_DIRECT}, {CP_WINO, CP_WINO, CP_GEMM}}, DS_CONV_ALGO_AUTO},
+        /* the same layer with the kernels before Winograd: direct throughout */
+        {"k3 s1 p1, reference kernels", 0, 16, 16, 3, 1, 1, 12, 20, 40,
+         {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}},
+         DS_CONV_ALGO_REFERENCE},
         /* one input channel: direct backward-weights sums runs of planes into partials */
         {"k3 s1 p1, 1 -> 16", 0, 1, 16, 3, 1, 1, 9, 7, 20,
-         {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
+         {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}, DS_CONV_ALGO_AUTO},
         /* deep and small: split-K forward and backward-data */
         {"k3 s1 p1, 64 -> 64 on 3x3x5", 0, 64, 64, 3, 1, 1, 3, 3, 5,
-         CONV_WANT_SAME(CP_SPLITK, CP_SPLITK, CP_GEMM)},
-        {"k2 s2", 0, 16, 32, 2, 2, 0, 13, 20, 41, CONV_WANT_SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
-        {"k1 s1", 0, 16, 2, 1, 1, 0, 12, 20, 41, CONV_WANT_SAME(CP_PW, CP_PW, CP_PW)},
+         CONV_WANT_SAME(CP_SPLITK, CP_SPLITK, CP_GEMM), DS_CONV_ALGO_AUTO},
+        {"k2 s2", 0, 16, 32, 2, 2, 0, 13, 20, 41,
+         CONV_WANT_SAME(CP_GEMM, CP_SCATTER, CP_GEMM), DS_CONV_ALGO_AUTO},
+        {"k1 s1", 0, 16, 2, 1, 1, 0, 12, 20, 41,
+         CONV_WANT_SAME(CP_PW, CP_PW, CP_PW), DS_CONV_ALGO_AUTO},
         {"k7 s1 p3", 0, 2, 16, 7, 1, 3, 9, 10, 21,
-         {{CP_DIRECT, CP_DIRECT, CP_GEMM}, {CP_SPLITK, CP_GEMM, CP_GEMM}}},
-        {"k1 s2", 0, 16, 32, 1, 2, 0, 13, 20, 41, CONV_WANT_SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
-        {"k3 s2 p1", 0, 8, 8, 3, 2, 1, 17, 15, 33, CONV_WANT_SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
+         {{CP_DIRECT, CP_DIRECT, CP_GEMM}, {CP_SPLITK, CP_GEMM, CP_GEMM}}, DS_CONV_ALGO_AUTO},
+        {"k1 s2", 0, 16, 32, 1, 2, 0, 13, 20, 41,
+         CONV_WANT_SAME(CP_GEMM, CP_SCATTER, CP_GEMM), DS_CONV_ALGO_AUTO},
+        {"k3 s2 p1", 0, 8, 8, 3, 2, 1, 17, 15, 33,
+         CONV_WANT_SAME(CP_GEMM, CP_SCATTER, CP_GEMM), DS_CONV_ALGO_AUTO},
         {"transposed k2 s2", 1, 32, 16, 2, 2, 0, 6, 7, 11,
-         CONV_WANT_SAME(CP_SCATTER, CP_GEMM, CP_GEMM)},
+         CONV_WANT_SAME(CP_SCATTER, CP_GEMM, CP_GEMM), DS_CONV_ALGO_AUTO},
         {"transposed k3 s2 p1", 1, 8, 8, 3, 2, 1, 7, 6, 9,
-         CONV_WANT_SAME(CP_SCATTER, CP_GEMM, CP_GEMM)},
+         CONV_WANT_SAME(CP_SCATTER, CP_GEMM, CP_GEMM), DS_CONV_ALGO_AUTO},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         conv_ref_shape r = {cases[i].transposed,
@@ -189,11 +202,11 @@ static void thread_invariance(ds_ctx *ctx, int direct)
                             0,
                             0};
         conv_ref_fill_out(&r);
-        result a = run(ctx, &r, 1, NULL, NULL, direct);
+        result a = run(ctx, &r, 1, NULL, NULL, direct, cases[i].algo);
         static const int counts[] = {2, 3, 8};
         for (size_t t = 0; t < sizeof counts / sizeof counts[0]; ++t) {
             const int nt = counts[t];
-            result b = run(ctx, &r, nt, cases[i].name, &cases[i].want, direct);
+            result b = run(ctx, &r, nt, cases[i].name, &cases[i].want, direct, cases[i].algo);
             same(cases[i].name, "y", a.y, b.y, conv_ref_out_numel(&r), nt);
             same(cases[i].name, "dx", a.dx, b.dx, conv_ref_in_numel(&r), nt);
             same(cases[i].name, "dweight", a.dw, b.dw, conv_ref_w_numel(&r), nt);

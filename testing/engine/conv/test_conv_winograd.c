@@ -20,10 +20,12 @@
  * wrong or missing term makes (about S / m >= 1e-3 here). For backward-weights S is the largest
  * tap of the kernel's 27 (see check_case: Winograd mixes the taps of a kernel).
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_core.h"
 #include "conv_test_util.h"
 #include "ds_tensor.h"
 #include "ds_test.h"
@@ -243,9 +245,10 @@ static void check_rules(ds_ctx *ctx)
         int n, cin, cout, d, h, w;
         ds_conv_path forward, weight;
     } rule[] = {
-        {1, 16, 16, 1, 64, 64, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_DIRECT}, /* 16 ch, wide plane */
-        {1, 16, 16, 2, 8, 16, DS_CONV_PATH_DIRECT, DS_CONV_PATH_DIRECT},    /* 16 ch, small plane */
-        {2, 64, 64, 2, 4, 16, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 256 voxels */
+        {1, 16, 16, 1, 32, 32, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_DIRECT}, /* 1024 voxels */
+        {1, 16, 16, 1, 7, 16, DS_CONV_PATH_DIRECT, DS_CONV_PATH_DIRECT},    /* 112: neither */
+        {2, 16, 16, 16, 64, 64, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 131072: both */
+        {2, 64, 64, 4, 8, 16, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 1024, 64 ch */
         {2, 64, 64, 2, 4, 8, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_GEMM}, /* 128: not for weights */
         {1, 64, 64, 2, 4, 8, DS_CONV_PATH_GEMM_SPLIT_K, DS_CONV_PATH_GEMM}, /* 64: neither */
         {1, 1, 16, 2, 8, 16, DS_CONV_PATH_DIRECT, DS_CONV_PATH_DIRECT},     /* one input channel */
@@ -282,6 +285,63 @@ static void check_rules(ds_ctx *ctx)
     }
 }
 
+/* The 64 products of the forward in each build of the loops that runs here, on awkward shapes
+ * (rows not a multiple of the kernels' 8 or 4, every column tail of 8 .. 40): the AVX2 and the
+ * AVX-512 kernels make each value with the same FMAs in the same order, so they must agree bit
+ * for bit; each is checked against a float64 product, and so is OpenBLAS (the portable build). */
+static void check_products(void)
+{
+    static const int64_t shapes[][3] = {{16, 16, 8},  {16, 16, 24}, {3, 5, 40},   {17, 9, 56},
+                                        {64, 64, 136}, {32, 8, 16}, {1, 1, 8},    {128, 12, 88}};
+    int ran_avx2 = 0, ran_avx512 = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+        const int64_t ci = shapes[i][0], co = shapes[i][1], ld = shapes[i][2];
+        const int64_t nu = 64 * ci * co, nv = 64 * ci * ld, nm = 64 * co * ld;
+        float *u = malloc((size_t)nu * sizeof(float)), *v = malloc((size_t)nv * sizeof(float));
+        float *m[3];
+        for (int b = 0; b < 3; ++b)
+            m[b] = malloc((size_t)nm * sizeof(float));
+        double *du = malloc((size_t)nu * sizeof(double)), *dv = malloc((size_t)nv * sizeof(double));
+        fill_uniform(du, u, nu, 11 + i);
+        fill_uniform(dv, v, nv, 23 + i);
+        int ran[3];
+        for (int b = 0; b < 3; ++b)
+            ran[b] = ds_conv_winograd_products((ds_wino_build)b, ci, co, u, v, ld, m[b]);
+        DS_CHECK(ran[DS_WINO_BUILD_PORTABLE]);
+        ran_avx2 |= ran[DS_WINO_BUILD_AVX2];
+        ran_avx512 |= ran[DS_WINO_BUILD_AVX512];
+        if (ran[DS_WINO_BUILD_AVX2] && ran[DS_WINO_BUILD_AVX512])
+            DS_CHECK_MSG(memcmp(m[1], m[2], (size_t)nm * sizeof(float)) == 0,
+                         "products %" PRId64 "x%" PRId64 "x%" PRId64 ": AVX2 and AVX-512 differ",
+                         ci, co, ld);
+        double worst = 0.0;
+        for (int xi = 0; xi < 64; ++xi)
+            for (int64_t r = 0; r < co; ++r)
+                for (int64_t c = 0; c < ld; ++c) {
+                    double ref = 0.0, mag = 0.0;
+                    for (int64_t k = 0; k < ci; ++k) {
+                        const double t = du[(xi * co + r) * ci + k] * dv[(xi * ci + k) * ld + c];
+                        ref += t;
+                        mag += fabs(t);
+                    }
+                    for (int b = 0; b < 3; ++b)
+                        if (ran[b]) {
+                            const double e =
+                                fabs(m[b][(xi * co + r) * ld + c] - ref) / (mag + 1e-30);
+                            worst = e > worst ? e : worst;
+                        }
+                }
+        /* each value is a float32 sum of ci products: a few 2^-24 of the magnitudes */
+        DS_CHECK_MSG(worst < 1e-6, "products %" PRId64 "x%" PRId64 "x%" PRId64 ": error %.2e",
+                     ci, co, ld, worst);
+        for (int b = 0; b < 3; ++b)
+            free(m[b]);
+        free(u), free(v), free(du), free(dv);
+    }
+    printf("products: portable, %s, %s\n", ran_avx2 ? "AVX2" : "no AVX2 build here",
+           ran_avx512 ? "AVX-512 (bit-identical to AVX2)" : "no AVX-512 build here");
+}
+
 int main(void)
 {
     ds_ctx *ctx = NULL;
@@ -291,6 +351,7 @@ int main(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         check_case(ctx, &cases[i]);
     check_rules(ctx);
+    check_products();
     ds_ctx_free(ctx);
     return ds_test_finish("test_conv_winograd");
 }
