@@ -20,14 +20,7 @@
 static char g_tmp[256];
 static ds_ctx *g_ctx;
 
-static char *path_in(const char *name)
-{
-    static char buf[32][512];
-    static int next;
-    char *p = buf[next++ % 32];
-    snprintf(p, 512, "%s/%s", g_tmp, name);
-    return p;
-}
+static char *path_in(const char *name) { return cli_path(g_tmp, name); }
 
 static ds_render_png read_png(const char *path)
 {
