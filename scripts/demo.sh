@@ -31,7 +31,8 @@ patch=${DS_DEMO_PATCH:-32,32,16}
 pair=${DS_DEMO_PAIR:-homogeneous}
 # Dropout3d zeroes whole channels with p = 0.5. At the paper's width 16 the last decoder feature
 # keeps about 8 of its 16 channels; at the demo's width 4 it keeps 2 of 4 (none in one crop of 16),
-# too few to carry three classes: with it on the inner core was never predicted, off it is (README).
+# too few to carry three classes: with it on the inner core appeared in 1 held-out case of 4,
+# off in all 4 (README, docs/demo_core.md).
 dropout_flag=(--noDropout)
 [[ ${DS_DEMO_DROPOUT:-0} == 1 ]] && dropout_flag=()
 threads=${DS_DEMO_THREADS:-2}

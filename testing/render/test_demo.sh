@@ -11,8 +11,8 @@
 # core Dice 0.109). The floors are about two thirds (structure 0.6) and half (core 0.3) of the
 # lowest mean, to survive another machine's rounding or a harmless change in the trainer, while
 # a demo that stops segmenting either class fails; the core must also be predicted in every
-# held-out case. Before the demo trained without dropout (demo.sh) the core was never predicted
-# and its floor was 0. Usage: test_demo.sh SOURCE_DIR BUILD_DIR
+# held-out case. Before the demo trained without dropout (demo.sh) the core was not predicted at
+# this schedule and its floor was 0. Usage: test_demo.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 src=$1
 ITERS=200
