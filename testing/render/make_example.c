@@ -6,8 +6,9 @@
  *
  * usage: make_example DEMO_DIR OUT_DIR [ITERATIONS [WIDTH]]
  * OUT_DIR/model.dsm is kept: when it exists, training is skipped and only the pictures are
- * drawn again. The README's picture: dualseg_make_demo DEMO --seed 1, then
- * make_example DEMO OUT 150 4 (about 12 minutes on 2 busy cores).
+ * drawn again. The README's picture comes from a full scripts/demo.sh run instead (the README
+ * gives its dualseg_report command); make_example DEMO OUT 150 4 after
+ * dualseg_make_demo DEMO --seed 1 draws the set of pictures (about 12 minutes on 2 busy cores).
  */
 #include "ds_cohort.h"
 #include "ds_infer.h"
