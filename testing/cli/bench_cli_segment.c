@@ -105,7 +105,5 @@ int main(int argc, char **argv)
     }
     free(t_cli), free(t_lib), free(t_inf);
     ds_ctx_free(ctx);
-    char rm[200];
-    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
-    return system(rm) == 0 && ok ? 0 : 1;
+    return cli_remove_tree(dir) == 0 && ok ? 0 : 1;
 }

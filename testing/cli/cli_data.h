@@ -54,4 +54,25 @@ static inline void cli_write_cohort(ds_ctx *ctx, const char *dir, int labelled, 
     }
 }
 
+/* What a file compared by cli_check_same_file_data holds. */
+typedef enum cli_volume_kind { CLI_IMAGE, CLI_LABEL } cli_volume_kind;
+
+/* Checks that files a and b read back as the same voxels (labels or float values, bit for bit). */
+static inline void cli_check_same_file_data(ds_ctx *ctx, const char *a, const char *b,
+                                            cli_volume_kind kind)
+{
+    ds_volume *x = NULL, *y = NULL;
+    const int label = kind == CLI_LABEL;
+    DS_CHECK_OK(ctx, label ? ds_io_read_label(ctx, a, &x) : ds_io_read_image(ctx, a, &x));
+    DS_CHECK_OK(ctx, label ? ds_io_read_label(ctx, b, &y) : ds_io_read_image(ctx, b, &y));
+    const int64_t n = x ? ds_volume_voxels(x) : 0;
+    DS_CHECK_MSG(x && y && n > 0 && ds_volume_voxels(y) == n &&
+                     memcmp(label ? (const void *)x->labels : (const void *)x->values,
+                            label ? (const void *)y->labels : (const void *)y->values,
+                            (size_t)n * (label ? sizeof(uint16_t) : sizeof(float))) == 0,
+                 "%s and %s differ", a, b);
+    ds_volume_free(x);
+    ds_volume_free(y);
+}
+
 #endif

@@ -146,6 +146,14 @@ static inline char *cli_path(const char *dir, const char *name)
     return p;
 }
 
+/* Removes the folder tree dir (a test's temporary folder); 0 when it is gone. */
+static inline int cli_remove_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
 /* Starts argv with stdout and stderr to /dev/null; returns the pid. */
 static inline pid_t cli_spawn(char *const argv[])
 {

@@ -161,8 +161,6 @@ int main(void)
     }
     ds_volume_free(ref);
     ds_ctx_free(g_ctx);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    DS_CHECK(system(cmd) == 0);
+    DS_CHECK(cli_remove_tree(g_tmp) == 0);
     return ds_test_finish("test_cli_annotate");
 }

@@ -166,22 +166,6 @@ static void check_reveal(const char *id, int64_t z)
     ds_volume_free(after);
 }
 
-static void check_same_file_data(const char *a, const char *b, int label)
-{
-    ds_volume *x = NULL, *y = NULL;
-    DS_CHECK_OK(g_ctx, label ? ds_io_read_label(g_ctx, a, &x) : ds_io_read_image(g_ctx, a, &x));
-    DS_CHECK_OK(g_ctx, label ? ds_io_read_label(g_ctx, b, &y) : ds_io_read_image(g_ctx, b, &y));
-    if (x && y) {
-        const size_t n = (size_t)ds_volume_voxels(x);
-        DS_CHECK_MSG(ds_volume_voxels(y) == (int64_t)n &&
-                         (label ? memcmp(x->labels, y->labels, n * sizeof(uint16_t))
-                                : memcmp(x->values, y->values, n * sizeof(float))) == 0,
-                     "%s and %s differ", a, b);
-    }
-    ds_volume_free(x);
-    ds_volume_free(y);
-}
-
 static void write_csv(const char *name, const char *label)
 {
     char path[512];
@@ -234,10 +218,10 @@ static void one_round(void)
     for (int c = 0; c < CASES; ++c) {
         run_ok("segment_check", ids[c], "", &r);
         cli_result_free(&r);
-        check_same_file_data(path_of(ids[c], "label0.nrrd"), path_of(ids[c], "label_check.nrrd"),
-                             1);
-        check_same_file_data(path_of(ids[c], "entropy0.nrrd"),
-                             path_of(ids[c], "entropy_check.nrrd"), 0);
+        cli_check_same_file_data(g_ctx, path_of(ids[c], "label0.nrrd"),
+                                 path_of(ids[c], "label_check.nrrd"), CLI_LABEL);
+        cli_check_same_file_data(g_ctx, path_of(ids[c], "entropy0.nrrd"),
+                                 path_of(ids[c], "entropy_check.nrrd"), CLI_IMAGE);
     }
     run_ok("train1", "", "", &r);
     cli_result_free(&r);
@@ -296,8 +280,6 @@ int main(void)
     one_round();
     gui_round();
     ds_ctx_free(g_ctx);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_work);
-    DS_CHECK(system(cmd) == 0);
+    DS_CHECK(cli_remove_tree(g_work) == 0);
     return ds_test_finish("test_cli_loop");
 }

@@ -338,8 +338,6 @@ int main(int argc, char **argv)
     test_refused(pair, single);
     test_blas_core(pair);
     ds_ctx_free(g_ctx);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    DS_CHECK(system(cmd) == 0);
+    DS_CHECK(cli_remove_tree(g_tmp) == 0);
     return ds_test_finish("test_cli_segment");
 }

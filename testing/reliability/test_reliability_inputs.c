@@ -283,8 +283,6 @@ int main(int argc, char **argv)
         }
     DS_CHECK_MSG(ran > 0, "no row named '%s'", argc > 1 ? argv[1] : "");
     ds_ctx_free(g_ctx);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    DS_CHECK(system(cmd) == 0);
+    DS_CHECK(cli_remove_tree(g_tmp) == 0);
     return ds_test_finish(argc > 1 ? argv[1] : "test_reliability_inputs");
 }

@@ -211,8 +211,6 @@ int main(void)
     ds_model_free(a);
     ds_model_free(b);
     ds_ctx_free(g_ctx);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    DS_CHECK(system(cmd) == 0);
+    DS_CHECK(cli_remove_tree(g_tmp) == 0);
     return ds_test_finish("test_reliability_kill");
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli_check.h"
+#include "cli_data.h"
 #include "cli_model.h"
 #include "ds_io.h"
 #include "ds_phantom.h"
@@ -86,21 +87,6 @@ static void write_cases(const char *dir)
     }
 }
 
-static void check_same(const char *a, const char *b, int label)
-{
-    ds_volume *va = NULL, *vb = NULL;
-    DS_CHECK_OK(g_ctx, label ? ds_io_read_label(g_ctx, a, &va) : ds_io_read_image(g_ctx, a, &va));
-    DS_CHECK_OK(g_ctx, label ? ds_io_read_label(g_ctx, b, &vb) : ds_io_read_image(g_ctx, b, &vb));
-    const int64_t n = va ? ds_volume_voxels(va) : 0;
-    DS_CHECK_MSG(va && vb && n > 0 && ds_volume_voxels(vb) == n &&
-                     memcmp(label ? (void *)va->labels : (void *)va->values,
-                            label ? (void *)vb->labels : (void *)vb->values,
-                            (size_t)n * (label ? 2 : 4)) == 0,
-                 "%s differs from %s", b, a);
-    ds_volume_free(va);
-    ds_volume_free(vb);
-}
-
 int main(void)
 {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/ds_load_XXXXXX");
@@ -154,12 +140,10 @@ int main(void)
         for (int m = 0; m < 3; ++m) {
             snprintf(a, sizeof a, "%s/case_%03d_%s.nrrd", one, i, maps[m]);
             snprintf(b, sizeof b, "%s/case_%03d_%s.nrrd", out, i, maps[m]);
-            check_same(a, b, m == 0);
+            cli_check_same_file_data(g_ctx, a, b, m == 0 ? CLI_LABEL : CLI_IMAGE);
         }
     }
     ds_ctx_free(g_ctx);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    DS_CHECK(system(cmd) == 0);
+    DS_CHECK(cli_remove_tree(g_tmp) == 0);
     return ds_test_finish("test_reliability_load");
 }

@@ -78,8 +78,6 @@ static void wgemm_blas(int64_t cout, int64_t cin, const float *dm, const float *
 }
 
 #ifdef DS_WINO_AVX2
-#include <immintrin.h>
-
 __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) float
 hsum(__m256 v)
 {
