@@ -124,6 +124,12 @@ typedef enum ds_wino_build {
 } ds_wino_build;
 int ds_conv_winograd_products(ds_wino_build build, int64_t cin, int64_t cout, const float *u,
                               const float *v, int64_t ld, float *m);
+/* The input transform of tile rows [r0, r1) (tile row r = td * th + th_index) of one channel
+ * plane xc of g, into v (rows of (r1 - r0) * tw values one after another, vstride floats between
+ * the 64 xi), in one build of the loops: for a test that the builds agree bit for bit. Returns 1,
+ * 0 (v untouched) when that build cannot run on this CPU, -1 when out of memory. */
+int ds_conv_winograd_input(ds_wino_build build, const ds_conv_geom *g, const float *xc,
+                           int64_t r0, int64_t r1, float *v, int64_t vstride);
 /* Winograd backward-weights (conv_winograd_weight.c): whether g runs it, and the contract of
  * ds_conv_core_backward_weight. */
 int ds_conv_winograd_weight_chosen(const ds_conv_geom *g);

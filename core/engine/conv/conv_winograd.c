@@ -60,7 +60,8 @@ static wino_plan make_plan(const ds_conv_geom *g)
     p.chunks = (p.rows + p.rpc - 1) / p.rpc;
     /* V, M, then the transform scratch: 64 rows of tw plus a padded input row. */
     int64_t tiles = ds_wino_round8(p.rpc * p.tw);
-    p.slot = XI * (g->cin + g->cout) * tiles + ds_wino_scratch_floats(p.tw);
+    p.slot = XI * (ds_wino_xi_stride(g->cin * tiles) + ds_wino_xi_stride(g->cout * tiles)) +
+             ds_wino_scratch_floats(p.tw);
     return p;
 }
 
@@ -201,16 +202,18 @@ static void output_row(const ds_conv_geom *g, const float *m, int64_t mstride, i
 typedef void (*wino_output_fn)(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td,
                                int64_t th, int64_t tw, float *t, float bias, float beta, float *yc);
 
-/* M[xi] = U[xi] V[xi] for the 64 xi: cout x ld, cout x cin, cin x ld (ld a multiple of 8). */
-typedef void (*wino_gemm_fn)(const ds_conv_geom *g, const float *u, const float *v, int64_t ld,
-                             float *m);
+/* M[xi] = U[xi] V[xi] for the 64 xi: cout x ld, cout x cin, cin x ld (ld a multiple of 8); V[xi]
+ * at v + xi * vx, M[xi] at m + xi * mx. */
+typedef void (*wino_gemm_fn)(const ds_conv_geom *g, const float *u, const float *v, int64_t vx,
+                             int64_t ld, float *m, int64_t mx);
 
-static void gemm_blas(const ds_conv_geom *g, const float *u, const float *v, int64_t ld, float *m)
+static void gemm_blas(const ds_conv_geom *g, const float *u, const float *v, int64_t vx,
+                      int64_t ld, float *m, int64_t mx)
 {
     for (int xi = 0; xi < XI; ++xi)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)ld, (int)g->cin,
-                    1.0f, u + xi * g->cin * g->cout, (int)g->cin, v + xi * g->cin * ld, (int)ld,
-                    0.0f, m + xi * g->cout * ld, (int)ld);
+                    1.0f, u + xi * g->cin * g->cout, (int)g->cin, v + xi * vx, (int)ld, 0.0f,
+                    m + xi * mx, (int)ld);
 }
 
 #ifdef DS_WINO_AVX2
@@ -243,13 +246,14 @@ micro(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, float
 }
 
 /* Columns in blocks of 24 (the B panel, cin x 24, stays in L1), rows in blocks of 4. */
-__attribute__((target("avx2,fma"))) static void gemm_avx2(const ds_conv_geom *g, const float *u,
-                                                          const float *v, int64_t ld, float *m)
+__attribute__((target("avx2,fma"))) static void
+gemm_avx2(const ds_conv_geom *g, const float *u, const float *v, int64_t vx, int64_t ld, float *m,
+          int64_t mx)
 {
     const int64_t ci = g->cin, co = g->cout;
     for (int xi = 0; xi < XI; ++xi) {
-        const float *a = u + xi * ci * co, *b = v + xi * ci * ld;
-        float *c = m + xi * co * ld;
+        const float *a = u + xi * ci * co, *b = v + xi * vx;
+        float *c = m + xi * mx;
         for (int64_t t = 0; t < ld;) {
             const int64_t left = ld - t;
             const int nv = left >= 24 ? 3 : left >= 16 ? 2 : 1;
@@ -392,12 +396,13 @@ micro512(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, fl
 /* gemm_avx2 with 16-wide vectors: columns in blocks of 48 (the B panel, cin x 48, stays in L1
  * for cin <= 128), rows in blocks of 8 (24 accumulators). */
 __attribute__((target("avx2,fma,avx512f"))) static void
-gemm_avx512(const ds_conv_geom *g, const float *u, const float *v, int64_t ld, float *m)
+gemm_avx512(const ds_conv_geom *g, const float *u, const float *v, int64_t vx, int64_t ld,
+            float *m, int64_t mx)
 {
     const int64_t ci = g->cin, co = g->cout;
     for (int xi = 0; xi < XI; ++xi) {
-        const float *a = u + xi * ci * co, *b = v + xi * ci * ld;
-        float *c = m + xi * co * ld;
+        const float *a = u + xi * ci * co, *b = v + xi * vx;
+        float *c = m + xi * mx;
         for (int64_t t = 0; t < ld;) {
             const int64_t left = ld - t;
             if (left >= 48) {
@@ -433,20 +438,20 @@ chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const floa
 {
     const int64_t tiles = (r1 - r0) * p->tw, ld = ds_wino_round8(tiles), ispat = g->d * g->h * g->w;
     const int64_t ospat = g->od * g->oh * g->ow;
-    float *v = slot, *m = v + XI * g->cin * ld, *t = m + XI * g->cout * ld;
+    const int64_t vx = ds_wino_xi_stride(g->cin * ld), mx = ds_wino_xi_stride(g->cout * ld);
+    float *v = slot, *m = v + XI * vx, *t = m + XI * mx;
     float *prow = ds_wino_prow(t, p->tw);
     for (int64_t ci = 0; ci < g->cin; ++ci) {
-        for (int64_t r = r0; r < r1; ++r)
-            input(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
-                      v + ci * ld + (r - r0) * p->tw, g->cin * ld);
+        ds_wino_input_rows(input, g, x + ci * ispat, r0, r1, p->th, p->tw, t, prow, v + ci * ld,
+                           vx);
         for (int xi = 0; xi < XI && ld > tiles; ++xi)
-            memset(v + (xi * g->cin + ci) * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
+            memset(v + xi * vx + ci * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
     }
-    gemm(g, u, v, ld, m);
+    gemm(g, u, v, vx, ld, m, mx);
     for (int64_t co = 0; co < g->cout; ++co)
         for (int64_t r = r0; r < r1; ++r)
-            output(g, m + co * ld + (r - r0) * p->tw, g->cout * ld, r / p->th, r % p->th,
-                       p->tw, t, bias ? bias[co] : 0.0f, beta, y + co * ospat);
+            output(g, m + co * ld + (r - r0) * p->tw, mx, r / p->th, r % p->th, p->tw, t,
+                   bias ? bias[co] : 0.0f, beta, y + co * ospat);
 }
 
 static void chunk_portable(const ds_conv_geom *g, const wino_plan *p, const float *u,
@@ -469,12 +474,12 @@ chunk_avx2(const ds_conv_geom *g, const wino_plan *p, const float *u, const floa
 #endif
 
 #ifdef DS_WINO_AVX2
-/* The AVX2 loops with the AVX-512 products, where the CPU has AVX-512. */
+/* The input transform and the products in AVX-512, where the CPU has it. */
 __attribute__((target("avx2,fma,avx512f"))) static void
 chunk_avx512(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
              const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
 {
-    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, ds_wino_input_row_avx2, gemm_avx512,
+    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, ds_wino_input_row_avx512, gemm_avx512,
                output_row_avx2);
 }
 #endif
@@ -520,20 +525,41 @@ int ds_conv_winograd_products(ds_wino_build build, int64_t cin, int64_t cout, co
     g.cin = cin;
     g.cout = cout;
     if (build == DS_WINO_BUILD_PORTABLE) {
-        gemm_blas(&g, u, v, ld, m);
+        gemm_blas(&g, u, v, cin * ld, ld, m, cout * ld);
         return 1;
     }
 #ifdef DS_WINO_AVX2
     if (build == DS_WINO_BUILD_AVX2 && ds_wino_avx2()) {
-        gemm_avx2(&g, u, v, ld, m);
+        gemm_avx2(&g, u, v, cin * ld, ld, m, cout * ld);
         return 1;
     }
     if (build == DS_WINO_BUILD_AVX512 && ds_wino_avx512()) {
-        gemm_avx512(&g, u, v, ld, m);
+        gemm_avx512(&g, u, v, cin * ld, ld, m, cout * ld);
         return 1;
     }
 #endif
     return 0;
+}
+
+int ds_conv_winograd_input(ds_wino_build build, const ds_conv_geom *g, const float *xc,
+                           int64_t r0, int64_t r1, float *v, int64_t vstride)
+{
+    ds_wino_input_fn input = build == DS_WINO_BUILD_PORTABLE ? ds_wino_input_row : NULL;
+#ifdef DS_WINO_AVX2
+    if (build == DS_WINO_BUILD_AVX2 && ds_wino_avx2())
+        input = ds_wino_input_row_avx2;
+    if (build == DS_WINO_BUILD_AVX512 && ds_wino_avx512())
+        input = ds_wino_input_row_avx512;
+#endif
+    if (!input)
+        return 0;
+    const int64_t th = (g->oh + 1) / 2, tw = (g->ow + 1) / 2;
+    float *t = ds_aligned_alloc((size_t)ds_wino_scratch_floats(tw) * sizeof(float));
+    if (!t)
+        return -1;
+    ds_wino_input_rows(input, g, xc, r0, r1, th, tw, t, ds_wino_prow(t, tw), v, vstride);
+    ds_aligned_free(t);
+    return 1;
 }
 
 int ds_conv_winograd_chosen(const ds_conv_geom *g)

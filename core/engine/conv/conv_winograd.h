@@ -47,18 +47,52 @@ static inline int ds_wino_avx512(void)
 /* Rows of V and M hold a chunk's tiles rounded up to whole vectors of 8 (zeros past them). */
 static inline int64_t ds_wino_round8(int64_t v) { return (v + 7) & ~(int64_t)7; }
 
-/* A thread's transform scratch for tile rows of tw tiles: 64 rows of round8(tw) floats (the AVX2
- * loops work on whole vectors), then a padded input row (ds_wino_prow). */
+/* Floats between consecutive xi in V and M for blocks of n floats: an odd multiple of 16, so
+ * that the 64 rows a transform writes or reads (one per xi) fall in 64 different sets of the L1
+ * cache; at a multiple of 4 KiB (16 channels x 64 tiles) they would all share one set. */
+static inline int64_t ds_wino_xi_stride(int64_t n)
+{
+    const int64_t s = (n + 15) & ~(int64_t)15;
+    return (s / 16) % 2 ? s : s + 16;
+}
+
+/* Rows of a thread's transform scratch: round16(tw) floats, whole vectors for every build. */
+static inline int64_t ds_wino_round16(int64_t v) { return (v + 15) & ~(int64_t)15; }
+
+/* A thread's transform scratch for tile rows of tw tiles: 64 rows of round16(tw) floats, then a
+ * padded input row (ds_wino_prow). */
 static inline int64_t ds_wino_scratch_floats(int64_t tw)
 {
-    return (XI * ds_wino_round8(tw) + 2 * ds_wino_round8(tw) + 32 + 15) & ~(int64_t)15;
+    return (XI * ds_wino_round16(tw) + 2 * ds_wino_round8(tw) + 32 + 15) & ~(int64_t)15;
 }
-static inline float *ds_wino_prow(float *t, int64_t tw) { return t + XI * ds_wino_round8(tw); }
+static inline float *ds_wino_prow(float *t, int64_t tw) { return t + XI * ds_wino_round16(tw); }
+
+/* Whether the call before, on this thread and this channel plane, transformed tile row
+ * (td, th - 1): its width-transformed input rows 2 th - 1 and 2 th are still in the scratch, and
+ * the vector builds take them instead of transforming them again (half the width stage). */
+typedef enum ds_wino_row_order {
+    DS_WINO_ROW_FRESH, /* the scratch holds nothing of this plane  */
+    DS_WINO_ROW_NEXT   /* the call before was tile row (td, th - 1) */
+} ds_wino_row_order;
 
 /* The input transform of one tile row (ds_wino_input_row or, where the CPU has them, its AVX2
- * build ds_wino_input_row_avx2: the same additions in the same order, so the same values). */
+ * and AVX-512 builds: the same additions in the same order, so the same values). */
 typedef void (*ds_wino_input_fn)(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th,
-                                 int64_t tw, float *t, float *prow, float *v, int64_t vstride);
+                                 int64_t tw, ds_wino_row_order order, float *t, float *prow,
+                                 float *v, int64_t vstride);
+
+/* The input transform of tile rows [r0, r1) of channel plane xc (th tile rows per depth), into V
+ * at v (tw tiles per row, one after another; vstride floats between xi). */
+static inline __attribute__((always_inline)) void
+ds_wino_input_rows(ds_wino_input_fn input, const ds_conv_geom *g, const float *xc, int64_t r0,
+                   int64_t r1, int64_t th, int64_t tw, float *t, float *prow, float *v,
+                   int64_t vstride)
+{
+    for (int64_t r = r0; r < r1; ++r)
+        input(g, xc, r / th, r % th, tw,
+              r > r0 && r % th != 0 ? DS_WINO_ROW_NEXT : DS_WINO_ROW_FRESH, t, prow,
+              v + (r - r0) * tw, vstride);
+}
 
 /* B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] on four rows of n values, in place. */
 static inline __attribute__((always_inline)) void ds_wino_bt4(float *r0, float *r1, float *r2,
@@ -78,8 +112,9 @@ static inline __attribute__((always_inline)) void ds_wino_bt4(float *r0, float *
  * vstride = floats between consecutive xi in V. */
 static inline void
 ds_wino_input_row(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th, int64_t tw,
-                  float *t, float *prow, float *v, int64_t vstride)
+                  ds_wino_row_order order, float *t, float *prow, float *v, int64_t vstride)
 {
+    (void)order; /* the reference transforms every row */
     for (int a = 0; a < 4; ++a)
         for (int b = 0; b < 4; ++b) {
             float *r = t + (a * 4 + b) * 4 * tw;
@@ -150,21 +185,29 @@ ds_wino_load_row(const float *x, int64_t j0, int64_t w)
     return _mm256_maskload_ps((const float *)((uintptr_t)x + (uintptr_t)(j0 * 4)), inside);
 }
 
+/* The width stage rows of input row ih hold 4 rows of n floats at t + (a * 4 + (ih & 3)) * 4 n:
+ * the four input rows of a tile row take four different slots, and the next tile row (two rows
+ * further) finds the two it shares with this one where they are. */
+static inline int64_t ds_wino_slot(int64_t th, int b, int64_t n)
+{
+    return ((2 * th - 1 + b) & 3) * 4 * n;
+}
+
 /* ds_wino_input_row in AVX2: the width transform of 8 tiles from 16 + 2 consecutive inputs
- * (masked loads at the row's ends read the zero padding), rows of round8(tw) floats in t, the
+ * (masked loads at the row's ends read the zero padding), rows of round16(tw) floats in t, the
  * last axis written straight into V. prow is not used. */
 __attribute__((target("avx2,fma"))) static void
 ds_wino_input_row_avx2(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th, int64_t tw,
-                       float *t, float *prow, float *v, int64_t vstride)
+                       ds_wino_row_order order, float *t, float *prow, float *v, int64_t vstride)
 {
     (void)prow;
-    const int64_t tw8 = ds_wino_round8(tw);
+    const int64_t tw8 = ds_wino_round8(tw), n = ds_wino_round16(tw);
     for (int a = 0; a < 4; ++a)
-        for (int b = 0; b < 4; ++b) {
-            float *r = t + (a * 4 + b) * 4 * tw8;
+        for (int b = order == DS_WINO_ROW_NEXT ? 2 : 0; b < 4; ++b) {
+            float *r = t + a * 16 * n + ds_wino_slot(th, b, n);
             const int64_t id = 2 * td - 1 + a, ih = 2 * th - 1 + b;
             if (id < 0 || id >= g->d || ih < 0 || ih >= g->h) {
-                memset(r, 0, (size_t)(4 * tw8) * sizeof(float));
+                memset(r, 0, (size_t)(4 * n) * sizeof(float));
                 continue;
             }
             const float *x = xc + (id * g->h + ih) * g->w;
@@ -177,20 +220,22 @@ ds_wino_input_row_avx2(const ds_conv_geom *g, const float *xc, int64_t td, int64
                 ds_wino_deinterleave(ds_wino_load_row(x, j + 2, g->w),
                                      ds_wino_load_row(x, j + 10, g->w), &p2, &p3);
                 _mm256_storeu_ps(r + i0, _mm256_sub_ps(p0, p2));
-                _mm256_storeu_ps(r + tw8 + i0, _mm256_add_ps(p1, p2));
-                _mm256_storeu_ps(r + 2 * tw8 + i0, _mm256_sub_ps(p2, p1));
-                _mm256_storeu_ps(r + 3 * tw8 + i0, _mm256_sub_ps(p1, p3));
+                _mm256_storeu_ps(r + n + i0, _mm256_add_ps(p1, p2));
+                _mm256_storeu_ps(r + 2 * n + i0, _mm256_sub_ps(p2, p1));
+                _mm256_storeu_ps(r + 3 * n + i0, _mm256_sub_ps(p1, p3));
             }
         }
     /* height then depth, for each width offset c and 8 tiles at a time in registers */
+    const int64_t sl[4] = {ds_wino_slot(th, 0, n), ds_wino_slot(th, 1, n), ds_wino_slot(th, 2, n),
+                           ds_wino_slot(th, 3, n)};
     const __m256i tail = ds_wino_mask(tw - (tw8 - 8));
     for (int c = 0; c < 4; ++c)
         for (int64_t i = 0; i < tw8; i += 8) {
             __m256 q[4][4]; /* [a][b] */
             for (int a = 0; a < 4; ++a) {
-                const float *s = t + (a * 16 + c) * tw8 + i;
-                __m256 p0 = _mm256_loadu_ps(s), p1 = _mm256_loadu_ps(s + 4 * tw8),
-                       p2 = _mm256_loadu_ps(s + 8 * tw8), p3 = _mm256_loadu_ps(s + 12 * tw8);
+                const float *s = t + a * 16 * n + c * n + i;
+                __m256 p0 = _mm256_loadu_ps(s + sl[0]), p1 = _mm256_loadu_ps(s + sl[1]),
+                       p2 = _mm256_loadu_ps(s + sl[2]), p3 = _mm256_loadu_ps(s + sl[3]);
                 q[a][0] = _mm256_sub_ps(p0, p2);
                 q[a][1] = _mm256_add_ps(p1, p2);
                 q[a][2] = _mm256_sub_ps(p2, p1);
@@ -207,6 +252,81 @@ ds_wino_input_row_avx2(const ds_conv_geom *g, const float *xc, int64_t td, int64
                     else /* the row's last tiles: what follows them in V stays as it is */
                         _mm256_maskstore_ps(dst, tail, e[a]);
                 }
+            }
+        }
+}
+
+/* x[j0 .. j0 + 16), zeros where the index is outside [0, w) (masked lanes read nothing). */
+__attribute__((target("avx2,fma,avx512f"))) static inline __attribute__((always_inline)) __m512
+ds_wino_load_row512(const float *x, int64_t j0, int64_t w)
+{
+    if (j0 >= 0 && j0 + 16 <= w)
+        return _mm512_loadu_ps(x + j0);
+    const int64_t lo = j0 < 0 ? -j0 : 0, hi = w - j0 < 16 ? w - j0 : 16;
+    const __mmask16 inside =
+        lo >= hi ? 0 : (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+    return _mm512_maskz_loadu_ps(inside, (const float *)((uintptr_t)x + (uintptr_t)(j0 * 4)));
+}
+
+/* ds_wino_input_row_avx2 with 16 tiles to a vector (the same additions in the same order). */
+__attribute__((target("avx2,fma,avx512f"))) static void
+ds_wino_input_row_avx512(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th,
+                         int64_t tw, ds_wino_row_order order, float *t, float *prow, float *v,
+                         int64_t vstride)
+{
+    (void)prow;
+    const int64_t n = ds_wino_round16(tw);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int a = 0; a < 4; ++a)
+        for (int b = order == DS_WINO_ROW_NEXT ? 2 : 0; b < 4; ++b) {
+            float *r = t + a * 16 * n + ds_wino_slot(th, b, n);
+            const int64_t id = 2 * td - 1 + a, ih = 2 * th - 1 + b;
+            if (id < 0 || id >= g->d || ih < 0 || ih >= g->h) {
+                memset(r, 0, (size_t)(4 * n) * sizeof(float));
+                continue;
+            }
+            const float *x = xc + (id * g->h + ih) * g->w;
+            for (int64_t i0 = 0; i0 < n; i0 += 16) {
+                /* the inputs of tiles i0 .. i0 + 15: x[2 i0 - 1 + k], k < 34 */
+                const int64_t j = 2 * i0 - 1;
+                const __m512 l0 = ds_wino_load_row512(x, j, g->w),
+                             l1 = ds_wino_load_row512(x, j + 16, g->w),
+                             l2 = ds_wino_load_row512(x, j + 2, g->w),
+                             l3 = ds_wino_load_row512(x, j + 18, g->w);
+                const __m512 p0 = _mm512_permutex2var_ps(l0, even, l1),
+                             p1 = _mm512_permutex2var_ps(l0, odd, l1),
+                             p2 = _mm512_permutex2var_ps(l2, even, l3),
+                             p3 = _mm512_permutex2var_ps(l2, odd, l3);
+                _mm512_storeu_ps(r + i0, _mm512_sub_ps(p0, p2));
+                _mm512_storeu_ps(r + n + i0, _mm512_add_ps(p1, p2));
+                _mm512_storeu_ps(r + 2 * n + i0, _mm512_sub_ps(p2, p1));
+                _mm512_storeu_ps(r + 3 * n + i0, _mm512_sub_ps(p1, p3));
+            }
+        }
+    const int64_t sl[4] = {ds_wino_slot(th, 0, n), ds_wino_slot(th, 1, n), ds_wino_slot(th, 2, n),
+                           ds_wino_slot(th, 3, n)};
+    for (int c = 0; c < 4; ++c)
+        for (int64_t i = 0; i < tw; i += 16) {
+            /* the row's last tiles: what follows them in V stays as it is */
+            const __mmask16 keep = tw - i >= 16 ? (__mmask16)0xFFFF
+                                                : (__mmask16)((1u << (tw - i)) - 1u);
+            __m512 q[4][4]; /* [a][b] */
+            for (int a = 0; a < 4; ++a) {
+                const float *s = t + a * 16 * n + c * n + i;
+                __m512 p0 = _mm512_loadu_ps(s + sl[0]), p1 = _mm512_loadu_ps(s + sl[1]),
+                       p2 = _mm512_loadu_ps(s + sl[2]), p3 = _mm512_loadu_ps(s + sl[3]);
+                q[a][0] = _mm512_sub_ps(p0, p2);
+                q[a][1] = _mm512_add_ps(p1, p2);
+                q[a][2] = _mm512_sub_ps(p2, p1);
+                q[a][3] = _mm512_sub_ps(p1, p3);
+            }
+            for (int b = 0; b < 4; ++b) {
+                const __m512 e[4] = {
+                    _mm512_sub_ps(q[0][b], q[2][b]), _mm512_add_ps(q[1][b], q[2][b]),
+                    _mm512_sub_ps(q[2][b], q[1][b]), _mm512_sub_ps(q[1][b], q[3][b])};
+                for (int a = 0; a < 4; ++a)
+                    _mm512_mask_storeu_ps(v + (a * 16 + b * 4 + c) * vstride + i, keep, e[a]);
             }
         }
 }

@@ -194,27 +194,26 @@ chunk_weight(const ds_conv_geom *g, const wchunk *p, const float *x, const float
 {
     const int64_t tiles = (r1 - r0) * p->tw, ld = ds_wino_round8(tiles);
     const int64_t ispat = g->d * g->h * g->w, ospat = g->od * g->oh * g->ow;
+    const int64_t vx = ds_wino_xi_stride(g->cin * ld), mx = ds_wino_xi_stride(g->cout * ld);
     float *t = scratch + (int64_t)omp_get_thread_num() * sslot, *prow = ds_wino_prow(t, p->tw);
 #pragma omp for schedule(static)
     for (int64_t ci = 0; ci < g->cin; ++ci) {
-        for (int64_t r = r0; r < r1; ++r)
-            input(g, x + ci * ispat, r / p->th, r % p->th, p->tw, t, prow,
-                              v + ci * ld + (r - r0) * p->tw, g->cin * ld);
+        ds_wino_input_rows(input, g, x + ci * ispat, r0, r1, p->th, p->tw, t, prow, v + ci * ld,
+                           vx);
         for (int xi = 0; xi < XI && ld > tiles; ++xi)
-            memset(v + (xi * g->cin + ci) * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
+            memset(v + xi * vx + ci * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
     }
 #pragma omp for schedule(static)
     for (int64_t co = 0; co < g->cout; ++co) {
         for (int64_t r = r0; r < r1; ++r)
             dy_row(g, dy + co * ospat, r / p->th, r % p->th, p->tw, t, prow,
-                   dm + co * ld + (r - r0) * p->tw, g->cout * ld);
+                   dm + co * ld + (r - r0) * p->tw, mx);
         for (int xi = 0; xi < XI && ld > tiles; ++xi)
-            memset(dm + (xi * g->cout + co) * ld + tiles, 0,
-                   (size_t)(ld - tiles) * sizeof(float));
+            memset(dm + xi * mx + co * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
     }
 #pragma omp for schedule(dynamic, 1)
     for (int xi = 0; xi < XI; ++xi)
-        gemm(g->cout, g->cin, dm + xi * g->cout * ld, v + xi * g->cin * ld, ld,
+        gemm(g->cout, g->cin, dm + xi * mx, v + xi * vx, ld,
              du + xi * g->cin * g->cout);
 }
 
@@ -233,6 +232,15 @@ run_avx2(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy
     chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx2,
                  wgemm_avx2);
 }
+
+/* The input transform in AVX-512, where the CPU has it (the same values). */
+__attribute__((target("avx2,fma,avx512f"))) static void
+run_avx512(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
+           int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
+{
+    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx512,
+                 wgemm_avx2);
+}
 #endif
 
 ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
@@ -244,7 +252,8 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
     const int nt = ds_ctx_threads(ctx);
     const wchunk p = weight_plan(g);
     const int64_t ld = ds_wino_round8(p.rpc * p.tw), sslot = ds_wino_scratch_floats(p.tw);
-    const int64_t vf = XI * g->cin * ld, mf = XI * g->cout * ld;
+    const int64_t vf = XI * ds_wino_xi_stride(g->cin * ld);
+    const int64_t mf = XI * ds_wino_xi_stride(g->cout * ld);
     DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(vf + mf + sslot * nt)));
     DS_TRY(ds_conv_work_reserve(ctx, &work->part, &work->part_cap,
                                 (size_t)(XI * g->cin * g->cout)));
@@ -253,7 +262,9 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
     void (*run)(const ds_conv_geom *, const wchunk *, const float *, const float *, int64_t,
                 int64_t, float *, float *, float *, int64_t, float *) = run_portable;
 #ifdef DS_WINO_AVX2
-    if (ds_wino_avx2())
+    if (ds_wino_avx512())
+        run = run_avx512;
+    else if (ds_wino_avx2())
         run = run_avx2;
 #endif
     const int64_t in_sample = g->cin * g->d * g->h * g->w;

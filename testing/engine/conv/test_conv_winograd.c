@@ -342,6 +342,66 @@ static void check_products(void)
            ran_avx512 ? "AVX-512 (bit-identical to AVX2)" : "no AVX-512 build here");
 }
 
+/* The input transform of one channel plane in each build of the loops that runs here, on every
+ * width from 1 to 37 voxels (tile rows of 1 to 19 tiles: every vector tail of the AVX2 and the
+ * AVX-512 loops), planes of one voxel, and runs of tile rows that start inside a depth (the
+ * vector builds reuse the width stage of the tile row before, the portable one never does): the
+ * same additions in the same order, so V must agree bit for bit. Guard values after each run of
+ * tiles check that nothing past it is written. */
+static void check_input(void)
+{
+    static const int64_t sizes[][2] = {{1, 1}, {2, 3}, {5, 4}, {4, 7}, {3, 6}};
+    int ran_avx2 = 0, ran_avx512 = 0, planes = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; ++s)
+        for (int64_t w = 1; w <= 37; ++w) {
+            ds_conv_geom g;
+            memset(&g, 0, sizeof g);
+            g.n = 1, g.cin = 1, g.cout = 1, g.k = 3, g.s = 1, g.p = 1;
+            g.d = g.od = sizes[s][0], g.h = g.oh = sizes[s][1], g.w = g.ow = w;
+            const int64_t th = (g.h + 1) / 2, tw = (w + 1) / 2, rows = (g.d + 1) / 2 * th;
+            const int64_t vox = g.d * g.h * w;
+            float *x = malloc((size_t)vox * sizeof(float));
+            double *dx = malloc((size_t)vox * sizeof(double));
+            fill_uniform(dx, x, vox, 101 + (uint64_t)(s * 64 + w));
+            /* every run [r0, rows) with r0 = 0 and r0 = a tile row inside the second depth */
+            const int64_t starts[2] = {0, rows > th + 1 ? th + 1 : 0};
+            for (int k = 0; k < 2; ++k) {
+                const int64_t r0 = starts[k], len = (rows - r0) * tw, vs = len + 5;
+                float *v[3];
+                int ran[3];
+                for (int b = 0; b < 3; ++b) {
+                    v[b] = malloc((size_t)(64 * vs) * sizeof(float));
+                    for (int64_t i = 0; i < 64 * vs; ++i)
+                        v[b][i] = -7.0f; /* guards */
+                    ran[b] = ds_conv_winograd_input((ds_wino_build)b, &g, x, r0, rows, v[b], vs);
+                    DS_CHECK(ran[b] >= 0);
+                }
+                DS_CHECK(ran[DS_WINO_BUILD_PORTABLE] == 1);
+                for (int64_t xi = 0; xi < 64; ++xi)
+                    for (int64_t i = len; i < vs; ++i)
+                        DS_CHECK_MSG(v[0][xi * vs + i] == -7.0f, "input %" PRId64 "x%" PRId64
+                                     "x%" PRId64 ": the portable build wrote past its tiles",
+                                     g.d, g.h, w);
+                for (int b = 1; b < 3; ++b) {
+                    if (ran[b] != 1)
+                        continue;
+                    DS_CHECK_MSG(memcmp(v[0], v[b], (size_t)(64 * vs) * sizeof(float)) == 0,
+                                 "input %" PRId64 "x%" PRId64 "x%" PRId64 " from tile row %" PRId64
+                                 ": the %s build differs from the portable one",
+                                 g.d, g.h, w, r0, b == 1 ? "AVX2" : "AVX-512");
+                    *(b == 1 ? &ran_avx2 : &ran_avx512) = 1;
+                }
+                for (int b = 0; b < 3; ++b)
+                    free(v[b]);
+                ++planes;
+            }
+            free(x), free(dx);
+        }
+    printf("input transform: %d runs of tile rows, portable, %s, %s\n", planes,
+           ran_avx2 ? "AVX2 (bit-identical)" : "no AVX2 build here",
+           ran_avx512 ? "AVX-512 (bit-identical)" : "no AVX-512 build here");
+}
+
 int main(void)
 {
     ds_ctx *ctx = NULL;
@@ -352,6 +412,7 @@ int main(void)
         check_case(ctx, &cases[i]);
     check_rules(ctx);
     check_products();
+    check_input();
     ds_ctx_free(ctx);
     return ds_test_finish("test_conv_winograd");
 }
