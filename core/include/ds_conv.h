@@ -55,7 +55,8 @@ typedef enum ds_conv_path {
     DS_CONV_PATH_GEMM_POINTWISE, /* kernel 1, stride 1, no padding: SGEMM on the input itself */
     DS_CONV_PATH_GEMM_SPLIT_K,   /* deep layers: lowered rows in parts, partial outputs added */
     DS_CONV_PATH_GEMM_SCATTER,   /* backward-data with stride > 1: SGEMM, then col2im         */
-    DS_CONV_PATH_WINOGRAD        /* Winograd F(2x2x2, 3x3x3): transforms + 64 SGEMMs          */
+    DS_CONV_PATH_WINOGRAD,       /* Winograd F(2x2x2, 3x3x3): transforms + 64 SGEMMs          */
+    DS_CONV_PATH_GEMM_FEW_VOXELS /* few output voxels: the batch lowered side by side, our GEMM */
 } ds_conv_path;
 
 /* Which kernels a layer may run (ds_conv3d.algo). AUTO: a fixed rule of the layer's shape

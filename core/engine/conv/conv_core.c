@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_gemm.h"
 #include "ds_conv.h"
 #include "ds_tensor.h"
 
@@ -104,6 +105,7 @@ const char *ds_conv_path_name(ds_conv_path path)
     case DS_CONV_PATH_GEMM_SPLIT_K: return "gemm-split-k";
     case DS_CONV_PATH_GEMM_SCATTER: return "gemm-scatter";
     case DS_CONV_PATH_WINOGRAD: return "winograd";
+    case DS_CONV_PATH_GEMM_FEW_VOXELS: return "gemm-few-voxels";
     }
     return "unknown";
 }
@@ -163,17 +165,18 @@ static void valid_cols(const ds_conv_geom *g, int64_t kw, int64_t *a, int64_t *b
         *b = *a;
 }
 
-/* col[kr - k0][t] for K rows [k0, k1) and the output rows [r0, r1) of one sample x. */
+/* col[kr - k0][t] (rows ldc floats apart) for K rows [k0, k1) and the output rows [r0, r1) of
+ * one sample x. */
 static void im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r1, int64_t k0,
-                   int64_t k1, float *col)
+                   int64_t k1, float *col, int64_t ldc)
 {
     const int64_t k = g->k, k3 = k * k * k, s = g->s, p = g->p, ow = g->ow;
-    float *dst = col;
     for (int64_t kr = k0; kr < k1; ++kr) {
         int64_t ci = kr / k3, rem = kr % k3;
         int64_t kd = rem / (k * k), kh = (rem / k) % k, kw = rem % k;
         int64_t a, b;
         valid_cols(g, kw, &a, &b);
+        float *dst = col + (kr - k0) * ldc;
         for (int64_t r = r0; r < r1; ++r, dst += ow) {
             int64_t id = (r / g->oh) * s + kd - p, ih = (r % g->oh) * s + kh - p;
             if (id < 0 || id >= g->d || ih < 0 || ih >= g->h || a == b) {
@@ -259,7 +262,7 @@ static ds_status forward_split_k(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
         for (int j = 0; j < parts; ++j) {
             int64_t k0 = per * j, k1 = min64(kdim, k0 + per);
             float *col = colbase + (int64_t)omp_get_thread_num() * slot;
-            im2col(g, xs, 0, rows, k0, k1, col);
+            im2col(g, xs, 0, rows, k0, k1, col, P);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)P,
                         (int)(k1 - k0), 1.0f, w + k0, (int)kdim, col, (int)P, 0.0f,
                         part + j * pslot, (int)P);
@@ -278,6 +281,60 @@ static ds_status forward_split_k(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
     return DS_OK;
 }
 
+int ds_conv_few_voxels_chosen(const ds_conv_geom *g)
+{
+    const int64_t kdim = g->cin * g->k * g->k * g->k, voxels = g->n * g->od * g->oh * g->ow;
+    return (g->algo == DS_CONV_ALGO_AUTO || g->algo == DS_CONV_ALGO_WINOGRAD) &&
+           ds_conv_gemm_available() && !is_pointwise(g) && kdim >= 256 &&
+           voxels <= DS_CONV_FEW_VOXELS;
+}
+
+/* The lowered columns of every sample side by side (col: kdim x ld, sample ni at column ni P),
+ * then C (cout x ld) = W col by our kernel, in blocks of 8 rows (each value summed over kdim in
+ * order by one thread, so the same for every thread count), then C into y. */
+static ds_status forward_few_voxels(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                    const float *x, const float *w, const float *bias, float beta,
+                                    float *y)
+{
+    const int nt = ds_ctx_threads(ctx);
+    const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
+    const int64_t P = rows * g->ow, N = g->n * P, ld = (N + 7) & ~(int64_t)7;
+    const int64_t in_sample = g->cin * g->d * g->h * g->w;
+    DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap,
+                                (size_t)((kdim + g->cout) * ld)));
+    float *col = work->col, *c = col + kdim * ld;
+    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t u = 0; u < g->n * DS_CONV_SPLIT; ++u) {
+        const int64_t ni = u / DS_CONV_SPLIT, k0 = per * (u % DS_CONV_SPLIT);
+        const int64_t k1 = min64(kdim, k0 + per);
+        if (k0 < k1)
+            im2col(g, x + ni * in_sample, 0, rows, k0, k1, col + k0 * ld + ni * P, ld);
+        for (int64_t kr = k0; kr < k1 && ni == g->n - 1; ++kr) /* columns past N: zeros */
+            for (int64_t i = N; i < ld; ++i)
+                col[kr * ld + i] = 0.0f;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r0 = 0; r0 < g->cout; r0 += 8)
+        ds_conv_gemm(min64(8, g->cout - r0), ld, kdim, w + r0 * kdim, kdim, col, ld, c + r0 * ld,
+                     ld);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t co = 0; co < g->cout; ++co)
+        for (int64_t ni = 0; ni < g->n; ++ni) {
+            const float *src = c + co * ld + ni * P;
+            float *dst = y + (ni * g->cout + co) * P;
+            if (beta != 0.0f) {
+                for (int64_t i = 0; i < P; ++i)
+                    dst[i] += src[i];
+            } else {
+                const float b = bias ? bias[co] : 0.0f;
+                for (int64_t i = 0; i < P; ++i)
+                    dst[i] = src[i] + b;
+            }
+        }
+    return DS_OK;
+}
+
 ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                const float *x, const float *w, const float *bias, float beta,
                                float *y, ds_conv_path *path)
@@ -290,6 +347,10 @@ ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_ge
     if (g->algo != DS_CONV_ALGO_GEMM && ds_conv_direct_usable(g)) {
         report(path, DS_CONV_PATH_DIRECT);
         return ds_conv_direct_forward(ctx, work, g, x, w, bias, beta, y);
+    }
+    if (ds_conv_few_voxels_chosen(g)) {
+        report(path, DS_CONV_PATH_GEMM_FEW_VOXELS);
+        return forward_few_voxels(ctx, work, g, x, w, bias, beta, y);
     }
     if (!is_pointwise(g) && use_split_k(g, g->cin * g->k * g->k * g->k, g->od * g->oh * g->ow)) {
         report(path, DS_CONV_PATH_GEMM_SPLIT_K);
@@ -320,7 +381,7 @@ ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_ge
             ldb = P;
         } else {
             float *col = colbase + (int64_t)omp_get_thread_num() * slot;
-            im2col(g, xs, r0, r1, 0, kdim, col);
+            im2col(g, xs, r0, r1, 0, kdim, col, cols);
             b = col;
             ldb = cols;
         }
@@ -392,7 +453,7 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
                 b = xs + k0 * P + r0 * g->ow;
                 ldb = P;
             } else {
-                im2col(g, xs, r0, r1, k0, k1, col);
+                im2col(g, xs, r0, r1, k0, k1, col, cols);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)(k1 - k0),
                         (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow, (int)P, b, (int)ldb,

@@ -105,6 +105,12 @@ ds_status ds_conv_direct_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
 int ds_conv_direct_weight_usable(const ds_conv_geom *g);
 ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                          const float *x, const float *dy, float *dw);
+/* Deep layers with few output voxels (at most DS_CONV_FEW_VOXELS over the batch): whether a
+ * forward of g takes the path that lowers the whole batch side by side and multiplies with our
+ * own kernel (conv_gemm.h), on the weights as they are (OpenBLAS packs all of them for a product
+ * a few columns wide, once per sample). */
+#define DS_CONV_FEW_VOXELS 256
+int ds_conv_few_voxels_chosen(const ds_conv_geom *g);
 /* Winograd F(2x2x2, 3x3x3) (conv_winograd.c): kernel 3, stride 1, padding 1 only. chosen: whether
  * a forward of g runs it (g->algo, else the measured rule); same contract as ds_conv_core_forward.
  * work_floats: the work buffer floats it takes for g with that many threads. */

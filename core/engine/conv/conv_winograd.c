@@ -20,6 +20,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "conv_gemm.h"
 #include "conv_winograd.h"
 
 /* Per-thread floats for V and M together (1 MiB, so that they stay in a core's L2 cache), unless
@@ -218,65 +219,14 @@ static void gemm_blas(const ds_conv_geom *g, const float *u, const float *v, int
 
 #ifdef DS_WINO_AVX2
 
-/* NR rows x NV vectors of 8 columns of C = A B, summed over k in order (one FMA per term, so each
- * value is the same whatever the blocking). NR, NV are constants at every call: the accumulators
- * stay in registers. */
-__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
-micro(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, float *c, int64_t ldc,
-      const int nr, const int nv)
-{
-    __m256 acc[4][3];
-    for (int r = 0; r < nr; ++r)
-        for (int q = 0; q < nv; ++q)
-            acc[r][q] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < k; ++i) {
-        const float *br = b + i * ldb;
-        __m256 bv[3];
-        for (int q = 0; q < nv; ++q)
-            bv[q] = _mm256_loadu_ps(br + 8 * q);
-        for (int r = 0; r < nr; ++r) {
-            __m256 w = _mm256_broadcast_ss(a + r * lda + i);
-            for (int q = 0; q < nv; ++q)
-                acc[r][q] = _mm256_fmadd_ps(w, bv[q], acc[r][q]);
-        }
-    }
-    for (int r = 0; r < nr; ++r)
-        for (int q = 0; q < nv; ++q)
-            _mm256_storeu_ps(c + r * ldc + 8 * q, acc[r][q]);
-}
-
-/* Columns in blocks of 24 (the B panel, cin x 24, stays in L1), rows in blocks of 4. */
+/* The 64 products with our AVX2 kernel (conv_gemm.c). */
 __attribute__((target("avx2,fma"))) static void
 gemm_avx2(const ds_conv_geom *g, const float *u, const float *v, int64_t vx, int64_t ld, float *m,
           int64_t mx)
 {
     const int64_t ci = g->cin, co = g->cout;
-    for (int xi = 0; xi < XI; ++xi) {
-        const float *a = u + xi * ci * co, *b = v + xi * vx;
-        float *c = m + xi * mx;
-        for (int64_t t = 0; t < ld;) {
-            const int64_t left = ld - t;
-            const int nv = left >= 24 ? 3 : left >= 16 ? 2 : 1;
-            int64_t r = 0;
-            for (; r + 4 <= co; r += 4) {
-                if (nv == 3)
-                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 4, 3);
-                else if (nv == 2)
-                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 4, 2);
-                else
-                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 4, 1);
-            }
-            for (; r < co; ++r) {
-                if (nv == 3)
-                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 1, 3);
-                else if (nv == 2)
-                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 1, 2);
-                else
-                    micro(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 1, 1);
-            }
-            t += 8 * nv;
-        }
-    }
+    for (int xi = 0; xi < XI; ++xi)
+        ds_conv_gemm_avx2(co, ld, ci, u + xi * ci * co, ci, v + xi * vx, ld, m + xi * mx, ld);
 }
 
 /* output_row in AVX2: rows of round8(tw) floats in t, the width stage interleaved in registers
@@ -351,83 +301,15 @@ output_row_avx2(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t 
         }
 }
 
-/* micro in AVX-512: NR rows x NV vectors of 16 columns, the last one only its first 8 columns
- * when half (ld is a multiple of 8). The same FMAs in the same order as micro: the same values. */
-__attribute__((target("avx2,fma,avx512f"))) static inline __attribute__((always_inline)) void
-micro512(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, float *c,
-         int64_t ldc, const int nr, const int nv, const int half)
-{
-    const __mmask16 last = half ? (__mmask16)0x00FF : (__mmask16)0xFFFF;
-    __m512 acc[8][3];
-    for (int r = 0; r < nr; ++r)
-        for (int q = 0; q < nv; ++q)
-            acc[r][q] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < k; ++i) {
-        const float *br = b + i * ldb;
-        __m512 bv[3];
-        for (int q = 0; q < nv; ++q)
-            bv[q] = q == nv - 1 ? _mm512_maskz_loadu_ps(last, br + 16 * q)
-                                : _mm512_loadu_ps(br + 16 * q);
-        for (int r = 0; r < nr; ++r) {
-            const __m512 w = _mm512_set1_ps(a[r * lda + i]);
-            for (int q = 0; q < nv; ++q)
-                acc[r][q] = _mm512_fmadd_ps(w, bv[q], acc[r][q]);
-        }
-    }
-    for (int r = 0; r < nr; ++r)
-        for (int q = 0; q < nv; ++q) {
-            if (q == nv - 1)
-                _mm512_mask_storeu_ps(c + r * ldc + 16 * q, last, acc[r][q]);
-            else
-                _mm512_storeu_ps(c + r * ldc + 16 * q, acc[r][q]);
-        }
-}
-
-/* The columns of one block (48, 32, 16 or 8 of them) for rows in blocks of 8, then one by one. */
-#define WINO_MICRO512_ROWS(nv, half)                                                               \
-    do {                                                                                           \
-        int64_t r = 0;                                                                             \
-        for (; r + 8 <= co; r += 8)                                                                \
-            micro512(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 8, nv, half);              \
-        for (; r < co; ++r)                                                                        \
-            micro512(a + r * ci, ci, b + t, ld, ci, c + r * ld + t, ld, 1, nv, half);              \
-    } while (0)
-
-/* gemm_avx2 with 16-wide vectors: columns in blocks of 48 (the B panel, cin x 48, stays in L1
- * for cin <= 128), rows in blocks of 8 (24 accumulators). */
+/* The 64 products with our AVX-512 kernel (conv_gemm.c). */
 __attribute__((target("avx2,fma,avx512f"))) static void
 gemm_avx512(const ds_conv_geom *g, const float *u, const float *v, int64_t vx, int64_t ld,
             float *m, int64_t mx)
 {
     const int64_t ci = g->cin, co = g->cout;
-    for (int xi = 0; xi < XI; ++xi) {
-        const float *a = u + xi * ci * co, *b = v + xi * vx;
-        float *c = m + xi * mx;
-        for (int64_t t = 0; t < ld;) {
-            const int64_t left = ld - t;
-            if (left >= 48) {
-                WINO_MICRO512_ROWS(3, 0);
-                t += 48;
-            } else if (left == 40) {
-                WINO_MICRO512_ROWS(3, 1);
-                t += 40;
-            } else if (left >= 32) {
-                WINO_MICRO512_ROWS(2, 0);
-                t += 32;
-            } else if (left == 24) {
-                WINO_MICRO512_ROWS(2, 1);
-                t += 24;
-            } else if (left >= 16) {
-                WINO_MICRO512_ROWS(1, 0);
-                t += 16;
-            } else {
-                WINO_MICRO512_ROWS(1, 1);
-                t += 8;
-            }
-        }
-    }
+    for (int xi = 0; xi < XI; ++xi)
+        ds_conv_gemm_avx512(co, ld, ci, u + xi * ci * co, ci, v + xi * vx, ld, m + xi * mx, ld);
 }
-#undef WINO_MICRO512_ROWS
 #endif
 
 /* One chunk: tile rows [r0, r1) of sample x -> y. */
@@ -574,7 +456,9 @@ int ds_conv_winograd_chosen(const ds_conv_geom *g)
     if (g->cin < 16 || g->cout < 16)
         return 0; /* 1 -> 16: the direct kernel is 1.6-1.9x faster forward                   */
     if (g->n * g->od * g->oh * g->ow < 128)
-        return 0; /* 2 x 2x3x2 voxels at 256 channels: the weight transform costs more (0.2x);
-                     2 x 4x6x4 at 128 channels is 1.3x, 2 x 7x7x5 at 256 1.2x                */
+        return 0; /* 2 x 2x3x2 voxels at 256 channels: the weight transform costs more (0.2x
+                     of split-K; the few-voxel GEMM is 2.9x faster than split-K there);
+                     2 x 4x6x4 at 128 channels is 1.3x, and 2.4 ms against 3.8 ms for the
+                     few-voxel GEMM (bench_infer's Hippocampus layers, 1 thread) */
     return 1;
 }

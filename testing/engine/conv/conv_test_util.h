@@ -95,6 +95,7 @@ static inline int conv_test_direct_expected(void)
 #define CP_SPLITK DS_CONV_PATH_GEMM_SPLIT_K
 #define CP_SCATTER DS_CONV_PATH_GEMM_SCATTER
 #define CP_WINO DS_CONV_PATH_WINOGRAD
+#define CP_FEW DS_CONV_PATH_GEMM_FEW_VOXELS
 
 /* The kernels a forward + backward should take: with the direct kernels (direct) and without
  * them (plain), as forward, backward-data, backward-weights. */

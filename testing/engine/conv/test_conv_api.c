@@ -169,9 +169,16 @@ static void thread_invariance(ds_ctx *ctx, int direct)
         /* one input channel: direct backward-weights sums runs of planes into partials */
         {"k3 s1 p1, 1 -> 16", 0, 1, 16, 3, 1, 1, 9, 7, 20,
          {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}, DS_CONV_ALGO_AUTO},
-        /* deep and small: split-K forward and backward-data */
+        /* deep and small (2 x 45 voxels): our few-voxel GEMM forward and backward-data, else
+         * split-K */
         {"k3 s1 p1, 64 -> 64 on 3x3x5", 0, 64, 64, 3, 1, 1, 3, 3, 5,
-         CONV_WANT_SAME(CP_SPLITK, CP_SPLITK, CP_GEMM), DS_CONV_ALGO_AUTO},
+         {{CP_FEW, CP_FEW, CP_GEMM}, {CP_SPLITK, CP_SPLITK, CP_GEMM}}, DS_CONV_ALGO_AUTO},
+        /* the same with the kernels before it: split-K */
+        {"k3 s1 p1, 64 -> 64 on 3x3x5, reference kernels", 0, 64, 64, 3, 1, 1, 3, 3, 5,
+         CONV_WANT_SAME(CP_SPLITK, CP_SPLITK, CP_GEMM), DS_CONV_ALGO_REFERENCE},
+        /* stride 2, 36 output rows (a tail of 4 below the kernel's 8), 2 x 36 voxels */
+        {"k3 s2 p1, 40 -> 36 on 3x4x3", 0, 40, 36, 3, 2, 1, 5, 7, 5,
+         {{CP_FEW, CP_SCATTER, CP_GEMM}, {CP_SPLITK, CP_SCATTER, CP_GEMM}}, DS_CONV_ALGO_AUTO},
         {"k2 s2", 0, 16, 32, 2, 2, 0, 13, 20, 41,
          CONV_WANT_SAME(CP_GEMM, CP_SCATTER, CP_GEMM), DS_CONV_ALGO_AUTO},
         {"k1 s1", 0, 16, 2, 1, 1, 0, 12, 20, 41,

@@ -34,8 +34,10 @@ static const gc_case cases[] = {
     {"k1 s2 (shortcut)", 0, 3, 4, 1, 2, 0, 7, 5, 9, SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
     {"k3 s2 p1 (general)", 0, 2, 3, 3, 2, 1, 7, 6, 5, SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
     {"k3 s1 p2 (general)", 0, 2, 3, 3, 1, 2, 3, 4, 5, SAME(CP_GEMM, CP_GEMM, CP_GEMM)},
-    /* 20 x 27 = 540 lowered rows on 4-column rows: split-K both ways */
-    {"k3 s1 p1 (split-K)", 0, 20, 20, 3, 1, 1, 3, 3, 4, SAME(CP_SPLITK, CP_SPLITK, CP_GEMM)},
+    /* 20 x 27 = 540 lowered rows on 4-column rows, 2 x 36 output voxels: split-K both ways, or
+     * where our kernels run the few-voxel GEMM (backward-data accumulating through it) */
+    {"k3 s1 p1 (split-K)", 0, 20, 20, 3, 1, 1, 3, 3, 4,
+     {{CP_FEW, CP_FEW, CP_GEMM}, {CP_SPLITK, CP_SPLITK, CP_GEMM}}},
     /* rows of 16 columns or more: the direct AVX2 kernels (forward, flipped backward-data, and
      * backward-weights with cout % 4 == 0), including a partial vector and channel tail */
     {"k3 s1 p1 (direct)", 0, 8, 8, 3, 1, 1, 3, 4, 17,

@@ -250,7 +250,7 @@ static void check_rules(ds_ctx *ctx)
         {2, 16, 16, 16, 64, 64, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 131072: both */
         {2, 64, 64, 4, 8, 16, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 1024, 64 ch */
         {2, 64, 64, 2, 4, 8, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_GEMM}, /* 128: not for weights */
-        {1, 64, 64, 2, 4, 8, DS_CONV_PATH_GEMM_SPLIT_K, DS_CONV_PATH_GEMM}, /* 64: neither */
+        {1, 64, 64, 2, 4, 8, DS_CONV_PATH_GEMM_FEW_VOXELS, DS_CONV_PATH_GEMM}, /* 64: neither */
         {1, 1, 16, 2, 8, 16, DS_CONV_PATH_DIRECT, DS_CONV_PATH_DIRECT},     /* one input channel */
     };
     DS_CHECK(strcmp(ds_conv_path_name(DS_CONV_PATH_WINOGRAD), "winograd") == 0);
@@ -271,6 +271,8 @@ static void check_rules(ds_ctx *ctx)
             f = DS_CONV_PATH_GEMM;
         if (!direct && w == DS_CONV_PATH_DIRECT)
             w = DS_CONV_PATH_GEMM;
+        if (!direct && f == DS_CONV_PATH_GEMM_FEW_VOXELS) /* our kernels: where direct ones are */
+            f = DS_CONV_PATH_GEMM_SPLIT_K;
         printf("  rule %d->%d, %dx%dx%dx%d: forward %s, backward-weights %s\n", rule[i].cin,
                rule[i].cout, rule[i].n, rule[i].d, rule[i].h, rule[i].w,
                ds_conv_path_name(c.paths.forward), ds_conv_path_name(c.paths.backward_weight));
