@@ -119,8 +119,13 @@ static inline __attribute__((always_inline)) void weight_block(const float *w, i
         for (int tap = 0; tap < 27; ++tap)
             k[tap][o] = o < no ? w[(o0 + o) * 27 + tap] : 0.0f;
     transform_kernels(k, t);
-    for (int xi = 0; xi < XI; ++xi)
-        memcpy(u + xi * cc + o0, t[xi], (size_t)no * sizeof(float));
+    if (no == 64) { /* a copy of constant size: vector moves, not 64 calls of memcpy */
+        for (int xi = 0; xi < XI; ++xi)
+            memcpy(u + xi * cc + o0, t[xi], 64 * sizeof(float));
+    } else {
+        for (int xi = 0; xi < XI; ++xi)
+            memcpy(u + xi * cc + o0, t[xi], (size_t)no * sizeof(float));
+    }
 }
 
 static void weight_block_portable(const float *w, int64_t o0, int64_t no, int64_t cc, float *u)
@@ -134,6 +139,12 @@ __attribute__((target("avx2,fma"))) static void weight_block_avx2(const float *w
 {
     weight_block(w, o0, no, cc, u);
 }
+
+__attribute__((target("avx2,fma,avx512f"))) static void
+weight_block_avx512(const float *w, int64_t o0, int64_t no, int64_t cc, float *u)
+{
+    weight_block(w, o0, no, cc, u);
+}
 #endif
 
 static void transform_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *w, float *u)
@@ -141,7 +152,9 @@ static void transform_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *w,
     const int64_t cc = g->cin * g->cout, blocks = (cc + 63) / 64;
     void (*block)(const float *, int64_t, int64_t, int64_t, float *) = weight_block_portable;
 #ifdef DS_WINO_AVX2
-    if (ds_wino_avx2())
+    if (ds_wino_avx512())
+        block = weight_block_avx512;
+    else if (ds_wino_avx2())
         block = weight_block_avx2;
 #endif
 #pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static)

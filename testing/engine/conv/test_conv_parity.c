@@ -27,7 +27,9 @@ static const conv_variant variants[] = {
     {"conv_k3s1p1_nobias", 0, 3, 4, 3, 1, 1, 0, 5, 6, 7, SAME(CP_GEMM, CP_GEMM, CP_GEMM)},
     {"conv_k2s2_bias", 0, 3, 4, 2, 2, 0, 1, 7, 6, 5, SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
     {"conv_k1s1_bias", 0, 3, 4, 1, 1, 0, 1, 5, 3, 7, SAME(CP_PW, CP_PW, CP_PW)},
-    {"conv_k7s1p3_nobias", 0, 2, 3, 7, 1, 3, 0, 5, 6, 7, SAME(CP_SPLITK, CP_SPLITK, CP_GEMM)},
+    /* split-K; the lowered GEMM with our kernel where it runs */
+    {"conv_k7s1p3_nobias", 0, 2, 3, 7, 1, 3, 0, 5, 6, 7,
+     {{CP_GEMM, CP_GEMM, CP_GEMM}, {CP_SPLITK, CP_SPLITK, CP_GEMM}}},
     {"conv_k1s2_nobias", 0, 3, 4, 1, 2, 0, 0, 7, 5, 9, SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
     {"conv_k3s2p1_bias", 0, 2, 3, 3, 2, 1, 1, 7, 6, 5, SAME(CP_GEMM, CP_SCATTER, CP_GEMM)},
     {"convT_k2s2_bias", 1, 3, 4, 2, 2, 0, 1, 3, 4, 5, SAME(CP_SCATTER, CP_GEMM, CP_GEMM)},
