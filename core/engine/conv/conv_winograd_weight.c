@@ -283,14 +283,13 @@ int ds_conv_winograd_weight_chosen(const ds_conv_geom *g)
     const int decided = ds_wino_decided(g);
     if (decided >= 0)
         return decided;
-    /* Measured with bench_winograd (1 thread, CPU time, batch 2, 2026-12-01, Xeon model 207,
-     * OpenBLAS's SkylakeX kernels): 1.1-1.8x faster than the reference kernels on large volumes
-     * and from 64 x 64 channels on; slower for the 1 -> 16 layer (0.1x) and small volumes. */
+    /* Measured with bench_winograd (1 thread, CPU time, batch 4, 2026-12-01, Xeon model 207,
+     * OpenBLAS's SkylakeX kernels): 1.2-1.8x faster than the reference kernels on large volumes
+     * and from 32 x 32 channels on; slower for the 1 -> 16 layer (0.1x) and small volumes. */
     const int64_t voxels = g->n * g->od * g->oh * g->ow;
     if (g->cin < 16 || g->cout < 16 || voxels < 1024)
-        return 0; /* 2 x 4x6x4 at 128 channels: 0.55x; 2 x 7x7x5 at 256: 0.5x              */
-    if (g->cin * g->cout <= 32 * 32)
-        return voxels >= 131072; /* 16 -> 16: 0.83x on 2 x 32x48x32, 1.18x on 2 x 112x112x80;
-                                    32 -> 32: 1.0x on 2 x 16x24x16, 1.8x on 2 x 56x56x40      */
-    return 1;
+        return 0; /* 4 x 4x6x4 at 128 channels: 0.69x; 4 x 7x7x5 at 256: 0.64x             */
+    if (g->cin * g->cout <= 16 * 16)
+        return voxels >= 1048576; /* 16 -> 16: 0.92x on 4 x 32x48x32, 1.17x on 4 x 112x112x80 */
+    return 1; /* 32 -> 32: 1.76x on 4 x 16x24x16, 1.59x on 4 x 56x56x40 */
 }

@@ -9,8 +9,21 @@
 #include "layer_check.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+/* The loops over a unit's values, built for baseline x86-64, AVX2 and AVX-512 and chosen when the
+ * program loads (GCC's target_clones): BatchNorm is a fifth of a training step, and the baseline
+ * build sums doubles two at a time. ISO C contracts no a * b + c into an FMA in any build, so
+ * each build computes bn(x) (and the ReLU's mask from it) exactly as the forward did; the double
+ * sums of a unit group their terms by the vector width, so their last bits may differ between
+ * CPUs, never between runs or thread counts on one machine. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DS_BN_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define DS_BN_CLONES
+#endif
 
 static const char *const LAYER = "batchnorm3d";
 
@@ -180,7 +193,7 @@ static ds_status check_epilogue(ds_ctx *ctx, const ds_tensor *x, const ds_tensor
 }
 
 /* Sum of (x - k) and of (x - k)^2 over n floats, in double. */
-static void shifted_sums(const float *x, int64_t n, double k, double *sum, double *sumsq)
+DS_BN_CLONES static void shifted_sums(const float *x, int64_t n, double k, double *sum, double *sumsq)
 {
     double s = 0.0, q = 0.0;
 #pragma omp simd reduction(+ : s, q)
@@ -206,17 +219,31 @@ static bn_affine affine_of(const ds_batchnorm3d *bn, int64_t c)
 
 /* Sum of g and of g * (x - mean) over n floats, in double, where g = dy, or with relu != 0
  * g = dy where bn(x) > 0 and 0 elsewhere (the ReLU's mask, computed as the forward did). */
-static void grad_sums(const float *dy, const float *x, int64_t n, bn_affine f, int relu,
-                      double *sum_dy, double *sum_dyx)
+DS_BN_CLONES static void grad_sums(const float *dy, const float *x, int64_t n, bn_affine f,
+                                   int relu, double *sum_dy, double *sum_dyx)
 {
     const double mean = (double)f.mean;
     double s = 0.0, q = 0.0;
+    if (relu) { /* a select, not a branch: the loop runs in vectors */
 #pragma omp simd reduction(+ : s, q)
-    for (int64_t i = 0; i < n; ++i) {
-        const float t = (x[i] - f.mean) * f.scale + f.shift;
-        const double g = relu && !(t > 0.0f) ? 0.0 : (double)dy[i];
-        s += g;
-        q += g * ((double)x[i] - mean);
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (x[i] - f.mean) * f.scale + f.shift;
+            union { /* dy, or +0 where t <= 0 (or NaN): a mask, so that the loop has no branch */
+                float f;
+                uint32_t u;
+            } d = {dy[i]};
+            d.u &= -(uint32_t)(t > 0.0f);
+            const double g = (double)d.f;
+            s += g;
+            q += g * ((double)x[i] - mean);
+        }
+    } else {
+#pragma omp simd reduction(+ : s, q)
+        for (int64_t i = 0; i < n; ++i) {
+            const double g = (double)dy[i];
+            s += g;
+            q += g * ((double)x[i] - mean);
+        }
     }
     *sum_dy = s;
     *sum_dyx = q;
@@ -224,8 +251,8 @@ static void grad_sums(const float *dy, const float *x, int64_t n, bn_affine f, i
 
 /* y = epilogue((x - mean) * scale + shift, skip) over n floats. Every expression is the one the
  * unfused layers compute (BatchNorm, then ReLU, then add, or add then ReLU). */
-static void apply_run(const float *x, const float *skip, float *y, int64_t n, bn_affine f,
-                      ds_bn_epilogue e)
+DS_BN_CLONES static void apply_run(const float *x, const float *skip, float *y, int64_t n,
+                                   bn_affine f, ds_bn_epilogue e)
 {
     switch (e) {
     case DS_BN_PLAIN:
@@ -351,6 +378,17 @@ ds_status ds_batchnorm3d_recompute(ds_ctx *ctx, const ds_batchnorm3d *bn, const 
 }
 
 /* The backward of bn (relu == 0) or of relu(bn) (relu != 0). */
+/* dx = (in_place ? 0 : dx) + a g - b (x - mean) - kk over n floats, g as in grad_sums. */
+DS_BN_CLONES static void dx_run(const float *x, const float *dy, float *dx, int64_t n, bn_affine f,
+                                int relu, int in_place, float a, float b, float kk)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        const float t = (x[i] - f.mean) * f.scale + f.shift;
+        const float g = relu && !(t > 0.0f) ? 0.0f : dy[i];
+        dx[i] = (in_place ? 0.0f : dx[i]) + (a * g - b * (x[i] - f.mean) - kk);
+    }
+}
+
 static ds_status backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, const ds_tensor *dy,
                           ds_tensor *dx, int relu)
 {
@@ -400,15 +438,8 @@ static ds_status backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, c
     for (int64_t k = 0; k < u.count; ++k) {
         int64_t c, off, len;
         unit_at(&u, k, &c, &off, &len);
-        const bn_affine f = affine_of(bn, c);
         const float a = (float)coef[3 * c], b = (float)coef[3 * c + 1], kk = (float)coef[3 * c + 2];
-        const float *xp = xd + off, *gp = dyd + off;
-        float *dp = dxd + off;
-        for (int64_t i = 0; i < len; ++i) {
-            const float t = (xp[i] - f.mean) * f.scale + f.shift;
-            const float g = relu && !(t > 0.0f) ? 0.0f : gp[i];
-            dp[i] = (in_place ? 0.0f : dp[i]) + (a * g - b * (xp[i] - f.mean) - kk);
-        }
+        dx_run(xd + off, dyd + off, dxd + off, len, affine_of(bn, c), relu, in_place, a, b, kk);
     }
     return DS_OK;
 }
