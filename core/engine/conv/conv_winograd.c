@@ -40,12 +40,19 @@ typedef struct wino_plan {
     int64_t rows;        /* tile rows (td, th) per sample         */
     int64_t rpc, chunks; /* tile rows per chunk, chunks per sample */
     int64_t slot;        /* floats of one thread's slot          */
+    int shared;          /* the whole batch is one chunk the threads share */
+    int64_t work;        /* floats of the work buffer in all     */
 } wino_plan;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
-static wino_plan make_plan(const ds_conv_geom *g)
+/* With several chunks of a small layer each chunk's products read all of U, which outweighs
+ * them when a chunk has few tiles (128 -> 128 channels on 2 x 4x6x4: one chunk of 12 tiles a
+ * sample, U 4 MiB). When V and M of the whole batch fit in the threads' slots four times over, the
+ * batch is one chunk shared by the threads instead: U is read once, and the products are as wide
+ * as the batch. */
+static wino_plan make_plan(const ds_conv_geom *g, int threads)
 {
     wino_plan p;
     p.td = (g->od + 1) / 2;
@@ -63,13 +70,19 @@ static wino_plan make_plan(const ds_conv_geom *g)
     int64_t tiles = ds_wino_round8(p.rpc * p.tw);
     p.slot = XI * (ds_wino_xi_stride(g->cin * tiles) + ds_wino_xi_stride(g->cout * tiles)) +
              ds_wino_scratch_floats(p.tw);
+    p.work = p.slot * threads;
+    const int64_t all = ds_wino_round8(g->n * p.rows * p.tw);
+    const int64_t vm = XI * (ds_wino_xi_stride(g->cin * all) + ds_wino_xi_stride(g->cout * all));
+    p.shared = g->n * p.chunks > 1 && vm <= 4 * threads * (int64_t)WINO_SLOT_FLOATS;
+    if (p.shared)
+        p.work = vm + threads * ds_wino_scratch_floats(p.tw);
     return p;
 }
 
 int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads)
 {
-    wino_plan p = make_plan(g);
-    return p.slot * threads + XI * g->cin * g->cout;
+    wino_plan p = make_plan(g, threads);
+    return p.work + XI * g->cin * g->cout;
 }
 
 /* The 64 transformed values of 64 kernels of 3 x 3 x 3 (k[tap][kernel]): G k G^T along the three
@@ -216,15 +229,15 @@ static void output_row(const ds_conv_geom *g, const float *m, int64_t mstride, i
 typedef void (*wino_output_fn)(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td,
                                int64_t th, int64_t tw, float *t, float bias, float beta, float *yc);
 
-/* M[xi] = U[xi] V[xi] for the 64 xi: cout x ld, cout x cin, cin x ld (ld a multiple of 8); V[xi]
- * at v + xi * vx, M[xi] at m + xi * mx. */
+/* M[xi] = U[xi] V[xi] for xi in [x0, x1): cout x ld, cout x cin, cin x ld (ld a multiple of 8);
+ * V[xi] at v + xi * vx, M[xi] at m + xi * mx. */
 typedef void (*wino_gemm_fn)(const ds_conv_geom *g, const float *u, const float *v, int64_t vx,
-                             int64_t ld, float *m, int64_t mx);
+                             int64_t ld, float *m, int64_t mx, int x0, int x1);
 
 static void gemm_blas(const ds_conv_geom *g, const float *u, const float *v, int64_t vx,
-                      int64_t ld, float *m, int64_t mx)
+                      int64_t ld, float *m, int64_t mx, int x0, int x1)
 {
-    for (int xi = 0; xi < XI; ++xi)
+    for (int xi = x0; xi < x1; ++xi)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)ld, (int)g->cin,
                     1.0f, u + xi * g->cin * g->cout, (int)g->cin, v + xi * vx, (int)ld, 0.0f,
                     m + xi * mx, (int)ld);
@@ -235,10 +248,10 @@ static void gemm_blas(const ds_conv_geom *g, const float *u, const float *v, int
 /* The 64 products with our AVX2 kernel (conv_gemm.c). */
 __attribute__((target("avx2,fma"))) static void
 gemm_avx2(const ds_conv_geom *g, const float *u, const float *v, int64_t vx, int64_t ld, float *m,
-          int64_t mx)
+          int64_t mx, int x0, int x1)
 {
     const int64_t ci = g->cin, co = g->cout;
-    for (int xi = 0; xi < XI; ++xi)
+    for (int xi = x0; xi < x1; ++xi)
         ds_conv_gemm_avx2(co, ld, ci, u + xi * ci * co, ci, v + xi * vx, ld, m + xi * mx, ld);
 }
 
@@ -317,10 +330,10 @@ output_row_avx2(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t 
 /* The 64 products with our AVX-512 kernel (conv_gemm.c). */
 __attribute__((target("avx2,fma,avx512f"))) static void
 gemm_avx512(const ds_conv_geom *g, const float *u, const float *v, int64_t vx, int64_t ld,
-            float *m, int64_t mx)
+            float *m, int64_t mx, int x0, int x1)
 {
     const int64_t ci = g->cin, co = g->cout;
-    for (int xi = 0; xi < XI; ++xi)
+    for (int xi = x0; xi < x1; ++xi)
         ds_conv_gemm_avx512(co, ld, ci, u + xi * ci * co, ci, v + xi * vx, ld, m + xi * mx, ld);
 }
 #endif
@@ -342,12 +355,70 @@ chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const floa
         for (int xi = 0; xi < XI && ld > tiles; ++xi)
             memset(v + xi * vx + ci * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
     }
-    gemm(g, u, v, vx, ld, m, mx);
+    gemm(g, u, v, vx, ld, m, mx, 0, XI);
     for (int64_t co = 0; co < g->cout; ++co)
         for (int64_t r = r0; r < r1; ++r)
             output(g, m + co * ld + (r - r0) * p->tw, mx, r / p->th, r % p->th, p->tw, t,
                    bias ? bias[co] : 0.0f, beta, y + co * ospat);
 }
+
+/* The whole batch as one chunk shared by the threads (see make_plan): the input transform split
+ * over channels, the 64 products over xi, the output transform over output channels. Called by
+ * every thread of a parallel region; each value is made by one thread as in chunk_body, so the
+ * same values. */
+static inline __attribute__((always_inline)) void
+shared_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
+            const float *bias, float beta, float *y, float *work, ds_wino_input_fn input,
+            wino_gemm_fn gemm, wino_output_fn output)
+{
+    const int64_t rows = p->rows, tiles = g->n * rows * p->tw, ld = ds_wino_round8(tiles);
+    const int64_t ispat = g->d * g->h * g->w, ospat = g->od * g->oh * g->ow;
+    const int64_t vx = ds_wino_xi_stride(g->cin * ld), mx = ds_wino_xi_stride(g->cout * ld);
+    float *v = work, *m = v + XI * vx;
+    float *t = m + XI * mx + (int64_t)omp_get_thread_num() * ds_wino_scratch_floats(p->tw);
+    float *prow = ds_wino_prow(t, p->tw);
+#pragma omp for schedule(static)
+    for (int64_t ci = 0; ci < g->cin; ++ci) {
+        for (int64_t ni = 0; ni < g->n; ++ni)
+            ds_wino_input_rows(input, g, x + (ni * g->cin + ci) * ispat, 0, rows, p->th, p->tw, t,
+                               prow, v + ci * ld + ni * rows * p->tw, vx);
+        for (int xi = 0; xi < XI && ld > tiles; ++xi)
+            memset(v + xi * vx + ci * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int xi = 0; xi < XI; ++xi)
+        gemm(g, u, v, vx, ld, m, mx, xi, xi + 1);
+#pragma omp for schedule(static)
+    for (int64_t co = 0; co < g->cout; ++co)
+        for (int64_t ni = 0; ni < g->n; ++ni)
+            for (int64_t r = 0; r < rows; ++r)
+                output(g, m + co * ld + (ni * rows + r) * p->tw, mx, r / p->th, r % p->th, p->tw,
+                       t, bias ? bias[co] : 0.0f, beta, y + (ni * g->cout + co) * ospat);
+}
+
+static void shared_portable(const ds_conv_geom *g, const wino_plan *p, const float *u,
+                            const float *x, const float *bias, float beta, float *y, float *work)
+{
+    shared_body(g, p, u, x, bias, beta, y, work, ds_wino_input_row, gemm_blas, output_row);
+}
+
+#ifdef DS_WINO_AVX2
+__attribute__((target("avx2,fma"))) static void
+shared_avx2(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
+            const float *bias, float beta, float *y, float *work)
+{
+    shared_body(g, p, u, x, bias, beta, y, work, ds_wino_input_row_avx2, gemm_avx2,
+                output_row_avx2);
+}
+
+__attribute__((target("avx2,fma,avx512f"))) static void
+shared_avx512(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
+              const float *bias, float beta, float *y, float *work)
+{
+    shared_body(g, p, u, x, bias, beta, y, work, ds_wino_input_row_avx512, gemm_avx512,
+                output_row_avx2);
+}
+#endif
 
 static void chunk_portable(const ds_conv_geom *g, const wino_plan *p, const float *u,
                            const float *x, const float *bias, float beta, float *y, int64_t r0,
@@ -387,12 +458,25 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
         return ds_fail(ctx, DS_ERR_INTERNAL, "convolution: Winograd needs kernel 3, stride 1, "
                                              "padding 1");
     const int nt = ds_ctx_threads(ctx);
-    const wino_plan p = make_plan(g);
-    DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(p.slot * nt)));
+    const wino_plan p = make_plan(g, nt);
+    DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)p.work));
     DS_TRY(ds_conv_work_reserve(ctx, &work->wpk, &work->wpk_cap,
                                 (size_t)(XI * g->cin * g->cout)));
     float *u = work->wpk, *slots = work->col;
     transform_weight(ctx, g, w, u);
+    if (p.shared) {
+        void (*shared)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
+                       const float *, float, float *, float *) = shared_portable;
+#ifdef DS_WINO_AVX2
+        if (ds_wino_avx512())
+            shared = shared_avx512;
+        else if (ds_wino_avx2())
+            shared = shared_avx2;
+#endif
+#pragma omp parallel num_threads(nt)
+        shared(g, &p, u, x, bias, beta, y, work->col);
+        return DS_OK;
+    }
     void (*chunk)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
                   const float *, float, float *, int64_t, int64_t, float *) = chunk_portable;
 #ifdef DS_WINO_AVX2
@@ -420,16 +504,16 @@ int ds_conv_winograd_products(ds_wino_build build, int64_t cin, int64_t cout, co
     g.cin = cin;
     g.cout = cout;
     if (build == DS_WINO_BUILD_PORTABLE) {
-        gemm_blas(&g, u, v, cin * ld, ld, m, cout * ld);
+        gemm_blas(&g, u, v, cin * ld, ld, m, cout * ld, 0, XI);
         return 1;
     }
 #ifdef DS_WINO_AVX2
     if (build == DS_WINO_BUILD_AVX2 && ds_wino_avx2()) {
-        gemm_avx2(&g, u, v, cin * ld, ld, m, cout * ld);
+        gemm_avx2(&g, u, v, cin * ld, ld, m, cout * ld, 0, XI);
         return 1;
     }
     if (build == DS_WINO_BUILD_AVX512 && ds_wino_avx512()) {
-        gemm_avx512(&g, u, v, cin * ld, ld, m, cout * ld);
+        gemm_avx512(&g, u, v, cin * ld, ld, m, cout * ld, 0, XI);
         return 1;
     }
 #endif
