@@ -323,6 +323,18 @@ static int use_our_gemm(const ds_conv_geom *g)
            ds_conv_gemm_available();
 }
 
+/* n values of a product row into an output row: += when beta (1), else + bias. */
+static void store_row(const float *src, float *dst, int64_t n, float bias, float beta)
+{
+    if (beta != 0.0f) {
+        for (int64_t i = 0; i < n; ++i)
+            dst[i] += src[i];
+    } else {
+        for (int64_t i = 0; i < n; ++i)
+            dst[i] = src[i] + bias;
+    }
+}
+
 /* Output rows [r0, r1) of sample x into ys (rows of the output planes P floats apart) through
  * our kernel: the lowered tile in col (kdim x ld, zero columns past the tile), the product after
  * it (cout x ld), then into ys (+= when beta, else + bias). */
@@ -337,18 +349,8 @@ static void gemm_tile_ours(const ds_conv_geom *g, const float *x, int64_t r0, in
     for (int64_t kr = 0; kr < kdim && ld > cols; ++kr)
         memset(col + kr * ld + cols, 0, (size_t)(ld - cols) * sizeof(float));
     ds_conv_gemm(g->cout, ld, kdim, w, kdim, col, ld, c, ld);
-    for (int64_t co = 0; co < g->cout; ++co) {
-        const float *src = c + co * ld;
-        float *dst = ys + co * P;
-        if (beta != 0.0f) {
-            for (int64_t i = 0; i < cols; ++i)
-                dst[i] += src[i];
-        } else {
-            const float b = bias ? bias[co] : 0.0f;
-            for (int64_t i = 0; i < cols; ++i)
-                dst[i] = src[i] + b;
-        }
-    }
+    for (int64_t co = 0; co < g->cout; ++co)
+        store_row(c + co * ld, ys + co * P, cols, bias ? bias[co] : 0.0f, beta);
 }
 
 int ds_conv_few_voxels_chosen(const ds_conv_geom *g)
@@ -396,18 +398,9 @@ static ds_status forward_few_voxels(ds_ctx *ctx, ds_conv_work *work, const ds_co
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t co = 0; co < g->cout; ++co)
-        for (int64_t ni = 0; ni < g->n; ++ni) {
-            const float *src = c + co * ld + ni * P;
-            float *dst = y + (ni * g->cout + co) * P;
-            if (beta != 0.0f) {
-                for (int64_t i = 0; i < P; ++i)
-                    dst[i] += src[i];
-            } else {
-                const float b = bias ? bias[co] : 0.0f;
-                for (int64_t i = 0; i < P; ++i)
-                    dst[i] = src[i] + b;
-            }
-        }
+        for (int64_t ni = 0; ni < g->n; ++ni)
+            store_row(c + co * ld + ni * P, y + (ni * g->cout + co) * P, P,
+                      bias ? bias[co] : 0.0f, beta);
     return DS_OK;
 }
 
