@@ -288,16 +288,19 @@ ds_wino_input_row_avx512(const ds_conv_geom *g, const float *xc, int64_t td, int
             }
             const float *x = xc + (id * g->h + ih) * g->w;
             for (int64_t i0 = 0; i0 < n; i0 += 16) {
-                /* the inputs of tiles i0 .. i0 + 15: x[2 i0 - 1 + k], k < 34 */
-                const int64_t j = 2 * i0 - 1;
+                /* the inputs of tiles i0 .. i0 + 15: x[j - 1 + k], k < 34, j = 2 i0, from two
+                 * loads that start inside the row (j < w) and the two values at the ends */
+                const int64_t j = 2 * i0;
                 const __m512 l0 = ds_wino_load_row512(x, j, g->w),
-                             l1 = ds_wino_load_row512(x, j + 16, g->w),
-                             l2 = ds_wino_load_row512(x, j + 2, g->w),
-                             l3 = ds_wino_load_row512(x, j + 18, g->w);
-                const __m512 p0 = _mm512_permutex2var_ps(l0, even, l1),
-                             p1 = _mm512_permutex2var_ps(l0, odd, l1),
-                             p2 = _mm512_permutex2var_ps(l2, even, l3),
-                             p3 = _mm512_permutex2var_ps(l2, odd, l3);
+                             l1 = ds_wino_load_row512(x, j + 16, g->w);
+                const __m512 before = _mm512_set1_ps(j > 0 ? x[j - 1] : 0.0f),
+                             after = _mm512_set1_ps(j + 32 < g->w ? x[j + 32] : 0.0f);
+                const __m512 p1 = _mm512_permutex2var_ps(l0, even, l1), /* x[j + 2i]     */
+                    p2 = _mm512_permutex2var_ps(l0, odd, l1),           /* x[j + 2i + 1] */
+                    p0 = _mm512_castsi512_ps(_mm512_alignr_epi32(       /* x[j + 2i - 1] */
+                        _mm512_castps_si512(p2), _mm512_castps_si512(before), 15)),
+                    p3 = _mm512_castsi512_ps(_mm512_alignr_epi32(       /* x[j + 2i + 2] */
+                        _mm512_castps_si512(after), _mm512_castps_si512(p1), 1));
                 _mm512_storeu_ps(r + i0, _mm512_sub_ps(p0, p2));
                 _mm512_storeu_ps(r + n + i0, _mm512_add_ps(p1, p2));
                 _mm512_storeu_ps(r + 2 * n + i0, _mm512_sub_ps(p2, p1));
