@@ -49,9 +49,10 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* With several chunks of a small layer each chunk's products read all of U, which outweighs
  * them when a chunk has few tiles (128 -> 128 channels on 2 x 4x6x4: one chunk of 12 tiles a
- * sample, U 4 MiB). When V and M of the whole batch fit in the threads' slots four times over, the
- * batch is one chunk shared by the threads instead: U is read once, and the products are as wide
- * as the batch. */
+ * sample, U 4 MiB). When V and M of the whole batch fit in twice the threads' slots, the batch is
+ * one chunk shared by the threads instead: U is read once, and the products are as wide as the
+ * batch. (At four times, 64 -> 64 channels on 2 x 8x12x8 went shared too and took 63 ms of a
+ * Hippocampus inference on 2 threads, against 49-60 ms in chunks.) */
 static wino_plan make_plan(const ds_conv_geom *g, int threads)
 {
     wino_plan p;
@@ -73,7 +74,7 @@ static wino_plan make_plan(const ds_conv_geom *g, int threads)
     p.work = p.slot * threads;
     const int64_t all = ds_wino_round8(g->n * p.rows * p.tw);
     const int64_t vm = XI * (ds_wino_xi_stride(g->cin * all) + ds_wino_xi_stride(g->cout * all));
-    p.shared = g->n * p.chunks > 1 && vm <= 4 * threads * (int64_t)WINO_SLOT_FLOATS;
+    p.shared = g->n * p.chunks > 1 && vm <= 2 * threads * (int64_t)WINO_SLOT_FLOATS;
     if (p.shared)
         p.work = vm + threads * ds_wino_scratch_floats(p.tw);
     return p;
