@@ -353,8 +353,7 @@ chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const floa
     for (int64_t ci = 0; ci < g->cin; ++ci) {
         ds_wino_input_rows(input, g, x + ci * ispat, r0, r1, p->th, p->tw, t, prow, v + ci * ld,
                            vx);
-        for (int xi = 0; xi < XI && ld > tiles; ++xi)
-            memset(v + xi * vx + ci * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
+        ds_wino_zero_tail(v, vx, ci, tiles, ld);
     }
     gemm(g, u, v, vx, ld, m, mx, 0, XI);
     for (int64_t co = 0; co < g->cout; ++co)
@@ -383,8 +382,7 @@ shared_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const flo
         for (int64_t ni = 0; ni < g->n; ++ni)
             ds_wino_input_rows(input, g, x + (ni * g->cin + ci) * ispat, 0, rows, p->th, p->tw, t,
                                prow, v + ci * ld + ni * rows * p->tw, vx);
-        for (int xi = 0; xi < XI && ld > tiles; ++xi)
-            memset(v + xi * vx + ci * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
+        ds_wino_zero_tail(v, vx, ci, tiles, ld);
     }
 #pragma omp for schedule(dynamic, 1)
     for (int xi = 0; xi < XI; ++xi)

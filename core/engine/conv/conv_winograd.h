@@ -81,6 +81,14 @@ typedef void (*ds_wino_input_fn)(const ds_conv_geom *g, const float *xc, int64_t
                                  int64_t tw, ds_wino_row_order order, float *t, float *prow,
                                  float *v, int64_t vstride);
 
+/* Zeros in the columns [tiles, ld) of row `row` of the 64 blocks of V or dM (xi stride xs): the
+ * products read whole vectors of 8 columns. */
+static inline void ds_wino_zero_tail(float *v, int64_t xs, int64_t row, int64_t tiles, int64_t ld)
+{
+    for (int xi = 0; xi < XI && ld > tiles; ++xi)
+        memset(v + xi * xs + row * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
+}
+
 /* The input transform of tile rows [r0, r1) of channel plane xc (th tile rows per depth), into V
  * at v (tw tiles per row, one after another; vstride floats between xi). */
 static inline __attribute__((always_inline)) void

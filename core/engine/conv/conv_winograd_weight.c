@@ -200,16 +200,14 @@ chunk_weight(const ds_conv_geom *g, const wchunk *p, const float *x, const float
     for (int64_t ci = 0; ci < g->cin; ++ci) {
         ds_wino_input_rows(input, g, x + ci * ispat, r0, r1, p->th, p->tw, t, prow, v + ci * ld,
                            vx);
-        for (int xi = 0; xi < XI && ld > tiles; ++xi)
-            memset(v + xi * vx + ci * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
+        ds_wino_zero_tail(v, vx, ci, tiles, ld);
     }
 #pragma omp for schedule(static)
     for (int64_t co = 0; co < g->cout; ++co) {
         for (int64_t r = r0; r < r1; ++r)
             dy_row(g, dy + co * ospat, r / p->th, r % p->th, p->tw, t, prow,
                    dm + co * ld + (r - r0) * p->tw, mx);
-        for (int xi = 0; xi < XI && ld > tiles; ++xi)
-            memset(dm + xi * mx + co * ld + tiles, 0, (size_t)(ld - tiles) * sizeof(float));
+        ds_wino_zero_tail(dm, mx, co, tiles, ld);
     }
 #pragma omp for schedule(dynamic, 1)
     for (int xi = 0; xi < XI; ++xi)
