@@ -29,6 +29,8 @@
 /* Tiles per chunk wanted at least (GEMM width), and chunks per sample wanted for balance. */
 #define WINO_MIN_TILES 64
 #define WINO_MIN_CHUNKS 8
+/* The most floats of a shared block's U (512 KiB: with V and M, inside a core's L2 cache). */
+#define SHARED_BLOCK_FLOATS (128 * 1024)
 
 int ds_conv_winograd_applicable(const ds_conv_geom *g)
 {
@@ -41,6 +43,8 @@ typedef struct wino_plan {
     int64_t rpc, chunks; /* tile rows per chunk, chunks per sample */
     int64_t slot;        /* floats of one thread's slot          */
     int shared;          /* the whole batch is one chunk the threads share */
+    int64_t cb;          /* output channels of a shared block           */
+    int64_t bslot;       /* floats of a thread's shared-block slot      */
     int64_t work;        /* floats of the work buffer in all     */
 } wino_plan;
 
@@ -52,7 +56,10 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
  * sample, U 4 MiB). When V and M of the whole batch fit in twice the threads' slots, the batch is
  * one chunk shared by the threads instead: U is read once, and the products are as wide as the
  * batch. (At four times, 64 -> 64 channels on 2 x 8x12x8 went shared too and took 63 ms of a
- * Hippocampus inference on 2 threads, against 49-60 ms in chunks.) */
+ * Hippocampus inference on 2 threads, against 49-60 ms in chunks.) A shared batch goes through
+ * blocks of cb output channels, each transformed, multiplied and written back by one thread, so
+ * that a block's U (cb x cin x 64, at most SHARED_BLOCK_FLOATS) and M stay in its L2 cache: the
+ * whole U (4 MiB at 128 channels) is never written out and read back. */
 static wino_plan make_plan(const ds_conv_geom *g, int threads)
 {
     wino_plan p;
@@ -75,15 +82,18 @@ static wino_plan make_plan(const ds_conv_geom *g, int threads)
     const int64_t all = ds_wino_round8(g->n * p.rows * p.tw);
     const int64_t vm = XI * (ds_wino_xi_stride(g->cin * all) + ds_wino_xi_stride(g->cout * all));
     p.shared = g->n * p.chunks > 1 && vm <= 2 * threads * (int64_t)WINO_SLOT_FLOATS;
+    p.cb = max64(8, min64(64, SHARED_BLOCK_FLOATS / (XI * g->cin)) & ~(int64_t)7);
+    p.cb = min64(p.cb, g->cout);
+    p.bslot = XI * (p.cb * g->cin + ds_wino_xi_stride(p.cb * all)) + ds_wino_scratch_floats(p.tw);
     if (p.shared)
-        p.work = vm + threads * ds_wino_scratch_floats(p.tw);
+        p.work = XI * ds_wino_xi_stride(g->cin * all) + threads * p.bslot;
     return p;
 }
 
 int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads)
 {
     wino_plan p = make_plan(g, threads);
-    return p.work + XI * g->cin * g->cout;
+    return p.work + (p.shared ? 0 : XI * g->cin * g->cout);
 }
 
 /* The 64 transformed values of 64 kernels of 3 x 3 x 3 (k[tap][kernel]): G k G^T along the three
@@ -362,20 +372,24 @@ chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const floa
                    bias ? bias[co] : 0.0f, beta, y + co * ospat);
 }
 
+typedef void (*wino_weight_fn)(const float *w, int64_t o0, int64_t no, int64_t cc, float *u);
+
 /* The whole batch as one chunk shared by the threads (see make_plan): the input transform split
- * over channels, the 64 products over xi, the output transform over output channels. Called by
- * every thread of a parallel region; each value is made by one thread as in chunk_body, so the
- * same values. */
+ * over input channels, then blocks of output channels, each one thread's: its weights
+ * transformed into U (xi x cb x cin), its 64 products, its output transform. Called by every
+ * thread of a parallel region; each value is made by one thread with the same operations as in
+ * chunk_body (the products sum each value over cin in order, whatever the rows), so the same
+ * values. */
 static inline __attribute__((always_inline)) void
-shared_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
+shared_body(const ds_conv_geom *g, const wino_plan *p, const float *w, const float *x,
             const float *bias, float beta, float *y, float *work, ds_wino_input_fn input,
-            wino_gemm_fn gemm, wino_output_fn output)
+            wino_weight_fn weight, wino_gemm_fn gemm, wino_output_fn output)
 {
     const int64_t rows = p->rows, tiles = g->n * rows * p->tw, ld = ds_wino_round8(tiles);
     const int64_t ispat = g->d * g->h * g->w, ospat = g->od * g->oh * g->ow;
-    const int64_t vx = ds_wino_xi_stride(g->cin * ld), mx = ds_wino_xi_stride(g->cout * ld);
-    float *v = work, *m = v + XI * vx;
-    float *t = m + XI * mx + (int64_t)omp_get_thread_num() * ds_wino_scratch_floats(p->tw);
+    const int64_t vx = ds_wino_xi_stride(g->cin * ld), mx = ds_wino_xi_stride(p->cb * ld);
+    float *v = work, *u = v + XI * vx + (int64_t)omp_get_thread_num() * p->bslot;
+    float *m = u + XI * p->cb * g->cin, *t = m + XI * mx;
     float *prow = ds_wino_prow(t, p->tw);
 #pragma omp for schedule(static)
     for (int64_t ci = 0; ci < g->cin; ++ci) {
@@ -384,38 +398,46 @@ shared_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const flo
                                prow, v + ci * ld + ni * rows * p->tw, vx);
         ds_wino_zero_tail(v, vx, ci, tiles, ld);
     }
+    const int64_t blocks = (g->cout + p->cb - 1) / p->cb;
 #pragma omp for schedule(dynamic, 1)
-    for (int xi = 0; xi < XI; ++xi)
-        gemm(g, u, v, vx, ld, m, mx, xi, xi + 1);
-#pragma omp for schedule(static)
-    for (int64_t co = 0; co < g->cout; ++co)
-        for (int64_t ni = 0; ni < g->n; ++ni)
-            for (int64_t r = 0; r < rows; ++r)
-                output(g, m + co * ld + (ni * rows + r) * p->tw, mx, r / p->th, r % p->th, p->tw,
-                       t, bias ? bias[co] : 0.0f, beta, y + (ni * g->cout + co) * ospat);
+    for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t co0 = b * p->cb, nb = min64(p->cb, g->cout - co0), cc = nb * g->cin;
+        for (int64_t o0 = 0; o0 < cc; o0 += 64)
+            weight(w + co0 * g->cin * 27, o0, min64(64, cc - o0), cc, u);
+        ds_conv_geom gb = *g; /* the products of this block's nb rows */
+        gb.cout = nb;
+        gemm(&gb, u, v, vx, ld, m, mx, 0, XI);
+        for (int64_t c = 0; c < nb; ++c)
+            for (int64_t ni = 0; ni < g->n; ++ni)
+                for (int64_t r = 0; r < rows; ++r)
+                    output(g, m + c * ld + (ni * rows + r) * p->tw, mx, r / p->th, r % p->th,
+                           p->tw, t, bias ? bias[co0 + c] : 0.0f, beta,
+                           y + (ni * g->cout + co0 + c) * ospat);
+    }
 }
 
-static void shared_portable(const ds_conv_geom *g, const wino_plan *p, const float *u,
+static void shared_portable(const ds_conv_geom *g, const wino_plan *p, const float *w,
                             const float *x, const float *bias, float beta, float *y, float *work)
 {
-    shared_body(g, p, u, x, bias, beta, y, work, ds_wino_input_row, gemm_blas, output_row);
+    shared_body(g, p, w, x, bias, beta, y, work, ds_wino_input_row, weight_block_portable,
+                gemm_blas, output_row);
 }
 
 #ifdef DS_WINO_AVX2
 __attribute__((target("avx2,fma"))) static void
-shared_avx2(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
+shared_avx2(const ds_conv_geom *g, const wino_plan *p, const float *w, const float *x,
             const float *bias, float beta, float *y, float *work)
 {
-    shared_body(g, p, u, x, bias, beta, y, work, ds_wino_input_row_avx2, gemm_avx2,
-                output_row_avx2);
+    shared_body(g, p, w, x, bias, beta, y, work, ds_wino_input_row_avx2, weight_block_avx2,
+                gemm_avx2, output_row_avx2);
 }
 
 __attribute__((target("avx2,fma,avx512f"))) static void
-shared_avx512(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
+shared_avx512(const ds_conv_geom *g, const wino_plan *p, const float *w, const float *x,
               const float *bias, float beta, float *y, float *work)
 {
-    shared_body(g, p, u, x, bias, beta, y, work, ds_wino_input_row_avx512, gemm_avx512,
-                output_row_avx2);
+    shared_body(g, p, w, x, bias, beta, y, work, ds_wino_input_row_avx512, weight_block_avx512,
+                gemm_avx512, output_row_avx2);
 }
 #endif
 
@@ -459,10 +481,6 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
     const int nt = ds_ctx_threads(ctx);
     const wino_plan p = make_plan(g, nt);
     DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)p.work));
-    DS_TRY(ds_conv_work_reserve(ctx, &work->wpk, &work->wpk_cap,
-                                (size_t)(XI * g->cin * g->cout)));
-    float *u = work->wpk, *slots = work->col;
-    transform_weight(ctx, g, w, u);
     if (p.shared) {
         void (*shared)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
                        const float *, float, float *, float *) = shared_portable;
@@ -473,9 +491,13 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
             shared = shared_avx2;
 #endif
 #pragma omp parallel num_threads(nt)
-        shared(g, &p, u, x, bias, beta, y, work->col);
+        shared(g, &p, w, x, bias, beta, y, work->col);
         return DS_OK;
     }
+    DS_TRY(ds_conv_work_reserve(ctx, &work->wpk, &work->wpk_cap,
+                                (size_t)(XI * g->cin * g->cout)));
+    float *u = work->wpk, *slots = work->col;
+    transform_weight(ctx, g, w, u);
     void (*chunk)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
                   const float *, float, float *, int64_t, int64_t, float *) = chunk_portable;
 #ifdef DS_WINO_AVX2

@@ -43,6 +43,10 @@ static const wg_case cases[] = {
     {"64->64 level 2 (Hippocampus)", 1, 64, 64, 8, 12, 8},
     {"64->64 (Left Atrium level 4 size, odd)", 1, 64, 64, 7, 7, 5},
     {"128->128 level 3 (Hippocampus)", 1, 128, 128, 4, 6, 4},
+    /* a batch of two small volumes goes through the shared path (make_plan): one block of 16
+     * output channels a thread at 128 -> 128; 8 + 8 + 4 at 200 -> 20 */
+    {"128->128 level 3, batch 2 (shared)", 2, 128, 128, 4, 6, 4},
+    {"200->20 batch 2 (shared, a short last block)", 2, 200, 20, 4, 6, 4},
     {"256->256 level 4 (Hippocampus)", 1, 256, 256, 2, 3, 2},
     {"256->256 one-voxel planes", 1, 256, 256, 1, 3, 1},
     {"16->16 1x1x1", 2, 16, 16, 1, 1, 1},
