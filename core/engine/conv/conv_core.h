@@ -94,13 +94,25 @@ void ds_conv_work_release(ds_conv_work *work);
 ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                const float *x, const float *w, const float *bias, float beta,
                                float *y, ds_conv_path *path);
-/* The direct AVX2 + FMA kernel (conv_direct.c): whether it can run this geometry here
- * (ds_conv_direct_available(), stride 1, padded planes within budget), and the same contract as
- * ds_conv_core_forward. */
+/* The builds of the hand-vectorised loops (Winograd, direct kernel), for the tests that they
+ * agree. */
+typedef enum ds_wino_build {
+    DS_WINO_BUILD_PORTABLE, /* plain C (Winograd's products: OpenBLAS SGEMM, one per xi) */
+    DS_WINO_BUILD_AVX2,     /* AVX2 + FMA                                                */
+    DS_WINO_BUILD_AVX512    /* the same sums in 16-wide vectors                          */
+} ds_wino_build;
+
+/* The direct AVX2 + FMA kernel (conv_direct.c), in AVX-512 where the CPU has it: whether it can
+ * run this geometry here (ds_conv_direct_available(), stride 1, padded planes within budget), and
+ * the same contract as ds_conv_core_forward. _build runs one build (AVX2 or AVX-512, for the test
+ * that they agree bit for bit): DS_ERR_UNSUPPORTED, y untouched, when it cannot run here. */
 int ds_conv_direct_usable(const ds_conv_geom *g);
 ds_status ds_conv_direct_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                  const float *x, const float *w, const float *bias, float beta,
                                  float *y);
+ds_status ds_conv_direct_forward_build(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                       const float *x, const float *w, const float *bias,
+                                       float beta, float *y, ds_wino_build build);
 /* Direct backward-weights (kernel 3, stride 1, cout a multiple of 4, cin * cout <= 1024). */
 int ds_conv_direct_weight_usable(const ds_conv_geom *g);
 ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
@@ -123,11 +135,6 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
 /* The Winograd forward's 64 products M[xi] (cout x ld) = U[xi] (cout x cin) V[xi] (cin x ld), ld
  * a multiple of 8, in one build of the loops: for a test that the builds agree. Returns 0 (m
  * untouched) when that build cannot run on this CPU. */
-typedef enum ds_wino_build {
-    DS_WINO_BUILD_PORTABLE, /* OpenBLAS SGEMM, one per xi       */
-    DS_WINO_BUILD_AVX2,     /* our AVX2 + FMA kernel            */
-    DS_WINO_BUILD_AVX512    /* the same sums in 16-wide vectors */
-} ds_wino_build;
 int ds_conv_winograd_products(ds_wino_build build, int64_t cin, int64_t cout, const float *u,
                               const float *v, int64_t ld, float *m);
 /* The input transform of tile rows [r0, r1) (tile row r = td * th + th_index) of one channel
