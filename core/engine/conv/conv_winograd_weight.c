@@ -66,6 +66,78 @@ dy_row(const ds_conv_geom *g, const float *dyc, int64_t td, int64_t th, int64_t 
     }
 }
 
+/* The transform of one tile row of a gradient plane into dM (dy_row or its AVX-512 build). */
+typedef void (*wino_dy_fn)(const ds_conv_geom *g, const float *dyc, int64_t td, int64_t th,
+                           int64_t tw, float *t, float *prow, float *dm, int64_t stride);
+
+static void dy_row_portable(const ds_conv_geom *g, const float *dyc, int64_t td, int64_t th,
+                            int64_t tw, float *t, float *prow, float *dm, int64_t stride)
+{
+    dy_row(g, dyc, td, th, tw, t, prow, dm, stride);
+}
+
+#ifdef DS_WINO_AVX2
+/* dy_row in AVX-512, 16 tiles to a vector, everything in registers: the even and odd values of
+ * each of the four output rows from two masked loads, then the same additions in the same order
+ * (the same values). The scalar loops took 5.6 % of a training iteration. */
+__attribute__((target("avx2,fma,avx512f"))) static void
+dy_row_avx512(const ds_conv_geom *g, const float *dyc, int64_t td, int64_t th, int64_t tw,
+              float *t, float *prow, float *dm, int64_t stride)
+{
+    (void)t, (void)prow;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+#define DS_NEG(v) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), sign))
+    for (int64_t q = 0; q < tw; q += 16) {
+        __m512 e0[2][2], e1[2][2]; /* [i][j]: dy[2 q'] and dy[2 q' + 1] of output row (i, j) */
+        for (int i = 0; i < 2; ++i)
+            for (int j = 0; j < 2; ++j) {
+                const int64_t od = 2 * td + i, oh = 2 * th + j;
+                if (od >= g->od || oh >= g->oh) {
+                    e0[i][j] = e1[i][j] = zero;
+                    continue;
+                }
+                const float *row = dyc + (od * g->oh + oh) * g->ow + 2 * q;
+                const int64_t left = g->ow - 2 * q;
+                const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF
+                                                : (__mmask16)((1u << left) - 1u);
+                const __mmask16 m1 = left >= 32   ? (__mmask16)0xFFFF
+                                     : left <= 16 ? (__mmask16)0
+                                                  : (__mmask16)((1u << (left - 16)) - 1u);
+                const __m512 l0 = _mm512_maskz_loadu_ps(m0, row),
+                             l1 = _mm512_maskz_loadu_ps(m1, row + 16);
+                e0[i][j] = _mm512_permutex2var_ps(l0, even, l1);
+                e1[i][j] = _mm512_permutex2var_ps(l0, odd, l1);
+            }
+        const __mmask16 keep = tw - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - q)) - 1u);
+        for (int c = 0; c < 4; ++c) {
+            __m512 w[2][2];
+            for (int i = 0; i < 2; ++i)
+                for (int j = 0; j < 2; ++j)
+                    w[i][j] = c == 0   ? e0[i][j]
+                              : c == 1 ? _mm512_add_ps(e0[i][j], e1[i][j])
+                              : c == 2 ? _mm512_sub_ps(e0[i][j], e1[i][j])
+                                       : DS_NEG(e1[i][j]);
+            for (int b = 0; b < 4; ++b) {
+                __m512 h[2];
+                for (int i = 0; i < 2; ++i)
+                    h[i] = b == 0   ? w[i][0]
+                           : b == 1 ? _mm512_add_ps(w[i][0], w[i][1])
+                           : b == 2 ? _mm512_sub_ps(w[i][0], w[i][1])
+                                    : DS_NEG(w[i][1]);
+                const __m512 o[4] = {h[0], _mm512_add_ps(h[0], h[1]), _mm512_sub_ps(h[0], h[1]),
+                                     DS_NEG(h[1])};
+                for (int a = 0; a < 4; ++a)
+                    _mm512_mask_storeu_ps(dm + (a * 16 + b * 4 + c) * stride + q, keep, o[a]);
+            }
+        }
+    }
+#undef DS_NEG
+}
+#endif
+
 /* dU[xi] += dM[xi] V[xi]^T for one xi: cout x ld times (cin x ld)^T. */
 typedef void (*wino_wgemm_fn)(int64_t cout, int64_t cin, const float *dm, const float *v,
                               int64_t ld, float *du);
@@ -136,6 +208,67 @@ __attribute__((target("avx2,fma"))) static void wgemm_avx2(int64_t cout, int64_t
         }
     }
 }
+
+/* dots in AVX-512: 4 x 4 dot products, 16 lanes (the last 8 of ld masked), each reduced by
+ * _mm512_reduce_add_ps. A fixed order, but not dots' one: the builds differ in rounding. */
+__attribute__((target("avx2,fma,avx512f"))) static inline __attribute__((always_inline)) void
+dots512(const float *a, const float *b, int64_t ld, float *du, int64_t ldu, const int nr,
+        const int nc)
+{
+    __m512 acc[4][4];
+    for (int r = 0; r < nr; ++r)
+        for (int c = 0; c < nc; ++c)
+            acc[r][c] = _mm512_setzero_ps();
+    int64_t t = 0;
+    for (; t + 16 <= ld; t += 16) {
+        __m512 bv[4];
+        for (int c = 0; c < nc; ++c)
+            bv[c] = _mm512_loadu_ps(b + c * ld + t);
+        for (int r = 0; r < nr; ++r) {
+            const __m512 av = _mm512_loadu_ps(a + r * ld + t);
+            for (int c = 0; c < nc; ++c)
+                acc[r][c] = _mm512_fmadd_ps(av, bv[c], acc[r][c]);
+        }
+    }
+    if (t < ld) { /* ld is a multiple of 8: the last 8 */
+        const __mmask16 m = (__mmask16)0x00FF;
+        __m512 bv[4];
+        for (int c = 0; c < nc; ++c)
+            bv[c] = _mm512_maskz_loadu_ps(m, b + c * ld + t);
+        for (int r = 0; r < nr; ++r) {
+            const __m512 av = _mm512_maskz_loadu_ps(m, a + r * ld + t);
+            for (int c = 0; c < nc; ++c)
+                acc[r][c] = _mm512_fmadd_ps(av, bv[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < nr; ++r)
+        for (int c = 0; c < nc; ++c)
+            du[r * ldu + c] += _mm512_reduce_add_ps(acc[r][c]);
+}
+
+/* wgemm_avx2 with dots512 (4 x 4 blocks: 8 loads feed 16 FMAs). */
+__attribute__((target("avx2,fma,avx512f"))) static void
+wgemm_avx512(int64_t cout, int64_t cin, const float *dm, const float *v, int64_t ld, float *du)
+{
+    for (int64_t r = 0; r < cout; r += 4) {
+        const int four = r + 4 <= cout;
+        int64_t c = 0;
+        for (; c + 4 <= cin; c += 4) {
+            if (four)
+                dots512(dm + r * ld, v + c * ld, ld, du + r * cin + c, cin, 4, 4);
+            else
+                for (int64_t q = r; q < cout; ++q)
+                    dots512(dm + q * ld, v + c * ld, ld, du + q * cin + c, cin, 1, 4);
+        }
+        for (; c < cin; ++c) {
+            if (four)
+                dots512(dm + r * ld, v + c * ld, ld, du + r * cin + c, cin, 4, 1);
+            else
+                for (int64_t q = r; q < cout; ++q)
+                    dots512(dm + q * ld, v + c * ld, ld, du + q * cin + c, cin, 1, 1);
+        }
+    }
+}
 #endif
 
 /* dw[co][ci] += G^T dU[.][co][ci] G on the three axes
@@ -190,7 +323,7 @@ static wchunk weight_plan(const ds_conv_geom *g)
 static inline __attribute__((always_inline)) void
 chunk_weight(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
              int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du,
-             ds_wino_input_fn input, wino_wgemm_fn gemm)
+             ds_wino_input_fn input, wino_dy_fn dyrow, wino_wgemm_fn gemm)
 {
     const int64_t tiles = (r1 - r0) * p->tw, ld = ds_wino_round8(tiles);
     const int64_t ispat = g->d * g->h * g->w, ospat = g->od * g->oh * g->ow;
@@ -205,8 +338,8 @@ chunk_weight(const ds_conv_geom *g, const wchunk *p, const float *x, const float
 #pragma omp for schedule(static)
     for (int64_t co = 0; co < g->cout; ++co) {
         for (int64_t r = r0; r < r1; ++r)
-            dy_row(g, dy + co * ospat, r / p->th, r % p->th, p->tw, t, prow,
-                   dm + co * ld + (r - r0) * p->tw, mx);
+            dyrow(g, dy + co * ospat, r / p->th, r % p->th, p->tw, t, prow,
+                  dm + co * ld + (r - r0) * p->tw, mx);
         ds_wino_zero_tail(dm, mx, co, tiles, ld);
     }
 #pragma omp for schedule(dynamic, 1)
@@ -219,7 +352,8 @@ static void run_portable(const ds_conv_geom *g, const wchunk *p, const float *x,
                          int64_t r0, int64_t r1, float *v, float *dm, float *scratch,
                          int64_t sslot, float *du)
 {
-    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row, wgemm_blas);
+    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row,
+                 dy_row_portable, wgemm_blas);
 }
 
 #ifdef DS_WINO_AVX2
@@ -228,16 +362,17 @@ run_avx2(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy
          int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
 {
     chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx2,
-                 wgemm_avx2);
+                 dy_row_portable, wgemm_avx2);
 }
 
-/* The input transform in AVX-512, where the CPU has it (the same values). */
+/* The transforms and the products in AVX-512, where the CPU has it (the same transformed
+ * values; the products round differently). */
 __attribute__((target("avx2,fma,avx512f"))) static void
 run_avx512(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
            int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
 {
     chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx512,
-                 wgemm_avx2);
+                 dy_row_avx512, wgemm_avx512);
 }
 #endif
 
@@ -283,11 +418,13 @@ int ds_conv_winograd_weight_chosen(const ds_conv_geom *g)
         return decided;
     /* Measured with bench_winograd (1 thread, CPU time, batch 4, 2026-12-01, Xeon model 207,
      * OpenBLAS's SkylakeX kernels): 1.2-1.8x faster than the reference kernels on large volumes
-     * and from 32 x 32 channels on; slower for the 1 -> 16 layer (0.1x) and small volumes. */
+     * and from 32 x 32 channels on; slower for the 1 -> 16 layer (0.1x) and small volumes. With
+     * the AVX-512 products and dM transform (session 5, the same machine, 1 thread, the layer
+     * alone): 16 -> 16 on 4 x 32x48x32 28-30 ms against 49-54 for the direct kernel, and
+     * 0.78-0.86 ms against 1.8-2.1 (lowered SGEMM) on 4 x 8x12x8; 128 -> 128 on 4 x 4x6x4 still
+     * 11 ms against 6 (its products are dot products 48 tiles long: their reductions dominate). */
     const int64_t voxels = g->n * g->od * g->oh * g->ow;
     if (g->cin < 16 || g->cout < 16 || voxels < 1024)
-        return 0; /* 4 x 4x6x4 at 128 channels: 0.69x; 4 x 7x7x5 at 256: 0.64x             */
-    if (g->cin * g->cout <= 16 * 16)
-        return voxels >= 1048576; /* 16 -> 16: 0.92x on 4 x 32x48x32, 1.17x on 4 x 112x112x80 */
-    return 1; /* 32 -> 32: 1.76x on 4 x 16x24x16, 1.59x on 4 x 56x56x40 */
+        return 0; /* 4 x 4x6x4 at 128 channels: 0.55x; 4 x 7x7x5 at 256: 0.64x             */
+    return 1; /* 32 -> 32: 1.76x on 4 x 16x24x16, 1.59x on 4 x 56x56x40 (before session 5) */
 }

@@ -160,9 +160,10 @@ static void thread_invariance(ds_ctx *ctx, int direct)
         conv_want want;
         ds_conv_algo algo; /* of a convolution (AUTO unless given) */
     } cases[] = {
-        /* Winograd forward and backward-data (AUTO from 128 voxels), direct backward-weights */
-        {"k3 s1 p1", 0, 16, 16, 3, 1, 1, 12, 20, 40,
-         {{CP_WINO, CP_WINO, CP_DIRECT}, {CP_WINO, CP_WINO, CP_GEMM}}, DS_CONV_ALGO_AUTO},
+        /* Winograd forward, backward-data (AUTO from 128 voxels) and backward-weights (from
+         * 1024) */
+        {"k3 s1 p1", 0, 16, 16, 3, 1, 1, 12, 20, 40, CONV_WANT_SAME(CP_WINO, CP_WINO, CP_WINO),
+         DS_CONV_ALGO_AUTO},
         /* the same layer with the kernels before Winograd: direct throughout */
         {"k3 s1 p1, reference kernels", 0, 16, 16, 3, 1, 1, 12, 20, 40,
          {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}},

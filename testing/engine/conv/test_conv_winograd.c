@@ -249,9 +249,9 @@ static void check_rules(ds_ctx *ctx)
         int n, cin, cout, d, h, w;
         ds_conv_path forward, weight;
     } rule[] = {
-        {1, 16, 16, 1, 32, 32, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_DIRECT}, /* 1024 voxels */
+        {1, 16, 16, 1, 32, 32, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 1024 voxels */
         {1, 16, 16, 1, 7, 16, DS_CONV_PATH_DIRECT, DS_CONV_PATH_DIRECT},    /* 112: neither */
-        {2, 16, 16, 16, 64, 64, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_DIRECT}, /* 131072: 16 ch */
+        {2, 16, 16, 16, 64, 64, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 16 ch too */
         {2, 32, 32, 8, 16, 16, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 4096: both */
         {2, 64, 64, 4, 8, 16, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_WINOGRAD}, /* 1024, 64 ch */
         {2, 64, 64, 2, 4, 8, DS_CONV_PATH_WINOGRAD, DS_CONV_PATH_GEMM}, /* 128: not for weights */
