@@ -21,12 +21,12 @@ int ds_conv_gemm_avx512_available(void)
  * constants at every call: the accumulators stay in registers. */
 __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void micro(
     const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, float *c, int64_t ldc,
-    const int nr, const int nv)
+    const int nr, const int nv, const int add)
 {
     __m256 acc[4][3];
     for (int r = 0; r < nr; ++r)
         for (int q = 0; q < nv; ++q)
-            acc[r][q] = _mm256_setzero_ps();
+            acc[r][q] = add ? _mm256_loadu_ps(c + r * ldc + 8 * q) : _mm256_setzero_ps();
     for (int64_t i = 0; i < k; ++i) {
         const float *br = b + i * ldb;
         __m256 bv[3];
@@ -44,11 +44,10 @@ __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline))
 }
 
 /* Columns in blocks of 24 (the B panel, k x 24, stays in L1 for the Winograd
- * products), rows in blocks of 4. */
-__attribute__((target("avx2,fma"))) void ds_conv_gemm_avx2(int64_t m, int64_t n, int64_t k,
-                                                           const float *a, int64_t lda,
-                                                           const float *b, int64_t ldb, float *c,
-                                                           int64_t ldc)
+ * products), rows in blocks of 4; C = A B, or C += A B when add. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+gemm_avx2_body(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+               int64_t ldb, float *c, int64_t ldc, const int add)
 {
     for (int64_t t = 0; t < n;) {
         const int64_t left = n - t;
@@ -56,22 +55,38 @@ __attribute__((target("avx2,fma"))) void ds_conv_gemm_avx2(int64_t m, int64_t n,
         int64_t r = 0;
         for (; r + 4 <= m; r += 4) {
             if (nv == 3)
-                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 4, 3);
+                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 4, 3, add);
             else if (nv == 2)
-                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 4, 2);
+                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 4, 2, add);
             else
-                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 4, 1);
+                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 4, 1, add);
         }
         for (; r < m; ++r) {
             if (nv == 3)
-                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 1, 3);
+                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 1, 3, add);
             else if (nv == 2)
-                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 1, 2);
+                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 1, 2, add);
             else
-                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 1, 1);
+                micro(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 1, 1, add);
         }
         t += 8 * nv;
     }
+}
+
+__attribute__((target("avx2,fma"))) void ds_conv_gemm_avx2(int64_t m, int64_t n, int64_t k,
+                                                           const float *a, int64_t lda,
+                                                           const float *b, int64_t ldb, float *c,
+                                                           int64_t ldc)
+{
+    gemm_avx2_body(m, n, k, a, lda, b, ldb, c, ldc, 0);
+}
+
+__attribute__((target("avx2,fma"))) static void gemm_add_avx2(int64_t m, int64_t n, int64_t k,
+                                                              const float *a, int64_t lda,
+                                                              const float *b, int64_t ldb,
+                                                              float *c, int64_t ldc)
+{
+    gemm_avx2_body(m, n, k, a, lda, b, ldb, c, ldc, 1);
 }
 
 /* micro in AVX-512: NR rows x NV vectors of 16 columns, the last one only its
@@ -79,13 +94,15 @@ __attribute__((target("avx2,fma"))) void ds_conv_gemm_avx2(int64_t m, int64_t n,
  * order as micro: the same values. */
 __attribute__((target("avx2,fma,avx512f"))) static inline __attribute__((always_inline)) void
 micro512(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, float *c, int64_t ldc,
-         const int nr, const int nv, const int half)
+         const int nr, const int nv, const int half, const int add)
 {
     const __mmask16 last = half ? (__mmask16)0x00FF : (__mmask16)0xFFFF;
     __m512 acc[8][3];
     for (int r = 0; r < nr; ++r)
         for (int q = 0; q < nv; ++q)
-            acc[r][q] = _mm512_setzero_ps();
+            acc[r][q] = !add          ? _mm512_setzero_ps()
+                        : q == nv - 1 ? _mm512_maskz_loadu_ps(last, c + r * ldc + 16 * q)
+                                      : _mm512_loadu_ps(c + r * ldc + 16 * q);
     for (int64_t i = 0; i < k; ++i) {
         const float *br = b + i * ldb;
         __m512 bv[3];
@@ -113,18 +130,16 @@ micro512(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, fl
     do {                                                                                           \
         int64_t r = 0;                                                                             \
         for (; r + 8 <= m; r += 8)                                                                 \
-            micro512(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 8, nv, half);          \
+            micro512(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 8, nv, half, add);     \
         for (; r < m; ++r)                                                                         \
-            micro512(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 1, nv, half);          \
+            micro512(a + r * lda, lda, b + t, ldb, k, c + r * ldc + t, ldc, 1, nv, half, add);     \
     } while (0)
 
 /* ds_conv_gemm_avx2 with 16-wide vectors: columns in blocks of 48 (the B panel,
  * k x 48, stays in L1 for k <= 128), rows in blocks of 8 (24 accumulators). */
-__attribute__((target("avx2,fma,avx512f"))) void ds_conv_gemm_avx512(int64_t m, int64_t n,
-                                                                     int64_t k, const float *a,
-                                                                     int64_t lda, const float *b,
-                                                                     int64_t ldb, float *c,
-                                                                     int64_t ldc)
+__attribute__((target("avx2,fma,avx512f"))) static inline __attribute__((always_inline)) void
+gemm_avx512_body(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                 int64_t ldb, float *c, int64_t ldc, const int add)
 {
     for (int64_t t = 0; t < n;) {
         const int64_t left = n - t;
@@ -151,6 +166,22 @@ __attribute__((target("avx2,fma,avx512f"))) void ds_conv_gemm_avx512(int64_t m, 
 }
 #undef GEMM512_ROWS
 
+__attribute__((target("avx2,fma,avx512f"))) void ds_conv_gemm_avx512(int64_t m, int64_t n,
+                                                                     int64_t k, const float *a,
+                                                                     int64_t lda, const float *b,
+                                                                     int64_t ldb, float *c,
+                                                                     int64_t ldc)
+{
+    gemm_avx512_body(m, n, k, a, lda, b, ldb, c, ldc, 0);
+}
+
+__attribute__((target("avx2,fma,avx512f"))) static void
+gemm_add_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                int64_t ldb, float *c, int64_t ldc)
+{
+    gemm_avx512_body(m, n, k, a, lda, b, ldb, c, ldc, 1);
+}
+
 void ds_conv_gemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                   int64_t ldb, float *c, int64_t ldc)
 {
@@ -158,6 +189,15 @@ void ds_conv_gemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, 
         ds_conv_gemm_avx512(m, n, k, a, lda, b, ldb, c, ldc);
     else
         ds_conv_gemm_avx2(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+void ds_conv_gemm_add(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+    if (ds_conv_gemm_avx512_available())
+        gemm_add_avx512(m, n, k, a, lda, b, ldb, c, ldc);
+    else
+        gemm_add_avx2(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 #else
@@ -178,6 +218,11 @@ void ds_conv_gemm_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_
 }
 void ds_conv_gemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                   int64_t ldb, float *c, int64_t ldc)
+{
+    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
+}
+void ds_conv_gemm_add(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float *c, int64_t ldc)
 {
     (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
 }

@@ -226,13 +226,11 @@ static void thread_invariance(ds_ctx *ctx, int direct)
     }
 }
 
-/* A stride-1 kernel of 57 (the largest sizes are accepted) on rows of 24: the direct forward's
- * last block then reads 71 floats past its padded planes, which overran the fixed 64 floats of
- * zeros after them (seen by ASan; the values read only fed dropped positions). Against the
- * double reference of conv_ref.h. */
-static void large_kernel(ds_ctx *ctx, int direct)
+/* Forward, backward-data and backward-weights of one layer against the double reference of
+ * conv_ref.h, and the kernels that ran. */
+static void against_reference(ds_ctx *ctx, const char *name, conv_ref_shape r,
+                              const conv_want *want, int direct)
 {
-    conv_ref_shape r = {0, 1, 1, 4, 57, 1, 28, 1, 1, 24, 0, 0, 0};
     conv_ref_fill_out(&r);
     const int64_t nx = conv_ref_in_numel(&r), ny = conv_ref_out_numel(&r);
     const int64_t nw = conv_ref_w_numel(&r);
@@ -259,12 +257,11 @@ static void large_kernel(ds_ctx *ctx, int direct)
         conv_ref_backward(&r, x, w, dy, dx, dw, NULL);
         DS_CHECK_OK(ctx, conv_any_forward(ctx, &layer, tx, ty));
         DS_CHECK_OK(ctx, conv_any_backward(ctx, &layer, tx, tdy, tdx));
-        const conv_want want = {{CP_DIRECT, CP_DIRECT, CP_GEMM}, {CP_GEMM, CP_GEMM, CP_GEMM}};
-        conv_test_check_paths("k57 s1 p28 on 24 columns", &layer, &want, direct, 1);
+        conv_test_check_paths(name, &layer, want, direct, 1);
         double ey = conv_rel_err(ty->data, y, ny), edx = conv_rel_err(tdx->data, dx, nx);
         double edw = conv_rel_err(pw->grad, dw, nw);
         DS_CHECK_MSG(ey <= 1e-5 && edx <= 1e-5 && edw <= 1e-5,
-                     "k57: rel errors y %.3g, dx %.3g, dW %.3g", ey, edx, edw);
+                     "%s: rel errors y %.3g, dx %.3g, dW %.3g", name, ey, edx, edw);
     }
     ds_tensor_free(tx);
     ds_tensor_free(ty);
@@ -272,6 +269,32 @@ static void large_kernel(ds_ctx *ctx, int direct)
     ds_tensor_free(tdx);
     conv_any_free(&layer);
     free(x), free(w), free(dy), free(y), free(dx), free(dw);
+}
+
+/* A stride-1 kernel of 57 (the largest sizes are accepted) on rows of 24: the direct forward's
+ * last block then reads 71 floats past its padded planes, which overran the fixed 64 floats of
+ * zeros after them (seen by ASan; the values read only fed dropped positions). */
+static void large_kernel(ds_ctx *ctx, int direct)
+{
+    const conv_ref_shape r = {0, 1, 1, 4, 57, 1, 28, 1, 1, 24, 0, 0, 0};
+    const conv_want want = {{CP_DIRECT, CP_DIRECT, CP_GEMM}, {CP_GEMM, CP_GEMM, CP_GEMM}};
+    against_reference(ctx, "k57 s1 p28 on 24 columns", r, &want, direct);
+}
+
+/* The lowered backward-weights through our kernel (from 32 output channels, kernels up to 3):
+ * one tile of the batch's samples side by side (output columns padded to whole vectors: 36),
+ * and tiles within each sample (2 x 12x12x13 output voxels at 16 -> 36 channels: 2 tiles a
+ * sample). */
+static void our_weight_gemm(ds_ctx *ctx, int direct)
+{
+    const conv_ref_shape one = {0, 2, 40, 36, 3, 2, 1, 5, 7, 5, 0, 0, 0};
+    const conv_ref_shape tiles = {0, 2, 16, 36, 3, 2, 1, 24, 24, 26, 0, 0, 0};
+    const conv_ref_shape k2 = {0, 2, 64, 128, 2, 2, 0, 8, 12, 8, 0, 0, 0};
+    const conv_want small = {{CP_FEW, CP_SCATTER, CP_GEMM}, {CP_SPLITK, CP_SCATTER, CP_GEMM}};
+    const conv_want lowered = CONV_WANT_SAME(CP_GEMM, CP_SCATTER, CP_GEMM);
+    against_reference(ctx, "k3 s2 p1, 40 -> 36 on 5x7x5 (one tile)", one, &small, direct);
+    against_reference(ctx, "k3 s2 p1, 16 -> 36 on 24x24x26 (tiles)", tiles, &lowered, direct);
+    against_reference(ctx, "k2 s2, 64 -> 128 on 8x12x8", k2, &small, direct);
 }
 
 /* The AVX2 and AVX-512 builds of the direct forward make each value with the same FMAs in the
@@ -351,6 +374,7 @@ int main(void)
     thread_invariance(ctx, direct);
     DS_CHECK_OK(ctx, ds_threads_set(ctx, 0));
     large_kernel(ctx, direct);
+    our_weight_gemm(ctx, direct);
     direct_builds(ctx);
     ds_ctx_free(ctx);
     return ds_test_finish("test_conv_api");
