@@ -113,7 +113,8 @@ ds_status ds_conv_direct_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
 ds_status ds_conv_direct_forward_build(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                        const float *x, const float *w, const float *bias,
                                        float beta, float *y, ds_wino_build build);
-/* Direct backward-weights (kernel 3, stride 1, cout a multiple of 4, cin * cout <= 1024). */
+/* Direct backward-weights (kernel 3, or 7 with AVX-512; stride 1, cout a multiple of 4,
+ * cin * cout <= 1024). */
 int ds_conv_direct_weight_usable(const ds_conv_geom *g);
 ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                          const float *x, const float *dy, float *dw);

@@ -286,8 +286,9 @@ ds_status ds_conv_direct_forward_build(ds_ctx *ctx, ds_conv_work *work, const ds
 int ds_conv_direct_weight_usable(const ds_conv_geom *g)
 {
     /* Measured (bench_conv): faster than the lowered SGEMM up to 32 x 32 channels; at 64 x 64 on
-     * 20-column rows SGEMM wins. */
-    return ds_conv_direct_usable(g) && g->k == 3 && g->cout % CB == 0 &&
+     * 20-column rows SGEMM wins. Kernel 7 (the stem) with the AVX-512 kernel only. */
+    const int k7 = g->k == 7 && __builtin_cpu_supports("avx512f");
+    return ds_conv_direct_usable(g) && (g->k == 3 || k7) && g->cout % CB == 0 &&
            g->cin * g->cout <= 32 * 32;
 }
 
@@ -364,6 +365,49 @@ __attribute__((target("avx2,fma"))) static void weight_kernel(const ds_conv_geom
         }
 }
 
+/* weight_kernel in AVX-512 for any kernel size (run for kernel 7, only where the CPU has
+ * AVX-512): dW[co0..co0+3][ci][kd][kh][kw] for kw in runs of 4 (16 accumulators), 16 positions a
+ * vector, the row's tail through masked loads of dy (the padded input rows read past it hold
+ * finite values or the zero slack). Each sum in a fixed order: the same for every thread count.
+ * The 7x7x7 stem (1 -> 16 on 4 x 32x48x32) took 72-78 ms through the lowered SGEMM, 40-49 here
+ * (1 thread). */
+__attribute__((target("avx2,fma,avx512f"))) static void
+weight_kernel512(const ds_conv_geom *g, const float *planes, const float *dyplane, int64_t co0,
+                 int64_t ci, float *dw)
+{
+    const int64_t k = g->k, hp = g->h + 2 * g->p, wq = row_q(g), plane = g->od * g->oh * g->ow;
+    for (int64_t kd = 0; kd < k; ++kd)
+        for (int64_t kh = 0; kh < k; ++kh)
+            for (int64_t kw0 = 0; kw0 < k; kw0 += 4) {
+                const int nk = k - kw0 < 4 ? (int)(k - kw0) : 4;
+                __m512 acc[CB][4];
+                for (int c = 0; c < CB; ++c)
+                    for (int q = 0; q < 4; ++q)
+                        acc[c][q] = _mm512_setzero_ps();
+                for (int64_t oh = 0; oh < g->oh; ++oh) {
+                    const float *xr = planes + kd * hp * wq + (oh + kh) * wq + kw0;
+                    const float *d0 = dyplane + co0 * plane + oh * g->ow;
+                    for (int64_t ow = 0; ow < g->ow; ow += 16) {
+                        const __mmask16 m = g->ow - ow >= 16
+                                                ? (__mmask16)0xFFFF
+                                                : (__mmask16)((1u << (g->ow - ow)) - 1u);
+                        __m512 d[CB];
+                        for (int c = 0; c < CB; ++c)
+                            d[c] = _mm512_maskz_loadu_ps(m, d0 + c * plane + ow);
+                        for (int q = 0; q < nk; ++q) {
+                            const __m512 xv = _mm512_loadu_ps(xr + ow + q);
+                            for (int c = 0; c < CB; ++c)
+                                acc[c][q] = _mm512_fmadd_ps(d[c], xv, acc[c][q]);
+                        }
+                    }
+                }
+                for (int c = 0; c < CB; ++c)
+                    for (int q = 0; q < nk; ++q)
+                        dw[(((co0 + c) * g->cin + ci) * k + kd) * k * k + kh * k + kw0 + q] +=
+                            _mm512_reduce_add_ps(acc[c][q]);
+            }
+}
+
 /* Copies the k padded input planes od - p + kd of channel ci into buf (layout of fill_planes). */
 static void fill_channel(const ds_conv_geom *g, const float *x, int64_t od, int64_t ci, float *buf)
 {
@@ -372,12 +416,12 @@ static void fill_channel(const ds_conv_geom *g, const float *x, int64_t od, int6
     fill_planes(&one, x + ci * g->d * g->h * g->w, od, buf);
 }
 
-/* Cuts of the (sample, plane) sequence: with few channels (the first layer has 1 x 4 units of
- * (input channel, output block)) the planes are cut into runs, each summed into its own partial
- * dW, so that DS_CONV_PARTS threads find work; the partials are then added in run order. */
+/* Cuts of the (sample, plane) sequence: with few input channels (the first layer has one) the
+ * planes are cut into runs, each summed into its own partial dW, so that DS_CONV_PARTS threads
+ * find work; the partials are then added in run order. */
 static int64_t weight_runs(const ds_conv_geom *g)
 {
-    const int64_t units = g->cin * (g->cout / CB), planes = g->n * g->od;
+    const int64_t units = g->cin, planes = g->n * g->od;
     int64_t runs = (DS_CONV_PARTS + units - 1) / units;
     return runs < planes ? runs : planes;
 }
@@ -389,7 +433,7 @@ ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const 
     ds_conv_geom one = *g;
     one.cin = 1;
     const int64_t slot = (plane_floats(&one) + 15) & ~(int64_t)15;
-    const int64_t runs = weight_runs(g), wn = g->cout * g->cin * 27;
+    const int64_t runs = weight_runs(g), wn = g->cout * g->cin * g->k * g->k * g->k;
     const int64_t planes = g->n * g->od, per = (planes + runs - 1) / runs;
     ds_status st = ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt));
     if (st == DS_OK && runs > 1)
@@ -400,19 +444,29 @@ ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const 
     if (runs > 1)
         memset(work->part, 0, (size_t)(runs * wn) * sizeof(float));
     const int64_t plane = g->od * g->oh * g->ow, in_sample = g->cin * g->d * g->h * g->w;
-    /* One unit per (run of planes, input channel, block of 4 output channels): its dW entries,
-     * summed over the run's samples and planes in a fixed order. */
-    const int64_t nblk = g->cout / CB, units = g->cin * nblk;
+    /* One unit per (run of planes, input channel): its dW entries, summed over the run's samples
+     * and planes in a fixed order, each plane's padded copy serving every block of 4 output
+     * channels (a unit per block copied the planes once per block: 7x7x7 planes for the stem). */
+    const int64_t nblk = g->cout / CB, units = g->cin;
+    /* kernel 3: the AVX2 kernel (the AVX-512 one took 6.3-7.0 ms for 1 -> 16 on 4 x 32x48x32,
+     * against 3.4) */
+    const int avx512 = g->k != 3;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t u = 0; u < runs * units; ++u) {
-        const int64_t r = u / units, ci = (u % units) / nblk, co0 = (u % nblk) * CB;
+        const int64_t r = u / units, ci = u % units;
         float *buf = bufbase + (int64_t)omp_get_thread_num() * slot;
         float *target = runs > 1 ? work->part + r * wn : dw;
         const int64_t q1 = (r + 1) * per < planes ? (r + 1) * per : planes;
         for (int64_t q = r * per; q < q1; ++q) {
             const int64_t ni = q / g->od, od = q % g->od;
             fill_channel(g, x + ni * in_sample, od, ci, buf);
-            weight_kernel(g, buf, dy + ni * g->cout * plane + od * g->oh * g->ow, co0, ci, target);
+            const float *dyp = dy + ni * g->cout * plane + od * g->oh * g->ow;
+            for (int64_t cb = 0; cb < nblk; ++cb) {
+                if (avx512)
+                    weight_kernel512(g, buf, dyp, cb * CB, ci, target);
+                else
+                    weight_kernel(g, buf, dyp, cb * CB, ci, target);
+            }
         }
     }
     if (runs > 1)

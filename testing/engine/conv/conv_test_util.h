@@ -96,6 +96,20 @@ static inline int conv_test_direct_expected(void)
 #define CP_SCATTER DS_CONV_PATH_GEMM_SCATTER
 #define CP_WINO DS_CONV_PATH_WINOGRAD
 #define CP_FEW DS_CONV_PATH_GEMM_FEW_VOXELS
+/* Not a path: the direct kernel where the CPU has AVX-512 (kernel-7 backward-weights), else the
+ * lowered SGEMM. */
+#define CP_DIRECT_AVX512 ((ds_conv_path)1000)
+
+static inline ds_conv_path conv_test_resolve(ds_conv_path p)
+{
+    if (p != CP_DIRECT_AVX512)
+        return p;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    return __builtin_cpu_supports("avx512f") ? CP_DIRECT : CP_GEMM;
+#else
+    return CP_GEMM;
+#endif
+}
 
 /* The kernels a forward + backward should take: with the direct kernels (direct) and without
  * them (plain), as forward, backward-data, backward-weights. */
@@ -114,6 +128,9 @@ static inline void conv_test_check_paths(const char *name, const conv_any *a, co
                                          int direct, int dx_wanted)
 {
     ds_conv_paths got = conv_any_paths(a), w = direct ? want->direct : want->plain;
+    w.forward = conv_test_resolve(w.forward);
+    w.backward_data = conv_test_resolve(w.backward_data);
+    w.backward_weight = conv_test_resolve(w.backward_weight);
     if (!dx_wanted)
         w.backward_data = DS_CONV_PATH_NONE;
     printf("  %-44s forward %-14s backward-data %-14s backward-weights %s\n", name,

@@ -44,8 +44,8 @@ static const gc_case cases[] = {
      * backward-weights with cout % 4 == 0), including a partial vector and channel tail */
     {"k3 s1 p1 (direct)", 0, 8, 8, 3, 1, 1, 3, 4, 17,
      {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
-    {"k7 s1 p3 (direct)", 0, 1, 3, 7, 1, 3, 3, 4, 17,
-     {{CP_DIRECT, CP_DIRECT, CP_GEMM}, {CP_GEMM, CP_SPLITK, CP_GEMM}}},
+    {"k7 s1 p3 (direct)", 0, 1, 4, 7, 1, 3, 3, 4, 17,
+     {{CP_DIRECT, CP_DIRECT, CP_DIRECT_AVX512}, {CP_GEMM, CP_SPLITK, CP_GEMM}}},
     {"k3 s1 p1 (direct, one input channel)", 0, 1, 4, 3, 1, 1, 3, 3, 19,
      {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
     {"k3 s1 p2 (direct)", 0, 2, 5, 3, 1, 2, 3, 2, 18,

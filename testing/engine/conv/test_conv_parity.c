@@ -41,7 +41,7 @@ static const conv_variant variants[] = {
     {"conv_k3s1p1_direct_tail_nobias", 0, 3, 6, 3, 1, 1, 0, 2, 3, 17,
      {{CP_DIRECT, CP_DIRECT, CP_GEMM}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
     {"conv_k7s1p3_direct_nobias", 0, 1, 4, 7, 1, 3, 0, 3, 3, 16,
-     {{CP_DIRECT, CP_DIRECT, CP_GEMM}, {CP_GEMM, CP_SPLITK, CP_GEMM}}},
+     {{CP_DIRECT, CP_DIRECT, CP_DIRECT_AVX512}, {CP_GEMM, CP_SPLITK, CP_GEMM}}},
     {"convT_k3s1p1_direct_bias", 1, 8, 4, 3, 1, 1, 1, 3, 4, 17,
      {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
     /* 36 output voxels: our few-voxel GEMM where it runs (20 rows: a tail of 4), else split-K */
