@@ -29,8 +29,10 @@
 /* Tiles per chunk wanted at least (GEMM width), and chunks per sample wanted for balance. */
 #define WINO_MIN_TILES 64
 #define WINO_MIN_CHUNKS 8
-/* The most floats of a shared block's U (512 KiB: with V and M, inside a core's L2 cache). */
+/* The most floats of a shared block's U (512 KiB: with V and M, inside a core's L2 cache), and
+ * of the batch's V with a block's U and M (2 MiB: a core's L2 cache here). */
 #define SHARED_BLOCK_FLOATS (128 * 1024)
+#define WINO_L2_FLOATS (512 * 1024)
 
 int ds_conv_winograd_applicable(const ds_conv_geom *g)
 {
@@ -53,13 +55,20 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* With several chunks of a small layer each chunk's products read all of U, which outweighs
  * them when a chunk has few tiles (128 -> 128 channels on 2 x 4x6x4: one chunk of 12 tiles a
- * sample, U 4 MiB). When V and M of the whole batch fit in twice the threads' slots, the batch is
- * one chunk shared by the threads instead: U is read once, and the products are as wide as the
- * batch. (At four times, 64 -> 64 channels on 2 x 8x12x8 went shared too and took 63 ms of a
- * Hippocampus inference on 2 threads, against 49-60 ms in chunks.) A shared batch goes through
- * blocks of cb output channels, each transformed, multiplied and written back by one thread, so
- * that a block's U (cb x cin x 64, at most SHARED_BLOCK_FLOATS) and M stay in its L2 cache: the
- * whole U (4 MiB at 128 channels) is never written out and read back. */
+ * sample, U 4 MiB). When the batch's V fits in L2 beside the U and M of a block of 8 output
+ * channels, the batch is one chunk shared by the threads instead: U is read once, and the
+ * products are as wide as the batch. It goes through blocks of cb output channels, each
+ * transformed, multiplied and written back by one thread, so that a block's U (cb x cin x 64, at
+ * most SHARED_BLOCK_FLOATS) and M stay in its L2 cache: the whole U is never written out and read
+ * back. (Shared by a looser rule, V and M within four slots, 64 -> 64 channels on 2 x 8x12x8 took
+ * 63 ms of a Hippocampus inference on 2 threads, against 49-60 ms in chunks: its V alone is
+ * 3 MiB.) The choice depends on the geometry only. */
+/* A thread's slot in a shared batch: U and M of a block of cb output channels, the scratch. */
+static int64_t bslot_floats(const ds_conv_geom *g, const wino_plan *p, int64_t cb, int64_t tiles)
+{
+    return XI * (cb * g->cin + ds_wino_xi_stride(cb * tiles)) + ds_wino_scratch_floats(p->tw);
+}
+
 static wino_plan make_plan(const ds_conv_geom *g, int threads)
 {
     wino_plan p;
@@ -80,13 +89,17 @@ static wino_plan make_plan(const ds_conv_geom *g, int threads)
              ds_wino_scratch_floats(p.tw);
     p.work = p.slot * threads;
     const int64_t all = ds_wino_round8(g->n * p.rows * p.tw);
-    const int64_t vm = XI * (ds_wino_xi_stride(g->cin * all) + ds_wino_xi_stride(g->cout * all));
-    p.shared = g->n * p.chunks > 1 && vm <= 2 * threads * (int64_t)WINO_SLOT_FLOATS;
+    /* The largest block (a multiple of 8 channels, U within SHARED_BLOCK_FLOATS) whose U and M
+     * fit in L2 beside the batch's V; shared when a block of 8 does. */
+    const int64_t vall = XI * ds_wino_xi_stride(g->cin * all);
     p.cb = max64(8, min64(64, SHARED_BLOCK_FLOATS / (XI * g->cin)) & ~(int64_t)7);
+    while (p.cb > 8 && vall + bslot_floats(g, &p, p.cb, all) > WINO_L2_FLOATS)
+        p.cb -= 8;
+    p.bslot = bslot_floats(g, &p, p.cb, all);
+    p.shared = g->n * p.chunks > 1 && vall + p.bslot <= WINO_L2_FLOATS;
     p.cb = min64(p.cb, g->cout);
-    p.bslot = XI * (p.cb * g->cin + ds_wino_xi_stride(p.cb * all)) + ds_wino_scratch_floats(p.tw);
     if (p.shared)
-        p.work = XI * ds_wino_xi_stride(g->cin * all) + threads * p.bslot;
+        p.work = vall + threads * p.bslot;
     return p;
 }
 
