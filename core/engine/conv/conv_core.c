@@ -160,104 +160,6 @@ static int64_t tile_rows(const ds_conv_geom *g, int64_t kdim, int min_tiles)
     return tile_rows_within(g, kdim, min_tiles, DS_CONV_TILE_FLOATS);
 }
 
-/* Valid output columns [*a, *b) for kernel column kw: those whose input column ow*s + kw - p lies
- * in [0, w). */
-static void valid_cols(const ds_conv_geom *g, int64_t kw, int64_t *a, int64_t *b)
-{
-    int64_t lo = g->p - kw, hi = g->w - 1 + g->p - kw;
-    *a = lo > 0 ? min64((lo + g->s - 1) / g->s, g->ow) : 0;
-    *b = hi < 0 ? 0 : min64(hi / g->s + 1, g->ow);
-    if (*b < *a)
-        *b = *a;
-}
-
-/* One lowered row: dst[o] = src[o s] for o in [a, b), zeros elsewhere in [0, ow). Inline loops:
- * the rows of deep layers are a few floats long, where calls to memcpy and memset cost more than
- * the copy. */
-static inline void lower_row(float *dst, const float *src, int64_t a, int64_t b, int64_t ow,
-                             int64_t s)
-{
-    for (int64_t o = 0; o < a; ++o)
-        dst[o] = 0.0f;
-    if (s == 1) {
-        for (int64_t o = a; o < b; ++o)
-            dst[o] = src[o];
-    } else if (s == 2) {
-        for (int64_t o = a; o < b; ++o)
-            dst[o] = src[2 * o];
-    } else {
-        for (int64_t o = a; o < b; ++o)
-            dst[o] = src[o * s];
-    }
-    for (int64_t o = b; o < ow; ++o)
-        dst[o] = 0.0f;
-}
-
-/* col[kr - k0][t] (rows ldc floats apart) for K rows [k0, k1) and the output rows [r0, r1) of
- * one sample x. */
-static void im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r1, int64_t k0,
-                   int64_t k1, float *col, int64_t ldc)
-{
-    const int64_t k = g->k, k3 = k * k * k, s = g->s, p = g->p, ow = g->ow;
-    for (int64_t kr = k0; kr < k1; ++kr) {
-        int64_t ci = kr / k3, rem = kr % k3;
-        int64_t kd = rem / (k * k), kh = (rem / k) % k, kw = rem % k;
-        int64_t a, b;
-        valid_cols(g, kw, &a, &b);
-        float *dst = col + (kr - k0) * ldc;
-        const float *xc = x + ci * g->d * g->h * g->w + kw - p;
-        /* output rows r0 .. r1 - 1 as (depth, height) pairs, without a division per row */
-        int64_t r = r0;
-        while (r < r1) {
-            const int64_t od = r / g->oh, oh0 = r % g->oh, oh1 = min64(g->oh, oh0 + (r1 - r));
-            const int64_t id = od * s + kd - p;
-            if (id < 0 || id >= g->d || a == b) {
-                for (int64_t i = 0; i < (oh1 - oh0) * ow; ++i)
-                    dst[i] = 0.0f;
-            } else {
-                const float *xd = xc + id * g->h * g->w;
-                for (int64_t oh = oh0; oh < oh1; ++oh) {
-                    const int64_t ih = oh * s + kh - p;
-                    float *row = dst + (oh - oh0) * ow;
-                    if (ih < 0 || ih >= g->h)
-                        lower_row(row, NULL, 0, 0, ow, s);
-                    else
-                        lower_row(row, xd + ih * g->w, a, b, ow, s);
-                }
-            }
-            dst += (oh1 - oh0) * ow;
-            r += oh1 - oh0;
-        }
-    }
-}
-
-/* x[...] += col[kr - k0][t]: the adjoint of im2col, for K rows [k0, k1). */
-static void col2im_add(const ds_conv_geom *g, const float *col, int64_t r0, int64_t r1, int64_t k0,
-                       int64_t k1, float *x)
-{
-    const int64_t k = g->k, k3 = k * k * k, s = g->s, p = g->p, ow = g->ow;
-    const float *src = col;
-    for (int64_t kr = k0; kr < k1; ++kr) {
-        int64_t ci = kr / k3, rem = kr % k3;
-        int64_t kd = rem / (k * k), kh = (rem / k) % k, kw = rem % k;
-        int64_t a, b;
-        valid_cols(g, kw, &a, &b);
-        for (int64_t r = r0; r < r1; ++r, src += ow) {
-            int64_t id = (r / g->oh) * s + kd - p, ih = (r % g->oh) * s + kh - p;
-            if (id < 0 || id >= g->d || ih < 0 || ih >= g->h)
-                continue;
-            float *dst = x + ((ci * g->d + id) * g->h + ih) * g->w + kw - p;
-            if (s == 1) {
-                for (int64_t o = a; o < b; ++o)
-                    dst[o] += src[o];
-            } else {
-                for (int64_t o = a; o < b; ++o)
-                    dst[o * s] += src[o];
-            }
-        }
-    }
-}
-
 static int is_pointwise(const ds_conv_geom *g) { return g->k == 1 && g->s == 1 && g->p == 0; }
 
 /* Small output planes, many lowered rows (the deepest V-Net levels): per tile, SGEMM would pack
@@ -295,7 +197,7 @@ static ds_status forward_split_k(ds_ctx *ctx, ds_conv_work *work, const ds_conv_
         for (int j = 0; j < parts; ++j) {
             int64_t k0 = per * j, k1 = min64(kdim, k0 + per);
             float *col = colbase + (int64_t)omp_get_thread_num() * slot;
-            im2col(g, xs, 0, rows, k0, k1, col, P);
+            ds_conv_im2col(g, xs, 0, rows, k0, k1, col, P);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)P,
                         (int)(k1 - k0), 1.0f, w + k0, (int)kdim, col, (int)P, 0.0f,
                         part + j * pslot, (int)P);
@@ -345,7 +247,7 @@ static void gemm_tile_ours(const ds_conv_geom *g, const float *x, int64_t r0, in
     const int64_t kdim = g->cin * g->k * g->k * g->k, cols = (r1 - r0) * g->ow;
     const int64_t ld = round8(cols);
     float *c = col + round16(kdim * ld);
-    im2col(g, x, r0, r1, 0, kdim, col, ld);
+    ds_conv_im2col(g, x, r0, r1, 0, kdim, col, ld);
     for (int64_t kr = 0; kr < kdim && ld > cols; ++kr)
         memset(col + kr * ld + cols, 0, (size_t)(ld - cols) * sizeof(float));
     ds_conv_gemm(g->cout, ld, kdim, w, kdim, col, ld, c, ld);
@@ -379,7 +281,7 @@ static ds_status forward_few_voxels(ds_ctx *ctx, ds_conv_work *work, const ds_co
         const int64_t ni = u / DS_CONV_SPLIT, k0 = per * (u % DS_CONV_SPLIT);
         const int64_t k1 = min64(kdim, k0 + per);
         if (k0 < k1)
-            im2col(g, x + ni * in_sample, 0, rows, k0, k1, col + k0 * ld + ni * P, ld);
+            ds_conv_im2col(g, x + ni * in_sample, 0, rows, k0, k1, col + k0 * ld + ni * P, ld);
         for (int64_t kr = k0; kr < k1 && ni == g->n - 1; ++kr) /* columns past N: zeros */
             for (int64_t i = N; i < ld; ++i)
                 col[kr * ld + i] = 0.0f;
@@ -464,7 +366,7 @@ ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_ge
                 gemm_tile_ours(g, xs, r0, r1, w, bias, beta, col, ys, P);
                 continue;
             }
-            im2col(g, xs, r0, r1, 0, kdim, col, cols);
+            ds_conv_im2col(g, xs, r0, r1, 0, kdim, col, cols);
             b = col;
             ldb = cols;
         }
@@ -573,8 +475,8 @@ static ds_status backward_weight_ours(ds_ctx *ctx, ds_conv_work *work, const ds_
                 if (t == 0)
                     memset(a, 0, (size_t)((k1 - k0) * ldn) * sizeof(float));
                 for (int64_t s = batch ? 0 : ni; s < (batch ? g->n : ni + 1); ++s)
-                    im2col(g, x + s * in_sample, r0, r1, k0, k1, col + (batch ? s * P : 0),
-                           cols);
+                    ds_conv_im2col(g, x + s * in_sample, r0, r1, k0, k1,
+                                   col + (batch ? s * P : 0), cols);
                 ds_conv_gemm_add(k1 - k0, ldn, cols, col, cols, dyt, ldn, a, ldn);
                 if (t == tiles - 1) /* the unit's rows of dW^T, still in L2, into dW */
                     add_transposed(a, k1 - k0, ldn, g->cout, dw + k0, kdim);
@@ -643,7 +545,7 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
                 b = xs + k0 * P + r0 * g->ow;
                 ldb = P;
             } else {
-                im2col(g, xs, r0, r1, k0, k1, col, cols);
+                ds_conv_im2col(g, xs, r0, r1, k0, k1, col, cols);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)(k1 - k0),
                         (int)cols, 1.0f, dy + ni * g->cout * P + r0 * g->ow, (int)P, b, (int)ldb,
@@ -703,7 +605,7 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((c1 - c0) * k3), (int)cols,
                         (int)g->cout, 1.0f, w + c0 * k3, (int)kdim,
                         dy + ni * g->cout * P + r0 * g->ow, (int)P, 0.0f, dcol, (int)cols);
-            col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
+            ds_conv_col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
         }
     }
     return DS_OK;

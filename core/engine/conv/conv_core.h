@@ -59,6 +59,14 @@ typedef struct ds_conv_geom {
     ds_conv_algo algo;  /* the layer's choice (AUTO: the rules)  */
 } ds_conv_geom;
 
+/* The lowering (conv_lower.c): col[kr - k0][t] (rows ldc floats apart) for K rows [k0, k1) of
+ * the output rows [r0, r1) of one sample x; and its adjoint, x[...] += col for K rows [k0, k1)
+ * (rows of (r1 - r0) * ow floats). */
+void ds_conv_im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r1, int64_t k0,
+                    int64_t k1, float *col, int64_t ldc);
+void ds_conv_col2im_add(const ds_conv_geom *g, const float *col, int64_t r0, int64_t r1,
+                        int64_t k0, int64_t k1, float *x);
+
 /* Growable, 64-byte aligned scratch owned by a layer. */
 typedef struct ds_conv_work {
     float *col; /* lowered tiles, one slot per thread       */

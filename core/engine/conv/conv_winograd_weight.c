@@ -85,8 +85,10 @@ dy_row_avx512(const ds_conv_geom *g, const float *dyc, int64_t td, int64_t th, i
               float *t, float *prow, float *dm, int64_t stride)
 {
     (void)t, (void)prow;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd =
+        _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512 zero = _mm512_setzero_ps();
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
 #define DS_NEG(v) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), sign))
@@ -111,7 +113,8 @@ dy_row_avx512(const ds_conv_geom *g, const float *dyc, int64_t td, int64_t th, i
                 e0[i][j] = _mm512_permutex2var_ps(l0, even, l1);
                 e1[i][j] = _mm512_permutex2var_ps(l0, odd, l1);
             }
-        const __mmask16 keep = tw - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - q)) - 1u);
+        const __mmask16 keep =
+            tw - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - q)) - 1u);
         for (int c = 0; c < 4; ++c) {
             __m512 w[2][2];
             for (int i = 0; i < 2; ++i)
