@@ -276,14 +276,15 @@ ds_wino_load_row512(const float *x, int64_t j0, int64_t w)
     return _mm512_maskz_loadu_ps(inside, (const float *)((uintptr_t)x + (uintptr_t)(j0 * 4)));
 }
 
-/* ds_wino_input_row_avx2 with 16 tiles to a vector (the same additions in the same order). */
-__attribute__((target("avx2,fma,avx512f"))) static void
-ds_wino_input_row_avx512(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th,
-                         int64_t tw, ds_wino_row_order order, float *t, float *prow, float *v,
-                         int64_t vstride)
+/* ds_wino_input_row_avx2 with 16 tiles to a vector (the same additions in the same order). A row
+ * of at most 8 tiles (most layers: 8 at 16 x 16 output planes, 6 at 12, 2 at 4) would fill half
+ * a vector: its width stage rows are 8 floats apart instead, so that the height and depth stages
+ * take two width offsets c in one vector (lanes 8-15: c + 1), two passes instead of four. */
+__attribute__((target("avx2,fma,avx512f"))) static inline __attribute__((always_inline)) void
+wino_input_row512(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th, int64_t tw,
+                  ds_wino_row_order order, float *t, float *v, int64_t vstride, const int narrow)
 {
-    (void)prow;
-    const int64_t n = ds_wino_round16(tw);
+    const int64_t n = narrow ? 8 : ds_wino_round16(tw);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     for (int a = 0; a < 4; ++a)
@@ -309,14 +310,50 @@ ds_wino_input_row_avx512(const ds_conv_geom *g, const float *xc, int64_t td, int
                         _mm512_castps_si512(p2), _mm512_castps_si512(before), 15)),
                     p3 = _mm512_castsi512_ps(_mm512_alignr_epi32(       /* x[j + 2i + 2] */
                         _mm512_castps_si512(after), _mm512_castps_si512(p1), 1));
-                _mm512_storeu_ps(r + i0, _mm512_sub_ps(p0, p2));
-                _mm512_storeu_ps(r + n + i0, _mm512_add_ps(p1, p2));
-                _mm512_storeu_ps(r + 2 * n + i0, _mm512_sub_ps(p2, p1));
-                _mm512_storeu_ps(r + 3 * n + i0, _mm512_sub_ps(p1, p3));
+                const __m512 w0 = _mm512_sub_ps(p0, p2), w1 = _mm512_add_ps(p1, p2),
+                             w2 = _mm512_sub_ps(p2, p1), w3 = _mm512_sub_ps(p1, p3);
+                if (narrow) { /* rows c, c + 1 in one vector each: the loads below match them */
+                    _mm512_storeu_ps(r, _mm512_shuffle_f32x4(w0, w1, _MM_SHUFFLE(1, 0, 1, 0)));
+                    _mm512_storeu_ps(r + 2 * n,
+                                     _mm512_shuffle_f32x4(w2, w3, _MM_SHUFFLE(1, 0, 1, 0)));
+                    continue;
+                }
+                _mm512_storeu_ps(r + i0, w0);
+                _mm512_storeu_ps(r + n + i0, w1);
+                _mm512_storeu_ps(r + 2 * n + i0, w2);
+                _mm512_storeu_ps(r + 3 * n + i0, w3);
             }
         }
     const int64_t sl[4] = {ds_wino_slot(th, 0, n), ds_wino_slot(th, 1, n), ds_wino_slot(th, 2, n),
                            ds_wino_slot(th, 3, n)};
+    if (narrow) {
+        /* lanes 0-7: offset c, tiles 0 .. tw - 1; lanes 8-15: offset c + 1 (the next row of t),
+         * stored into the row of xi + 1 */
+        const __mmask16 lo = (__mmask16)((1u << tw) - 1u), hi = (__mmask16)(lo << 8);
+        for (int c = 0; c < 4; c += 2) {
+            __m512 q[4][4]; /* [a][b] */
+            for (int a = 0; a < 4; ++a) {
+                const float *s = t + a * 16 * n + c * n;
+                __m512 p0 = _mm512_loadu_ps(s + sl[0]), p1 = _mm512_loadu_ps(s + sl[1]),
+                       p2 = _mm512_loadu_ps(s + sl[2]), p3 = _mm512_loadu_ps(s + sl[3]);
+                q[a][0] = _mm512_sub_ps(p0, p2);
+                q[a][1] = _mm512_add_ps(p1, p2);
+                q[a][2] = _mm512_sub_ps(p2, p1);
+                q[a][3] = _mm512_sub_ps(p1, p3);
+            }
+            for (int b = 0; b < 4; ++b) {
+                const __m512 e[4] = {
+                    _mm512_sub_ps(q[0][b], q[2][b]), _mm512_add_ps(q[1][b], q[2][b]),
+                    _mm512_sub_ps(q[2][b], q[1][b]), _mm512_sub_ps(q[1][b], q[3][b])};
+                for (int a = 0; a < 4; ++a) {
+                    float *dst = v + (a * 16 + b * 4 + c) * vstride;
+                    _mm512_mask_storeu_ps(dst, lo, e[a]);
+                    _mm512_mask_storeu_ps(dst + vstride - 8, hi, e[a]);
+                }
+            }
+        }
+        return;
+    }
     for (int c = 0; c < 4; ++c)
         for (int64_t i = 0; i < tw; i += 16) {
             /* the row's last tiles: what follows them in V stays as it is */
@@ -340,6 +377,19 @@ ds_wino_input_row_avx512(const ds_conv_geom *g, const float *xc, int64_t td, int
                     _mm512_mask_storeu_ps(v + (a * 16 + b * 4 + c) * vstride + i, keep, e[a]);
             }
         }
+}
+
+/* The two layouts compiled apart (one loop body for both made the wide one 8 % slower). */
+__attribute__((target("avx2,fma,avx512f"))) static void
+ds_wino_input_row_avx512(const ds_conv_geom *g, const float *xc, int64_t td, int64_t th,
+                         int64_t tw, ds_wino_row_order order, float *t, float *prow, float *v,
+                         int64_t vstride)
+{
+    (void)prow;
+    if (tw <= 8)
+        wino_input_row512(g, xc, td, th, tw, order, t, v, vstride, 1);
+    else
+        wino_input_row512(g, xc, td, th, tw, order, t, v, vstride, 0);
 }
 #endif
 
