@@ -351,6 +351,69 @@ output_row_avx2(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t 
         }
 }
 
+/* output_row_avx2 in AVX-512, 16 tiles a vector, for rows of more than 8 tiles (AVX2's vectors
+ * hold the shorter ones whole: 16-wide loads of their M rows made the 32 -> 32 layer on
+ * 2 x 16x24x16 slower). The depth and height stages of each width offset go straight from M into
+ * registers (16 vectors for the width stage: AVX-512 has the registers), with no rows of scratch
+ * written and read back; the same additions in the same order (the same values). */
+__attribute__((target("avx2,fma,avx512f"))) static void
+output_row_avx512(const ds_conv_geom *g, const float *m, int64_t mstride, int64_t td, int64_t th,
+                  int64_t tw, float *t, float bias, float beta, float *yc)
+{
+    if (tw <= 8) {
+        output_row_avx2(g, m, mstride, td, th, tw, t, bias, beta, yc);
+        return;
+    }
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi =
+        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512 vb = _mm512_set1_ps(bias);
+    for (int64_t i = 0; i < tw; i += 16) {
+        __m512 h[2][2][4]; /* [a'][b'][c] */
+        for (int c = 0; c < 4; ++c) {
+            __m512 d[2][4]; /* [a'][b] */
+            for (int b = 0; b < 4; ++b) {
+                const float *m0 = m + (b * 4 + c) * mstride + i;
+                const __m512 p0 = _mm512_loadu_ps(m0), p1 = _mm512_loadu_ps(m0 + 16 * mstride),
+                             p2 = _mm512_loadu_ps(m0 + 32 * mstride),
+                             p3 = _mm512_loadu_ps(m0 + 48 * mstride);
+                d[0][b] = _mm512_add_ps(_mm512_add_ps(p0, p1), p2);
+                d[1][b] = _mm512_sub_ps(_mm512_sub_ps(p1, p2), p3);
+            }
+            for (int a = 0; a < 2; ++a) {
+                h[a][0][c] = _mm512_add_ps(_mm512_add_ps(d[a][0], d[a][1]), d[a][2]);
+                h[a][1][c] = _mm512_sub_ps(_mm512_sub_ps(d[a][1], d[a][2]), d[a][3]);
+            }
+        }
+        for (int a = 0; a < 2; ++a)
+            for (int b = 0; b < 2; ++b) {
+                const int64_t od = 2 * td + a, oh = 2 * th + b;
+                if (od >= g->od || oh >= g->oh)
+                    continue;
+                const __m512 *q = h[a][b];
+                const __m512 e = _mm512_add_ps(_mm512_add_ps(q[0], q[1]), q[2]);
+                const __m512 o = _mm512_sub_ps(_mm512_sub_ps(q[1], q[2]), q[3]);
+                float *dst = yc + (od * g->oh + oh) * g->ow + 2 * i;
+                const int64_t left = g->ow - 2 * i;
+                const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF
+                                                : (__mmask16)((1u << left) - 1u);
+                const __mmask16 m1 = left >= 32   ? (__mmask16)0xFFFF
+                                     : left <= 16 ? (__mmask16)0
+                                                  : (__mmask16)((1u << (left - 16)) - 1u);
+                __m512 y0 = _mm512_permutex2var_ps(e, lo, o), y1 = _mm512_permutex2var_ps(e, hi, o);
+                if (beta != 0.0f) {
+                    y0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, dst), y0);
+                    y1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, dst + 16), y1);
+                } else {
+                    y0 = _mm512_add_ps(y0, vb);
+                    y1 = _mm512_add_ps(y1, vb);
+                }
+                _mm512_mask_storeu_ps(dst, m0, y0);
+                _mm512_mask_storeu_ps(dst + 16, m1, y1);
+            }
+    }
+}
+
 /* The 64 products with our AVX-512 kernel (conv_gemm.c). */
 __attribute__((target("avx2,fma,avx512f"))) static void
 gemm_avx512(const ds_conv_geom *g, const float *u, const float *v, int64_t vx, int64_t ld,
@@ -450,7 +513,7 @@ shared_avx512(const ds_conv_geom *g, const wino_plan *p, const float *w, const f
               const float *bias, float beta, float *y, float *work)
 {
     shared_body(g, p, w, x, bias, beta, y, work, ds_wino_input_row_avx512, weight_block_avx512,
-                gemm_avx512, output_row_avx2);
+                gemm_avx512, output_row_avx512);
 }
 #endif
 
@@ -480,7 +543,7 @@ chunk_avx512(const ds_conv_geom *g, const wino_plan *p, const float *u, const fl
              const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
 {
     chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, ds_wino_input_row_avx512, gemm_avx512,
-               output_row_avx2);
+               output_row_avx512);
 }
 #endif
 

@@ -39,6 +39,7 @@ typedef struct wg_case {
 static const wg_case cases[] = {
     {"vnet block_one 1->16 (odd)", 2, 1, 16, 9, 10, 11},
     {"16->16 level 0 (odd)", 1, 16, 16, 9, 10, 11},
+    {"16->16 rows of 19 tiles (odd)", 1, 16, 16, 3, 5, 37},
     {"32->32 level 1 (Hippocampus /4)", 1, 32, 32, 8, 12, 8},
     {"64->64 level 2 (Hippocampus)", 1, 64, 64, 8, 12, 8},
     {"64->64 (Left Atrium level 4 size, odd)", 1, 64, 64, 7, 7, 5},
