@@ -8,6 +8,8 @@
  */
 #include "conv_core.h"
 
+#include <string.h>
+
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* Valid output columns [*a, *b) for kernel column kw: those whose input column ow*s + kw - p lies
@@ -43,12 +45,43 @@ static inline void lower_row(float *dst, const float *src, int64_t a, int64_t b,
         dst[o] = 0.0f;
 }
 
+/* The rows of one depth plane for tap (kh, kw) of a kernel-3, stride-1, padding-1 convolution
+ * (output rows oh0 .. oh1 - 1 of plane xd into dst): the rows the tap reaches are one
+ * contiguous run of the plane shifted by (kh - 1) rows and (kw - 1) columns, copied at once, then
+ * the column that wrapped into the neighbouring row set to zero. Row by row, planes of 4 x 6
+ * (128 channels at the Hippocampus patch) spent a third of their backward-weights in the loops. */
+static void lower_plane3(const ds_conv_geom *g, const float *xd, int64_t oh0, int64_t oh1,
+                         int64_t kh, int64_t kw, float *dst)
+{
+    const int64_t w = g->w, lo = oh0 + kh - 1 < 0 ? oh0 + 1 : oh0;
+    const int64_t hi = oh1 - 1 + kh - 1 >= g->h ? oh1 - 1 : oh1; /* rows [lo, hi) have an input */
+    for (int64_t i = 0; i < (lo - oh0) * w; ++i)
+        dst[i] = 0.0f;
+    for (int64_t i = (hi - oh0) * w; i < (oh1 - oh0) * w; ++i)
+        dst[i] = 0.0f;
+    if (lo >= hi)
+        return;
+    float *d = dst + (lo - oh0) * w;
+    const float *src = xd + (lo + kh - 1) * w + kw - 1;
+    const int64_t n = (hi - lo) * w;
+    /* never read before the first or past the last value of the rows: those lanes are zeros */
+    const int64_t c0 = kw == 0 ? 1 : 0, c1 = kw == 2 ? n - 1 : n;
+    memcpy(d + c0, src + c0, (size_t)(c1 - c0) * sizeof(float));
+    if (kw == 0)
+        for (int64_t r = 0; r < hi - lo; ++r)
+            d[r * w] = 0.0f;
+    else if (kw == 2)
+        for (int64_t r = 0; r < hi - lo; ++r)
+            d[r * w + w - 1] = 0.0f;
+}
+
 /* col[kr - k0][t] (rows ldc floats apart) for K rows [k0, k1) and the output rows [r0, r1) of
  * one sample x. */
 void ds_conv_im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r1, int64_t k0,
                     int64_t k1, float *col, int64_t ldc)
 {
     const int64_t k = g->k, k3 = k * k * k, s = g->s, p = g->p, ow = g->ow;
+    const int same3 = k == 3 && s == 1 && p == 1;
     for (int64_t kr = k0; kr < k1; ++kr) {
         int64_t ci = kr / k3, rem = kr % k3;
         int64_t kd = rem / (k * k), kh = (rem / k) % k, kw = rem % k;
@@ -64,6 +97,8 @@ void ds_conv_im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r
             if (id < 0 || id >= g->d || a == b) {
                 for (int64_t i = 0; i < (oh1 - oh0) * ow; ++i)
                     dst[i] = 0.0f;
+            } else if (same3) {
+                lower_plane3(g, x + (ci * g->d + id) * g->h * g->w, oh0, oh1, kh, kw, dst);
             } else {
                 const float *xd = xc + id * g->h * g->w;
                 for (int64_t oh = oh0; oh < oh1; ++oh) {
