@@ -395,11 +395,8 @@ output_row_avx512(const ds_conv_geom *g, const float *m, int64_t mstride, int64_
                 const __m512 o = _mm512_sub_ps(_mm512_sub_ps(q[1], q[2]), q[3]);
                 float *dst = yc + (od * g->oh + oh) * g->ow + 2 * i;
                 const int64_t left = g->ow - 2 * i;
-                const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF
-                                                : (__mmask16)((1u << left) - 1u);
-                const __mmask16 m1 = left >= 32   ? (__mmask16)0xFFFF
-                                     : left <= 16 ? (__mmask16)0
-                                                  : (__mmask16)((1u << (left - 16)) - 1u);
+                __mmask16 m0, m1;
+                ds_wino_masks32(left, &m0, &m1);
                 __m512 y0 = _mm512_permutex2var_ps(e, lo, o), y1 = _mm512_permutex2var_ps(e, hi, o);
                 if (beta != 0.0f) {
                     y0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, dst), y0);

@@ -264,6 +264,16 @@ ds_wino_input_row_avx2(const ds_conv_geom *g, const float *xc, int64_t td, int64
         }
 }
 
+/* The lanes of the first `left` floats of a run of two vectors of 16 (all when left >= 32, none
+ * of the second when left <= 16). */
+static inline void ds_wino_masks32(int64_t left, __mmask16 *m0, __mmask16 *m1)
+{
+    *m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+    *m1 = left >= 32   ? (__mmask16)0xFFFF
+          : left <= 16 ? (__mmask16)0
+                       : (__mmask16)((1u << (left - 16)) - 1u);
+}
+
 /* x[j0 .. j0 + 16), zeros where the index is outside [0, w) (masked lanes read nothing). */
 __attribute__((target("avx2,fma,avx512f"))) static inline __attribute__((always_inline)) __m512
 ds_wino_load_row512(const float *x, int64_t j0, int64_t w)

@@ -103,11 +103,8 @@ dy_row_avx512(const ds_conv_geom *g, const float *dyc, int64_t td, int64_t th, i
                 }
                 const float *row = dyc + (od * g->oh + oh) * g->ow + 2 * q;
                 const int64_t left = g->ow - 2 * q;
-                const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF
-                                                : (__mmask16)((1u << left) - 1u);
-                const __mmask16 m1 = left >= 32   ? (__mmask16)0xFFFF
-                                     : left <= 16 ? (__mmask16)0
-                                                  : (__mmask16)((1u << (left - 16)) - 1u);
+                __mmask16 m0, m1;
+                ds_wino_masks32(left, &m0, &m1);
                 const __m512 l0 = _mm512_maskz_loadu_ps(m0, row),
                              l1 = _mm512_maskz_loadu_ps(m1, row + 16);
                 e0[i][j] = _mm512_permutex2var_ps(l0, even, l1);
