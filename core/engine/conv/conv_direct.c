@@ -449,8 +449,8 @@ ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const 
      * channels (a unit per block copied the planes once per block: 7x7x7 planes for the stem). */
     const int64_t nblk = g->cout / CB, units = g->cin;
     /* kernel 3: the AVX2 kernel (the AVX-512 one took 6.3-7.0 ms for 1 -> 16 on 4 x 32x48x32,
-     * against 3.4) */
-    const int avx512 = g->k != 3;
+     * against 3.4); other sizes (the stem) are usable only with AVX-512 */
+    const int any_size = g->k != 3;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t u = 0; u < runs * units; ++u) {
         const int64_t r = u / units, ci = u % units;
@@ -462,7 +462,7 @@ ds_status ds_conv_direct_backward_weight(ds_ctx *ctx, ds_conv_work *work, const 
             fill_channel(g, x + ni * in_sample, od, ci, buf);
             const float *dyp = dy + ni * g->cout * plane + od * g->oh * g->ow;
             for (int64_t cb = 0; cb < nblk; ++cb) {
-                if (avx512)
+                if (any_size)
                     weight_kernel512(g, buf, dyp, cb * CB, ci, target);
                 else
                     weight_kernel(g, buf, dyp, cb * CB, ci, target);

@@ -92,12 +92,12 @@ static wino_plan make_plan(const ds_conv_geom *g, int threads)
     /* The largest block (a multiple of 8 channels, U within SHARED_BLOCK_FLOATS) whose U and M
      * fit in L2 beside the batch's V; shared when a block of 8 does. */
     const int64_t vall = XI * ds_wino_xi_stride(g->cin * all);
-    p.cb = max64(8, min64(64, SHARED_BLOCK_FLOATS / (XI * g->cin)) & ~(int64_t)7);
+    p.cb = min64(max64(8, min64(64, SHARED_BLOCK_FLOATS / (XI * g->cin)) & ~(int64_t)7),
+                 g->cout);
     while (p.cb > 8 && vall + bslot_floats(g, &p, p.cb, all) > WINO_L2_FLOATS)
-        p.cb -= 8;
+        p.cb = (p.cb - 1) & ~(int64_t)7; /* the next multiple of 8 below */
     p.bslot = bslot_floats(g, &p, p.cb, all);
     p.shared = g->n * p.chunks > 1 && vall + p.bslot <= WINO_L2_FLOATS;
-    p.cb = min64(p.cb, g->cout);
     if (p.shared)
         p.work = vall + threads * p.bslot;
     return p;
