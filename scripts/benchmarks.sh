@@ -15,6 +15,11 @@
 # unfinished one continues from its checkpoint (DualSegTrain resumes from --checkpoint), a
 # trained one goes straight to segmentation. Runs not finished appear in BENCHMARKS.md as
 # pending. Interrupt at any time (Ctrl-C, kill, a reboot) and rerun the same command.
+# A finished run's record (DONE with the commit it ran, metrics.csv, training_log.csv, the
+# training's return values; for speed its tables and logs) is also copied, DONE last, to
+# DS_BENCH_RESULTS/<name>, benchmarks/h10/<name> in the checkout: committed, it is the lasting
+# record (a machine's bench_output does not outlive it), BENCHMARKS.md is written from it, and a
+# run whose record exists there is done on any machine. Commit it after each run.
 #
 # The protocol H-10 (issue 14): splits.json's lists; 3 classes; per-volume z-score; patch
 # 32x48x32 (x, y, z = the NIfTI array order); batch 2 labelled + 2 unlabelled; SGD lr 0.01,
@@ -25,6 +30,7 @@
 #
 # Environment (defaults: the real protocol):
 #   DS_BENCH_DIR          output folder (bench_output in the checkout)
+#   DS_BENCH_RESULTS      the records of finished runs (benchmarks/h10 in the checkout)
 #   DS_BENCH_REPORT       the Markdown written (BENCHMARKS.md in the checkout); its plots go to
 #                         docs/benchmarks/ beside it
 #   DS_BENCH_DATA         the Decathlon folder with splits.json (../shared/data/Task04_Hippocampus)
@@ -48,6 +54,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 bench=${DS_BENCH_DIR:-$root/bench_output}
+results=${DS_BENCH_RESULTS:-$root/benchmarks/h10}
 report=${DS_BENCH_REPORT:-$root/BENCHMARKS.md}
 data=${DS_BENCH_DATA:-$root/../shared/data/Task04_Hippocampus}
 data=$(cd "$data" 2>/dev/null && pwd) || { echo "benchmarks.sh: no folder $data" >&2; exit 1; }
@@ -62,6 +69,7 @@ speed_patches=${DS_BENCH_SPEED_PATCHES:-32x48x32 64x64x48 96x96x64 112x112x80}
 speed_volumes=${DS_BENCH_SPEED_VOLUMES:-112x112x80 144x144x88 192x192x120 256x256x160}
 python=${DS_BENCH_PYTHON:-/usr/bin/python3}
 cli=$build/cli-modules
+commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 export DS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 
 # name | group | seed | split | mode | extra DualSegTrain arguments | description. Order: what the
@@ -92,9 +100,23 @@ field() { local IFS='|'; read -r -a f <<<"$1"; echo "${f[$2]}"; }
 # Writes stdin to $1 atomically (temporary file + rename in the same folder).
 atomic() { cat >"$1.tmp.$$" && sync "$1.tmp.$$" 2>/dev/null; mv -f "$1.tmp.$$" "$1"; }
 
+# Copies the record of finished run $1 to $results/$1 (a whole new folder renamed into place, so
+# a record is complete or absent); its DONE says when and on which commit the run finished.
+record() {
+  local d=$bench/runs/$1 r=$results/$1 f
+  [[ -f $r/DONE ]] && return
+  rm -rf "$r.tmp" && mkdir -p "$r.tmp" || return 1
+  for f in metrics.csv training_log.csv train_returns.txt machine.txt train.csv segment.csv \
+           segment_hippocampus.log segment_volumes.log; do
+    [[ -f $d/$f ]] && cp "$d/$f" "$r.tmp/"
+  done
+  cp "$d/DONE" "$r.tmp/DONE" && rm -rf "$r" && mv "$r.tmp" "$r"
+}
+
 state() {
   local d=$bench/runs/$1
-  if [[ -f $d/DONE ]]; then echo done
+  if [[ -f $results/$1/DONE ]]; then echo done
+  elif [[ -f $d/DONE ]]; then record "$1" && echo done
   elif [[ -e $d ]]; then echo started
   else echo pending; fi
 }
@@ -117,7 +139,7 @@ if [[ -n $only ]]; then
     ((known)) || { echo "benchmarks.sh: no run called '$n' (see --list)" >&2; exit 2; }
   done
 fi
-mkdir -p "$bench/runs" || fail "cannot create $bench"
+mkdir -p "$bench/runs" "$results" || fail "cannot create $bench or $results"
 if ((list)); then
   for r in "${RUNS[@]}"; do
     printf '%-14s %-8s %s\n' "$(field "$r" 0)" "$(state "$(field "$r" 0)")" "$(field "$r" 6)"
@@ -227,8 +249,9 @@ accuracy_run() {
     --referenceFolder "$bench/test/labels" --outputTable "$d/metrics.csv" --classes 3 \
     --units mm --empty score-zero --threads "$threads"
   rm -rf "$d/segmentations"/*_entropy.nii.gz "$d/segmentations"/*_disagreement.nii.gz
-  printf 'run %s finished %s\niterations %s\n' "$name" "$(date -u +%FT%TZ)" "$iterations" |
-    atomic "$d/DONE"
+  printf 'run %s finished %s\niterations %s\ncommit %s\n' "$name" "$(date -u +%FT%TZ)" \
+    "$iterations" "$commit" | atomic "$d/DONE"
+  record "$name" || fail "cannot write the record of $name to $results"
   say "$name: done ($(grep -c ',summary,' "$d/metrics.csv") summary rows in metrics.csv)"
 }
 
@@ -272,14 +295,15 @@ speed_run() {
        $2 == "PyTorch" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; u[v] = $3; n[v] = $6 }
        END { for (v in t) print v "," t[v] "," u[v] "," m[v] "," n[v] }' \
     "$d/segment_volumes.log" | sort -t, -n >>"$d/segment.csv"
-  date -u +%FT%TZ | atomic "$d/DONE"
+  printf 'run speed finished %s\ncommit %s\n' "$(date -u +%FT%TZ)" "$commit" | atomic "$d/DONE"
+  record speed || fail "cannot write the record of speed to $results"
   say "speed: done"
 }
 
 # ---- BENCHMARKS.md ----
 
 speed_section() {
-  local d=$bench/runs/speed
+  local d=$results/speed
   echo "## Speed and memory against PyTorch"
   echo
   if [[ ! -f $d/DONE ]]; then
@@ -334,7 +358,7 @@ write_report() {
       "$(field "$r" 6)"
   done >"$tsv"
   local accuracy
-  accuracy=$("$build/bin/dualseg_bench" accuracy "$tsv" "$bench/runs" "$plots" docs/benchmarks) ||
+  accuracy=$("$build/bin/dualseg_bench" accuracy "$tsv" "$results" "$plots" docs/benchmarks) ||
     fail "dualseg_bench accuracy failed"
   local blas
   blas=$("$build/bin/dualseg_bench" openblas | kv openblas_core)

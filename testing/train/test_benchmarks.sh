@@ -4,7 +4,8 @@
 # iteration): the run is killed with SIGKILL (the whole process group, as Slicer's Cancel) in the
 # middle of training, leaves no DONE; the rerun continues from the checkpoint (resumedFrom > 0,
 # the training log holds iterations 1..40 once each), segments, evaluates and writes DONE; a
-# third run redoes nothing (DONE, model and metrics untouched); BENCHMARKS.md has the run's row
+# third run redoes nothing (DONE, model and metrics untouched); the run's record (DS_BENCH_RESULTS)
+# keeps it done once the machine's run folder is gone; BENCHMARKS.md has the run's row
 # with numbers and every other run pending; dualseg_bench draws the three scaling plots from
 # tables in the script's format; an unknown run name is refused (exit 2). No Dice
 # floor: 40 iterations of a width-2 V-Net only show that the pipeline runs.
@@ -12,7 +13,8 @@
 set -uo pipefail
 src=$1
 out=$(mktemp -d /tmp/ds_test_benchmarks_XXXXXX)
-export DS_BENCH_DIR=$out/bench DS_BENCH_REPORT=$out/report/BENCHMARKS.md DS_BENCH_BUILD_DIR=$2 \
+export DS_BENCH_DIR=$out/bench DS_BENCH_RESULTS=$out/results \
+  DS_BENCH_REPORT=$out/report/BENCHMARKS.md DS_BENCH_BUILD_DIR=$2 \
   DS_BENCH_DATA=$3/data/Task04_Hippocampus DS_BENCH_SKIP_BUILD=1 DS_BENCH_ITERATIONS=40 \
   DS_BENCH_WIDTH=2 DS_BENCH_TEST_CASES=2 DS_BENCH_CHECKPOINT_MINUTES=0
 mkdir -p "$out/report"
@@ -58,6 +60,16 @@ after=$(stat -c %Y-%s "$run/DONE" "$run/model.dsm" "$run/metrics.csv" | tr '\n' 
 check '[[ $rc == 0 && $before == "$after" ]]' "files changed: $before / $after"
 check 'grep -q "a-1337: done before, skipped" "$out/third.txt"' "$(cat "$out/third.txt")"
 check '! grep -q "training\|segmenting" "$out/third.txt"'
+
+# 3b. the committed record: DONE (with the commit), metrics and training log; with the machine's
+# run folder gone (a fresh machine), the run is still done and the report still has its row
+rec=$DS_BENCH_RESULTS/a-1337
+check 'grep -q "^commit [0-9a-f]" "$rec/DONE" && cmp -s "$rec/metrics.csv" "$run/metrics.csv" && cmp -s "$rec/training_log.csv" "$run/training_log.csv"' "$(ls "$rec" 2>&1)"
+rm -rf "$run"
+bash "$src/scripts/benchmarks.sh" --list >"$out/list2.txt"
+check 'grep -qE "^a-1337 +done" "$out/list2.txt"' "$(head -n 1 "$out/list2.txt")"
+bash "$src/scripts/benchmarks.sh" --only a-1337 >"$out/fourth.txt" 2>&1
+check '[[ ! -e $run ]] && grep -q "a-1337: done before, skipped" "$out/fourth.txt"' "$(cat "$out/fourth.txt")"
 
 # 4. the report: the row of a-1337 with numbers, the others pending, the other sections
 md=$DS_BENCH_REPORT
