@@ -273,6 +273,95 @@ def mean(v):
     return sum(v) / len(v) if v else float("nan")
 
 
+def axial_label_counts(path):
+    """Per axial slice (third array axis) of a NIfTI-1 label volume, {label: voxels}. Plain
+    Python (gzip, struct): the analysis of the chosen slices, independent of the project's
+    reader and of numpy (not a CI dependency)."""
+    import array
+    import gzip
+    import struct
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 352:
+        raise ValueError(f"{path}: {len(raw)} bytes, shorter than a NIfTI-1 header")
+    end = "<" if struct.unpack("<i", raw[0:4])[0] == 348 else ">"
+    dim = struct.unpack(end + "8h", raw[40:56])
+    code = struct.unpack(end + "h", raw[70:72])[0]
+    offset = int(struct.unpack(end + "f", raw[108:112])[0])
+    kinds = {2: "B", 4: "h", 8: "i", 256: "b", 512: "H", 768: "I"}
+    if code not in kinds or dim[0] < 3:
+        raise ValueError(f"{path}: not a 3D NIfTI label volume (datatype {code}, {dim[0]} dims)")
+    plane, depth = dim[1] * dim[2], dim[3]
+    values = array.array(kinds[code])
+    values.frombytes(raw[offset:offset + plane * depth * values.itemsize])
+    if (end == "<") != (sys.byteorder == "little"):
+        values.byteswap()
+    if len(values) != plane * depth:
+        raise ValueError(f"{path}: truncated ({len(values)} of {plane * depth} voxels)")
+    counts = []
+    for k in range(depth):  # the third axis varies slowest
+        c = {}
+        for v in values[k * plane:(k + 1) * plane]:
+            c[v] = c.get(v, 0) + 1
+        counts.append(c)
+    return counts
+
+
+def annotated_slices(path, ignore=255):
+    """The axial slices of a partial label file that hold an annotation (a voxel not ignore)."""
+    return [k for k, c in enumerate(axial_label_counts(path)) if set(c) - {ignore}]
+
+
+def choice_stats(reference, picks, annotated_before):
+    """For each slice of picks, in the reference: [foreground, class 1, class 2 as fractions of
+    the fullest slice of each; 1 if it holds no class 1; 1 if no class 2; position in the
+    foreground's axial extent (0 and 1: its end slices); distance in slices to the nearest slice
+    of annotated_before]."""
+    counts = axial_label_counts(reference)
+    fg = [sum(n for v, n in c.items() if v != 0) for c in counts]
+    cls = [[c.get(label, 0) for c in counts] for label in (1, 2)]
+    ks = [k for k, n in enumerate(fg) if n]
+    lo, hi = ks[0], ks[-1]
+    return [[fg[k] / max(fg), cls[0][k] / max(max(cls[0]), 1), cls[1][k] / max(max(cls[1]), 1),
+             float(cls[0][k] == 0), float(cls[1][k] == 0), (k - lo) / max(hi - lo, 1),
+             min(abs(k - a) for a in annotated_before) if annotated_before else float("nan")]
+            for k in picks if k is not None]
+
+
+def choice_rows(p, results):
+    """Per strategy, what its chosen slices held in the reference (issue 13: look at which slices
+    were chosen): the mean over every choice of the slice's foreground and of each class as a
+    fraction of the case's fullest slice of it, the share of choices without that class, the
+    position in the foreground's axial extent (0 and 1 its ends), and the distance in slices to
+    the nearest slice annotated before."""
+    start = os.path.join(p.a.work, "setup", "start")
+    rows = []
+    for strategy, rounds in results.items():
+        stats = []
+        for res in rounds[1:]:
+            r = res["round"]
+            before = os.path.join(start if r == 1 else os.path.join(p.a.work, strategy,
+                                                                    f"round{r - 1}", "labels"))
+            for cid, picks in res["chosen"].items():
+                picks = picks if isinstance(picks, list) else [picks]
+                old = annotated_slices(os.path.join(before, cid + ".nii.gz"))
+                stats += choice_stats(p.reference(cid), picks, old)
+        if stats:
+            m = [mean([row[i] for row in stats]) for i in range(len(stats[0]))]
+            rows.append(f"| {strategy} | {len(stats)} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} | "
+                        f"{100 * m[3]:.0f} % | {100 * m[4]:.0f} % | {m[5]:.2f} | {m[6]:.1f} |")
+    if not rows:
+        return []
+    return ["", "Which slices were chosen (rounds 1 on; in the reference, each value a mean over the "
+            "choices): the slice's foreground, class 1 and class 2 as fractions of the case's "
+            "fullest slice of each, the share of choices holding none of class 1 / class 2, the "
+            "position in the foreground's axial extent (0 and 1: its end slices) and the distance "
+            "in slices to the nearest slice annotated before:", "",
+            "| strategy | choices | foreground | class 1 | class 2 | no class 1 | no class 2 | "
+            "position | distance |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"] + rows
+
+
 def write_results(p, results, out):
     s = p.s
     lines = ["# Protocol A-H: the annotator in the loop on Task04_Hippocampus", ""]
@@ -316,6 +405,7 @@ def write_results(p, results, out):
                 for k in last if k != "entropy"]
         lines += ["", f"After round {rows - 1}: entropy-guided suggestions score "
                   + ", ".join(gaps) + " (mean Dice of the two classes; the goal is +1 point)."]
+    lines += choice_rows(p, results)
     lines += ["", "Reproduce: `nice -n 10 python3 scripts/annotator_ah.py` (resumable; "
               "`--work DIR` keeps the state). Plot: `" + os.path.basename(out) + ".png`.", ""]
     with open(out + ".md.tmp", "w") as f:
