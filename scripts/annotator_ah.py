@@ -2,7 +2,8 @@
 """Protocol A-H: a simulated annotator on real MRI (issue 13), every step through the modules.
 
 Usage: scripts/annotator_ah.py [--work DIR] [--out PREFIX] [--build DIR] [--data DIR]
-                               [--threads N]
+                               [--threads N] [--report]
+  --report  run nothing; write PREFIX.md and .png from the rounds finished so far
 
 Data: Task04_Hippocampus and its splits.json. The 10 cases of labelled_5pct start with ONE
 annotated axial slice each (third array axis), the slice through the centre of mass of the
@@ -22,6 +23,10 @@ folder mode, DualSegEvaluate). Strategies:
            to the 5 cases of highest mean uncertainty (DualSegSegment's meanEntropy), their two
            best suggestions (at least 5 slices apart); the other cases get none that round.
 Round 0 (its model and its Dice) is shared by every strategy.
+
+Side by side: the strategies share only round 0, so after it each may run in its own process
+(DS_AH_STRATEGIES=entropy, =random, =even on the same --work, --threads 1 each): on 2 cores,
+three single-threaded trainings do more iterations per second than one with two threads.
 
 Resumable: every step's output is written atomically and a finished step is never redone; an
 interrupted training continues from its checkpoint (DualSegTrain resumes when rerun). Results:
@@ -247,26 +252,27 @@ class Protocol:
 
     def run(self):
         start = self.setup()
-        results = {}
         for strategy in self.s["strategies"]:
             model, labels = None, start
             for r in range(self.s["rounds"] + 1):
                 model, labels, res = self.round(strategy, r, labels, model)
-                results.setdefault(strategy, []).append(res)
                 print(f"{strategy:8s} round {r}: Dice {', '.join(f'{d:.4f}' for d in res['dice'])}"
                       f" (train {res['seconds']['train']:.0f} s)", flush=True)
-        for strategy in STRATEGIES:  # the rounds other runs of this folder finished
-            if strategy in results:
-                continue
+        return self.finished()
+
+    def finished(self):
+        """The finished rounds of every strategy in this folder (round 0 first), whichever run
+        made them, in a fixed order: each strategy keeps its column and colour."""
+        results = {}
+        for strategy in STRATEGIES:
             done = [os.path.join(self.a.work, "round0", "result.json")] + [
                 os.path.join(self.a.work, strategy, f"round{r}", "result.json")
                 for r in range(1, self.s["rounds"] + 1)]
             while done and not os.path.exists(done[-1]):
                 done.pop()
-            if len(done) > 1:
+            if len(done) > 1 or (done and strategy in self.s["strategies"]):
                 results[strategy] = [loop.read_json(d) for d in done]
-        # a fixed order: each strategy keeps its column and its colour whatever was run
-        return {k: results[k] for k in STRATEGIES if k in results}
+        return results
 
 
 def mean(v):
@@ -288,7 +294,7 @@ def axial_label_counts(path):
     dim = struct.unpack(end + "8h", raw[40:56])
     code = struct.unpack(end + "h", raw[70:72])[0]
     offset = int(struct.unpack(end + "f", raw[108:112])[0])
-    kinds = {2: "B", 4: "h", 8: "i", 256: "b", 512: "H", 768: "I"}
+    kinds = {2: "B", 4: "h", 8: "i", 16: "f", 64: "d", 256: "b", 512: "H", 768: "I"}
     if code not in kinds or dim[0] < 3:
         raise ValueError(f"{path}: not a 3D NIfTI label volume (datatype {code}, {dim[0]} dims)")
     plane, depth = dim[1] * dim[2], dim[3]
@@ -362,6 +368,18 @@ def choice_rows(p, results):
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"] + rows
 
 
+def training_threads(p, strategy, r):
+    """The --threads of a round's DualSegTrain, from the command line its log starts with."""
+    log = os.path.join(p.a.work, "round0" if r == 0 else os.path.join(strategy, f"round{r}"),
+                       "train.log")
+    try:
+        with open(log) as f:
+            words = f.readline().split()
+        return words[words.index("--threads") + 1]
+    except (OSError, ValueError, IndexError):
+        return "?"
+
+
 def write_results(p, results, out):
     s = p.s
     lines = ["# Protocol A-H: the annotator in the loop on Task04_Hippocampus", ""]
@@ -392,12 +410,13 @@ def write_results(p, results, out):
             cells.append(" / ".join(f"{x:.4f}" for x in d + [mean(d)]) if d else "")
         lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
     lines += ["", "Wall time per round (s: choosing the slices + training + test segmentation "
-              "and evaluation):", "",
+              "and evaluation; the training's threads in brackets, from its log; rounds run side "
+              "by side share the 2 cores):", "",
               "| round | " + " | ".join(results) + " |",
               "| --- | " + " | ".join("---" for _ in results) + " |"]
     for r in range(rows):
-        cells = [f"{sum(results[k][r]['seconds'].values()):.0f}" if r < len(results[k]) else ""
-                 for k in results]
+        cells = [f"{sum(results[k][r]['seconds'].values()):.0f} ({training_threads(p, k, r)})"
+                 if r < len(results[k]) else "" for k in results]
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
     last = {k: mean(v[-1]["dice"]) for k, v in results.items()}
     if "entropy" in last and len(results["entropy"]) == rows:
@@ -406,12 +425,16 @@ def write_results(p, results, out):
         lines += ["", f"After round {rows - 1}: entropy-guided suggestions score "
                   + ", ".join(gaps) + " (mean Dice of the two classes; the goal is +1 point)."]
     lines += choice_rows(p, results)
-    lines += ["", "Reproduce: `nice -n 10 python3 scripts/annotator_ah.py` (resumable; "
-              "`--work DIR` keeps the state). Plot: `" + os.path.basename(out) + ".png`.", ""]
-    with open(out + ".md.tmp", "w") as f:
+    lines += ["", "Reproduce: `bash scripts/build.sh release`, then `nice -n 10 python3 "
+              "scripts/annotator_ah.py --threads 2` (resumable; `--work DIR` keeps the state); "
+              "once round 0 is done, the strategies may run side by side, one process each: "
+              "`DS_AH_STRATEGIES=random python3 scripts/annotator_ah.py --threads 1 &` and so "
+              "on; `--report` rewrites this file from the rounds finished. Plot: `"
+              + os.path.basename(out) + ".png`.", ""]
+    with open(f"{out}.md.tmp.{os.getpid()}", "w") as f:
         f.write("\n".join(lines))
-    os.replace(out + ".md.tmp", out + ".md")
-    table = out + "_plot.csv"
+    os.replace(f"{out}.md.tmp.{os.getpid()}", out + ".md")
+    table = f"{out}_plot.{os.getpid()}.csv"
     with open(table, "w") as f:
         f.write("slices per case," + ",".join(results) + "\n")
         for r in range(rows):
@@ -421,9 +444,9 @@ def write_results(p, results, out):
     loop.run(dc.plot_command(p.tools, table, out + ".png", "slices per case",
                              "Test Dice (mean of the two classes)",
                              "Protocol A-H" + (" (smoke run)" if s["smoke"] else "")),
-             out + "_plot.log")
+             f"{out}_plot.{os.getpid()}.log")
     os.remove(table)
-    os.remove(out + "_plot.log")
+    os.remove(f"{out}_plot.{os.getpid()}.log")
 
 
 def main():
@@ -434,6 +457,8 @@ def main():
     p.add_argument("--data", default=os.path.join(os.path.dirname(ROOT), "shared", "data",
                                                   "Task04_Hippocampus"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--report", action="store_true",
+                   help="run nothing: write the results of the rounds finished so far")
     a = p.parse_args()
     a.work = os.path.abspath(a.work)
     s = settings()
@@ -445,13 +470,17 @@ def main():
     if os.path.exists(stamp) and loop.read_json(stamp) != kept:
         sys.exit(f"annotator_ah: {a.work} holds a run with other settings "
                  f"({loop.read_json(stamp)}); use another --work")
-    loop.write_json(stamp, kept)
+    if not a.report:
+        loop.write_json(stamp, kept)
     proto = Protocol(a, s)
     try:
-        results = proto.run()
+        results = proto.finished() if a.report else proto.run()
     except loop.StepFailed as e:
         print("annotator_ah:", e, file=sys.stderr)
         return 1
+    if not results:
+        print("annotator_ah: no round has finished yet: nothing to write")
+        return 0
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     write_results(proto, results, a.out)
     print(f"results: {a.out}.md, {a.out}.png")

@@ -39,8 +39,10 @@ class StepFailed(RuntimeError):
 
 
 def write_json(path, value):
-    """Atomically: a reader sees the old file or the whole new one."""
-    tmp = path + ".tmp"
+    """Atomically: a reader sees the old file or the whole new one. The temporary name holds the
+    process id: two drivers on one folder (annotator_ah.py runs its strategies side by side)
+    never share it."""
+    tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w") as f:
         json.dump(value, f, indent=1)
         f.flush()

@@ -29,12 +29,13 @@ def check(cond, what):
 
 
 def write_nifti(path, voxels, datatype=2, big_endian=False):
-    """voxels: a flat list in array order (x fastest). datatype 2 = uint8, 4 = int16."""
+    """voxels: a flat list in array order (x fastest). datatype 2 = uint8, 4 = int16, 16 = float32
+    (some Task04 label files are float32)."""
     e = ">" if big_endian else "<"
     hdr = bytearray(348)
     struct.pack_into(e + "i", hdr, 0, 348)
     struct.pack_into(e + "8h", hdr, 40, 3, NX, NY, NZ, 1, 1, 1, 1)
-    fmt, bits = {2: ("B", 8), 4: ("h", 16)}[datatype]
+    fmt, bits = {2: ("B", 8), 4: ("h", 16), 16: ("f", 32)}[datatype]
     struct.pack_into(e + "hh", hdr, 70, datatype, bits)
     struct.pack_into(e + "8f", hdr, 76, 1, 1, 1, 1, 1, 1, 1, 1)
     struct.pack_into(e + "f", hdr, 108, 352.0)
@@ -63,6 +64,9 @@ with tempfile.TemporaryDirectory() as d:
     ref16 = os.path.join(d, "ref16.nii.gz")
     write_nifti(ref16, volume(ref_slices), datatype=4, big_endian=True)
     check(ah.axial_label_counts(ref16) == counts, "big-endian int16 reads as the uint8 volume")
+    ref32 = os.path.join(d, "ref32.nii.gz")
+    write_nifti(ref32, volume(ref_slices), datatype=16)
+    check(ah.axial_label_counts(ref32) == counts, "float32 labels read as the uint8 volume")
 
     # partial labels: 255 everywhere but the annotated slices (an annotated slice may be all
     # background: it still counts)
