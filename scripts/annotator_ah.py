@@ -19,6 +19,9 @@ folder mode, DualSegEvaluate). Strategies:
            extent (seed 1337 + 1000 * round + case index);
   even     evenly spaced: the unannotated slice of that extent farthest from every annotated
            slice and from the extent's ends (what a careful annotator does without help);
+  entropy-extent  the fix tried after the entropy strategy chose slices without structure:
+           its ranking's first slice inside the reference foreground's extent (the knowledge
+           random and even are given);
   cases    the variant with case ranking: the same budget of 10 slices a round goes, two each,
            to the 5 cases of highest mean uncertainty (DualSegSegment's meanEntropy), their two
            best suggestions (at least 5 slices apart); the other cases get none that round.
@@ -56,7 +59,7 @@ sys.path.insert(0, os.path.join(ROOT, "plugin", "DualSegLoop"))
 import dualseg_loop as loop  # noqa: E402
 import dualseg_loop_commands as dc  # noqa: E402
 
-STRATEGIES = ("entropy", "random", "even", "cases")
+STRATEGIES = ("entropy", "random", "even", "cases", "entropy-extent")
 PATCH, SEED, CLASSES = (32, 48, 32), 1337, 3
 
 
@@ -174,8 +177,12 @@ class Protocol:
             if os.path.exists(done):
                 chosen[cid] = loop.read_json(done)["slice"]
                 continue
-            kw = {"choose": strategy, "seed": SEED + 1000 * r + i} if strategy != "entropy" \
-                else {"slices": self.entropy_slice(rdir, model, cid, labels[cid])}
+            if strategy == "entropy":
+                kw = {"slices": self.entropy_slice(rdir, model, cid, labels[cid])}
+            elif strategy == "entropy-extent":
+                kw = {"slices": self.entropy_extent_slice(rdir, model, cid, labels[cid])}
+            else:
+                kw = {"choose": strategy, "seed": SEED + 1000 * r + i}
             if kw.get("slices") == []:  # nothing segmented: fall back to even spacing
                 kw = {"choose": "even"}
             log = out[:-len(".nii.gz")] + "_reveal.log"
@@ -185,7 +192,7 @@ class Protocol:
                 revealed = [int(t) for line in f if line.startswith("revealed:")
                             for t in line.split()[1:] if t.isdigit()]
             chosen[cid] = revealed[0] if revealed else None
-            loop.write_json(done, {"slice": chosen[cid], "how": kw.get("choose", "entropy")})
+            loop.write_json(done, {"slice": chosen[cid], "how": kw.get("choose", strategy)})
         return chosen
 
     def suggestions(self, rdir, model, cid, label, count=1, spacing=1):
@@ -202,6 +209,15 @@ class Protocol:
 
     def entropy_slice(self, rdir, model, cid, label):
         return self.suggestions(rdir, model, cid, label)[0][:1]
+
+    def entropy_extent_slice(self, rdir, model, cid, label):
+        """The fix tried after the first runs, where the entropy strategy chose slices with no
+        structure (the volume's end slices, with the model's false positives): its ranking, the
+        first slice inside the reference foreground's axial extent, the knowledge the random and
+        even strategies are given (an annotator sees where the structure is)."""
+        ranked = self.suggestions(rdir, model, cid, label, count=100, spacing=1)[0]
+        lo, hi = foreground_extent(self.reference(cid))
+        return [k for k in ranked if lo <= k <= hi][:1]
 
     def choose_by_case(self, r, rdir, model, labels):
         """The case-ranking variant: two slices for each of the 5 most uncertain cases."""
@@ -311,6 +327,12 @@ def axial_label_counts(path):
             c[v] = c.get(v, 0) + 1
         counts.append(c)
     return counts
+
+
+def foreground_extent(path):
+    """The first and last axial slices of a label volume holding a label other than 0."""
+    ks = [k for k, c in enumerate(axial_label_counts(path)) if set(c) - {0}]
+    return ks[0], ks[-1]
 
 
 def annotated_slices(path, ignore=255):

@@ -68,6 +68,8 @@ with tempfile.TemporaryDirectory() as d:
     write_nifti(ref32, volume(ref_slices), datatype=16)
     check(ah.axial_label_counts(ref32) == counts, "float32 labels read as the uint8 volume")
 
+    check(ah.foreground_extent(ref) == (1, 3), f"extent {ah.foreground_extent(ref)}")
+
     # partial labels: 255 everywhere but the annotated slices (an annotated slice may be all
     # background: it still counts)
     part = os.path.join(d, "part.nii.gz")
