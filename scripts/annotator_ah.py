@@ -344,7 +344,7 @@ def choice_stats(reference, picks, annotated_before):
     """For each slice of picks, in the reference: [foreground, class 1, class 2 as fractions of
     the fullest slice of each; 1 if it holds no class 1; 1 if no class 2; position in the
     foreground's axial extent (0 and 1: its end slices); distance in slices to the nearest slice
-    of annotated_before]."""
+    of annotated_before; 1 if outside the extent]."""
     counts = axial_label_counts(reference)
     fg = [sum(n for v, n in c.items() if v != 0) for c in counts]
     cls = [[c.get(label, 0) for c in counts] for label in (1, 2)]
@@ -352,7 +352,8 @@ def choice_stats(reference, picks, annotated_before):
     lo, hi = ks[0], ks[-1]
     return [[fg[k] / max(fg), cls[0][k] / max(max(cls[0]), 1), cls[1][k] / max(max(cls[1]), 1),
              float(cls[0][k] == 0), float(cls[1][k] == 0), (k - lo) / max(hi - lo, 1),
-             min(abs(k - a) for a in annotated_before) if annotated_before else float("nan")]
+             min(abs(k - a) for a in annotated_before) if annotated_before else float("nan"),
+             float(k < lo or k > hi)]
             for k in picks if k is not None]
 
 
@@ -377,17 +378,19 @@ def choice_rows(p, results):
         if stats:
             m = [mean([row[i] for row in stats]) for i in range(len(stats[0]))]
             rows.append(f"| {strategy} | {len(stats)} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} | "
-                        f"{100 * m[3]:.0f} % | {100 * m[4]:.0f} % | {m[5]:.2f} | {m[6]:.1f} |")
+                        f"{100 * m[3]:.0f} % | {100 * m[4]:.0f} % | {100 * m[7]:.0f} % | "
+                        f"{m[5]:.2f} | {m[6]:.1f} |")
     if not rows:
         return []
     return ["", "Which slices were chosen (rounds 1 on; in the reference, each value a mean over the "
             "choices): the slice's foreground, class 1 and class 2 as fractions of the case's "
-            "fullest slice of each, the share of choices holding none of class 1 / class 2, the "
-            "position in the foreground's axial extent (0 and 1: its end slices) and the distance "
-            "in slices to the nearest slice annotated before:", "",
+            "fullest slice of each, the share of choices holding none of class 1 / class 2 and "
+            "lying outside the foreground's axial extent, the position in that extent (0 and 1: "
+            "its end slices; below 0 or above 1 outside it) and the distance in slices to the "
+            "nearest slice annotated before:", "",
             "| strategy | choices | foreground | class 1 | class 2 | no class 1 | no class 2 | "
-            "position | distance |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"] + rows
+            "outside the extent | position | distance |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"] + rows
 
 
 def training_threads(p, strategy, r):

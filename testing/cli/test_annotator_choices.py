@@ -77,15 +77,15 @@ with tempfile.TemporaryDirectory() as d:
     check(ah.annotated_slices(part) == [2, 4], f"annotated {ah.annotated_slices(part)}")
 
     got = ah.choice_stats(ref, [3], [1])[0]
-    want = [4 / 5, 0.0, 4 / 4, 1.0, 0.0, (3 - 1) / (3 - 1), 2]
+    want = [4 / 5, 0.0, 4 / 4, 1.0, 0.0, (3 - 1) / (3 - 1), 2, 0.0]
     check(all(math.isclose(g, w) for g, w in zip(got, want)), f"slice 3: {got} != {want}")
     got = ah.choice_stats(ref, [2, None], [1, 3])
-    want = [1.0, 2 / 2, 3 / 4, 0.0, 0.0, (2 - 1) / (3 - 1), 1]
+    want = [1.0, 2 / 2, 3 / 4, 0.0, 0.0, (2 - 1) / (3 - 1), 1, 0.0]
     check(len(got) == 1 and all(math.isclose(g, w) for g, w in zip(got[0], want)),
           f"slice 2: {got} != {want}")
     got = ah.choice_stats(ref, [0], [])[0]
     check(got[0] == 0 and got[3] == 1 and got[4] == 1 and got[5] == (0 - 1) / 2
-          and math.isnan(got[6]), f"slice 0 (outside the extent, nothing annotated): {got}")
+          and math.isnan(got[6]) and got[7] == 1, f"slice 0 (outside the extent, nothing annotated): {got}")
 
     bad = os.path.join(d, "bad.nii.gz")
     with gzip.open(bad, "wb") as f:
