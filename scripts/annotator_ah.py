@@ -454,8 +454,8 @@ def write_results(p, results, out):
               "scripts/annotator_ah.py --threads 2` (resumable; `--work DIR` keeps the state); "
               "once round 0 is done, the strategies may run side by side, one process each: "
               "`DS_AH_STRATEGIES=random python3 scripts/annotator_ah.py --threads 1 &` and so "
-              "on; `--report` rewrites this file from the rounds finished. Plot: `"
-              + os.path.basename(out) + ".png`.", ""]
+              "on; `--report` rewrites this file from the rounds finished.", "",
+              f"![Test Dice against slices annotated per case]({os.path.basename(out)}.png)", ""]
     with open(f"{out}.md.tmp.{os.getpid()}", "w") as f:
         f.write("\n".join(lines))
     os.replace(f"{out}.md.tmp.{os.getpid()}", out + ".md")

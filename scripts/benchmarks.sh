@@ -406,7 +406,8 @@ write_report() {
     echo "## Annotator loop (protocol A-H)"
     echo
     if [[ -f $root/benchmarks/annotator_ah.md ]]; then
-      sed '1{/^# /d}' "$root/benchmarks/annotator_ah.md"
+      sed -e '1{/^# /d}' -e 's|](annotator_ah\.png)|](benchmarks/annotator_ah.png)|' \
+        "$root/benchmarks/annotator_ah.md"
     else
       echo "Pending: benchmarks/annotator_ah.md does not exist yet."
     fi
