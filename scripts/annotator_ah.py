@@ -443,11 +443,14 @@ def write_results(p, results, out):
         cells = [f"{sum(results[k][r]['seconds'].values()):.0f} ({training_threads(p, k, r)})"
                  if r < len(results[k]) else "" for k in results]
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
-    last = {k: mean(v[-1]["dice"]) for k, v in results.items()}
-    if "entropy" in last and len(results["entropy"]) == rows:
-        gaps = [f"{100 * (last['entropy'] - last[k]):+.2f} points against {k}"
-                for k in last if k != "entropy"]
-        lines += ["", f"After round {rows - 1}: entropy-guided suggestions score "
+    for guided in ("entropy", "entropy-extent", "cases"):
+        others = [k for k in ("random", "even") if k in results]
+        if guided not in results or not others:
+            continue
+        r = min(len(results[k]) for k in [guided] + others) - 1  # the last round all finished
+        gaps = [f"{100 * (mean(results[guided][r]['dice']) - mean(results[k][r]['dice'])):+.2f} "
+                f"points against {k}" for k in others]
+        lines += ["", f"After round {r} ({r + 1} slices per case), {guided} scores "
                   + ", ".join(gaps) + " (mean Dice of the two classes; the goal is +1 point)."]
     lines += choice_rows(p, results)
     lines += ["", "Reproduce: `bash scripts/build.sh release`, then `nice -n 10 python3 "
