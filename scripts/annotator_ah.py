@@ -47,9 +47,12 @@ and DS_AH_CHECKPOINT_MINUTES (2): minutes between the training's checkpoints (do
 the results: a stretch resumes bit-exact).
 """
 import argparse
+import array
+import gzip
 import json
 import os
 import shutil
+import struct
 import sys
 import time
 
@@ -299,9 +302,6 @@ def axial_label_counts(path):
     """Per axial slice (third array axis) of a NIfTI-1 label volume, {label: voxels}. Plain
     Python (gzip, struct): the analysis of the chosen slices, independent of the project's
     reader and of numpy (not a CI dependency)."""
-    import array
-    import gzip
-    import struct
     with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
         raw = f.read()
     if len(raw) < 352:
@@ -329,10 +329,15 @@ def axial_label_counts(path):
     return counts
 
 
+def extent_of(counts):
+    """The first and last slices of axial_label_counts' result holding a label other than 0."""
+    ks = [k for k, c in enumerate(counts) if set(c) - {0}]
+    return ks[0], ks[-1]
+
+
 def foreground_extent(path):
     """The first and last axial slices of a label volume holding a label other than 0."""
-    ks = [k for k, c in enumerate(axial_label_counts(path)) if set(c) - {0}]
-    return ks[0], ks[-1]
+    return extent_of(axial_label_counts(path))
 
 
 def annotated_slices(path, ignore=255):
@@ -348,8 +353,7 @@ def choice_stats(reference, picks, annotated_before):
     counts = axial_label_counts(reference)
     fg = [sum(n for v, n in c.items() if v != 0) for c in counts]
     cls = [[c.get(label, 0) for c in counts] for label in (1, 2)]
-    ks = [k for k, n in enumerate(fg) if n]
-    lo, hi = ks[0], ks[-1]
+    lo, hi = extent_of(counts)
     return [[fg[k] / max(fg), cls[0][k] / max(max(cls[0]), 1), cls[1][k] / max(max(cls[1]), 1),
              float(cls[0][k] == 0), float(cls[1][k] == 0), (k - lo) / max(hi - lo, 1),
              min(abs(k - a) for a in annotated_before) if annotated_before else float("nan"),
