@@ -249,10 +249,25 @@ accuracy_run() {
     --referenceFolder "$bench/test/labels" --outputTable "$d/metrics.csv" --classes 3 \
     --units mm --empty score-zero --threads "$threads"
   rm -rf "$d/segmentations"/*_entropy.nii.gz "$d/segmentations"/*_disagreement.nii.gz
-  printf 'run %s finished %s\niterations %s\ncommit %s\n' "$name" "$(date -u +%FT%TZ)" \
-    "$iterations" "$commit" | atomic "$d/DONE"
+  printf 'run %s finished %s\niterations %s\ncommit %s\nthreads %s\n' "$name" \
+    "$(date -u +%FT%TZ)" "$iterations" "$commit" "$threads" | atomic "$d/DONE"
   record "$name" || fail "cannot write the record of $name to $results"
   say "$name: done ($(grep -c ',summary,' "$d/metrics.csv") summary rows in metrics.csv)"
+}
+
+# The finished runs grouped by the thread count their DONE records ("2 (a-1337 b-1337); 1 (...)";
+# records written before DONE carried it count as unknown).
+run_threads() {
+  local f n t
+  declare -A by=()
+  for f in "$results"/*/DONE; do
+    [[ -f $f ]] || continue
+    n=$(basename "$(dirname "$f")")
+    t=$(awk '$1 == "threads" { print $2 }' "$f")
+    by[${t:-unknown}]+="${by[${t:-unknown}]:+ }$n"
+  done
+  ((${#by[@]})) || { echo "none finished yet"; return; }
+  for t in "${!by[@]}"; do printf '%s (%s); ' "$t" "${by[$t]}"; done | sed 's/; $//'
 }
 
 # ---- Speed and memory against PyTorch, in one run ----
@@ -295,7 +310,8 @@ speed_run() {
        $2 == "PyTorch" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; u[v] = $3; n[v] = $6 }
        END { for (v in t) print v "," t[v] "," u[v] "," m[v] "," n[v] }' \
     "$d/segment_volumes.log" | sort -t, -n >>"$d/segment.csv"
-  printf 'run speed finished %s\ncommit %s\n' "$(date -u +%FT%TZ)" "$commit" | atomic "$d/DONE"
+  printf 'run speed finished %s\ncommit %s\nthreads %s\n' "$(date -u +%FT%TZ)" "$commit" \
+    "$threads" | atomic "$d/DONE"
   record speed || fail "cannot write the record of speed to $results"
   say "speed: done"
 }
@@ -373,6 +389,8 @@ write_report() {
     echo "- CPU: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'),"
     echo "  $(nproc) cores; OpenBLAS core: $blas (openblas_get_corename)"
     echo "- threads: $threads, \`OMP_WAIT_POLICY=$OMP_WAIT_POLICY\`; load when written: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- threads of each finished run (its record's DONE; results are deterministic for a seed"
+    echo "  and a thread count): $(run_threads)"
     echo
     echo "## Commands"
     echo
