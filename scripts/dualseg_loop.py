@@ -4,9 +4,11 @@
 Usage: scripts/dualseg_loop.py --cohort COHORT.csv --work DIR [--simulate] [--continue]
                                [--rounds N] [options]
 
-COHORT.csv (header image,label[,reference]; paths relative to the CSV's folder): a labelled
-case's label holds the ignore label (255) on every voxel not annotated yet; a line without a
-label is an unlabelled case. Each round trains (the first from scratch, the next warm-started
+COHORT.csv (header image,label[,reference[,slices]]; paths relative to the CSV's folder): a
+labelled case's label holds the ignore label (255) on every voxel not annotated yet; a line
+without a label is an unlabelled case. slices, optional, is first-last (axial slice numbers from
+0, both included): the slices the structure spans, which you know and a model trained on a few
+slices may not; suggestions then come from those slices only (DualSegSegment --sliceRange). Each round trains (the first from scratch, the next warm-started
 from the last model on a short schedule), segments every labelled case with its painted labels
 (DualSegSegment --annotated, so a painted slice is never suggested), prints the slices to label
 next per case with a montage picture (dualseg_report), and then
@@ -25,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -76,25 +79,36 @@ def run(argv, log_path):
 
 
 def read_cohort(path):
-    """[(id, image, label or None, reference or None)] with absolute paths."""
+    """[(id, image, label or None, reference or None, (first, last) or None)], absolute paths."""
     base = os.path.dirname(os.path.abspath(path))
     cases = []
     with open(path, newline="") as f:
-        for row in csv.reader(f):
+        for n, row in enumerate(csv.reader(f), 1):
             if not row or row[0].startswith("#") or row[0] == "image":
                 continue
-            row = [c.strip() for c in row] + ["", ""]
+            row = [c.strip() for c in row] + ["", "", ""]
             image, label, ref = (os.path.join(base, c) if c else None for c in row[:3])
             cid = os.path.basename(image).split(".")[0]
-            cases.append((cid[:-5] if cid.endswith("_0000") else cid, image, label, ref))
+            cases.append((cid[:-5] if cid.endswith("_0000") else cid, image, label, ref,
+                          slice_range(row[3], f"{path} line {n}")))
     return cases
+
+
+def slice_range(text, where):
+    """(first, last) from "first-last", None from ""; a bad one ends the driver, naming where."""
+    if not text:
+        return None
+    m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", text)
+    if not m or int(m.group(1)) > int(m.group(2)):
+        sys.exit(f"dualseg_loop: {where}: slices '{text}' is not first-last with first <= last")
+    return int(m.group(1)), int(m.group(2))
 
 
 def write_train_csv(path, cases, labels):
     """The DualSegTrain cohort of a round: each labelled case with its current labels."""
     with open(path + ".tmp", "w") as f:
         f.write("image,label\n")
-        for cid, image, _, _ in cases:
+        for cid, image, _, _, _ in cases:
             f.write(f"{image},{labels[cid]}\n" if cid in labels else f"{image}\n")
     os.replace(path + ".tmp", path)
 
@@ -115,7 +129,7 @@ def train_round(a, mods, rdir, cases, labels, warm):
     return model
 
 
-def suggest(a, mods, tools, rdir, model, cid, image, label):
+def suggest(a, mods, tools, rdir, model, cid, image, label, extent):
     """Segments one case with its painted labels; its suggestions (cached in <case>.json)."""
     done = os.path.join(rdir, cid + ".json")
     if os.path.exists(done):
@@ -124,7 +138,7 @@ def suggest(a, mods, tools, rdir, model, cid, image, label):
     ret = os.path.join(rdir, cid + "_segment.txt")
     values = run(dc.segment_command(mods, model, image, out["label"], out["entropy"],
                                     annotated=label, count=a.suggest, spacing=a.spacing,
-                                    threads=a.threads, return_file=ret),
+                                    slice_range=extent, threads=a.threads, return_file=ret),
                  os.path.join(rdir, cid + "_segment.log"))
     slices = dc.ints(values.get("suggestedSlices", ""))
     montage = os.path.join(rdir, cid + "_montage.png")
@@ -151,10 +165,10 @@ def one_round(a, mods, tools, r, cases, labels):
     model = train_round(a, mods, rdir, cases, labels, prev)
     print(f"Round {r}: slices to label next (axial, from 0)")
     picks = {}
-    for cid, image, _, _ in cases:
+    for cid, image, _, _, extent in cases:
         if cid not in labels:
             continue
-        s = suggest(a, mods, tools, rdir, model, cid, image, labels[cid])
+        s = suggest(a, mods, tools, rdir, model, cid, image, labels[cid], extent)
         picks[cid] = s["slices"]
         shown = ", ".join(f"{i} ({v:.3f})" for i, v in zip(s["slices"], s["scores"]))
         print(f"  {cid}: {shown or 'none (nothing segmented)'}"
@@ -188,7 +202,7 @@ def main():
     mods, tools = os.path.join(a.build, "cli-modules"), os.path.join(a.build, "bin")
     os.makedirs(os.path.join(a.work, "labels"), exist_ok=True)
     cases = read_cohort(a.cohort)
-    if a.simulate and any(lab and not ref for _, _, lab, ref in cases):
+    if a.simulate and any(lab and not ref for _, _, lab, ref, _ in cases):
         sys.exit("dualseg_loop: --simulate needs a reference for every labelled case")
     # state: the round in progress, and whether its suggestions wait for the annotator
     state_path = os.path.join(a.work, "state.json")
@@ -204,11 +218,11 @@ def main():
             # the cohort's files, painted in place
             labels = {cid: lab if r == 0 or not a.simulate
                       else os.path.join(a.work, "labels", f"{cid}_r{r}.nrrd")
-                      for cid, _, lab, _ in cases if lab}
+                      for cid, _, lab, _, _ in cases if lab}
             picks = one_round(a, mods, tools, r, cases, labels)
             if a.simulate:
                 rdir = os.path.join(a.work, f"round{r}")
-                for cid, _, _, ref in cases:
+                for cid, _, _, ref, _ in cases:
                     if cid in picks:
                         out = os.path.join(a.work, "labels", f"{cid}_r{r + 1}.nrrd")
                         reveal(tools, rdir, cid, ref, labels[cid], picks[cid][:a.reveal], out)

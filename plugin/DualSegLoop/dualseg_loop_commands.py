@@ -62,11 +62,11 @@ def train_command(modules, model, iterations, cohort_csv=None, volume=None, labe
 
 def segment_command(modules, model, volume, label_out, entropy_out=None, annotated=None,
                     ignore_label=IGNORE_LABEL, axis="axial", count=5, spacing=5, threads=0,
-                    return_file=None):
+                    return_file=None, slice_range=None):
     """DualSegSegment on one volume: label map, entropy map, the slices to label next.
 
     annotated: the case's labels painted so far; their annotated slices (any voxel other than
-    ignore_label) are never suggested.
+    ignore_label) are never suggested. slice_range: (first, last), suggest only those slices.
     """
     argv = [_exe(modules, "DualSegSegment")]
     if return_file:
@@ -76,6 +76,8 @@ def segment_command(modules, model, volume, label_out, entropy_out=None, annotat
         argv += ["--entropy", entropy_out]
     if annotated:
         argv += ["--annotated", annotated, "--ignoreLabel", str(ignore_label)]
+    if slice_range:
+        argv += ["--sliceRange", f"{slice_range[0]},{slice_range[1]}"]
     argv += ["--sliceAxis", axis, "--sliceCount", str(count), "--sliceSpacing", str(spacing),
              "--threads", str(threads), model]
     return argv

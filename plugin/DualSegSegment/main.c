@@ -73,7 +73,7 @@ static ds_status name_input(ds_ctx *ctx, ds_status st, const char *path)
 
 /* The slices of the painted labels (if given) that already hold an annotation, as skip flags
  * for the ranking; *flags stays NULL without painted labels. */
-static ds_status annotated_flags(ds_ctx *ctx, const ds_cli *cli, const ds_volume *label,
+static ds_status annotated_flags(ds_ctx *ctx, const ds_cli *cli, const ds_volume *image,
                                  int axis, uint8_t **flags)
 {
     *flags = NULL;
@@ -84,19 +84,43 @@ static ds_status annotated_flags(ds_ctx *ctx, const ds_cli *cli, const ds_volume
     DS_TRY(ds_io_read_label(ctx, path, &painted));
     ds_status st = DS_OK;
     for (int a = 0; a < 3 && st == DS_OK; ++a)
-        if (painted->geom.size[a] != label->geom.size[a])
+        if (painted->geom.size[a] != image->geom.size[a])
             st = ds_fail(ctx, DS_ERR_SHAPE, "%s: the painted labels are %lldx%lldx%lld, the volume "
                          "%lldx%lldx%lld", path, (long long)painted->geom.size[0],
                          (long long)painted->geom.size[1], (long long)painted->geom.size[2],
-                         (long long)label->geom.size[0], (long long)label->geom.size[1],
-                         (long long)label->geom.size[2]);
-    if (st == DS_OK && !(*flags = malloc((size_t)label->geom.size[axis])))
+                         (long long)image->geom.size[0], (long long)image->geom.size[1],
+                         (long long)image->geom.size[2]);
+    if (st == DS_OK && !(*flags = malloc((size_t)image->geom.size[axis])))
         st = ds_fail(ctx, DS_ERR_NOMEM, "out of memory");
     if (st == DS_OK)
         st = ds_label_annotated_slices(ctx, painted, axis, ds_cli_get_int(cli, "ignoreLabel"),
                                        *flags, NULL);
     ds_volume_free(painted);
     return st;
+}
+
+/* --sliceRange first,last: every slice outside it flagged as skipped too; *flags is allocated,
+ * all clear, when there were no painted labels. A range beyond the volume is an error, as a
+ * silently clipped range would suggest slices the user did not mean. */
+static ds_status range_flags(ds_ctx *ctx, const ds_cli *cli, const ds_volume *image, int axis,
+                             uint8_t **flags)
+{
+    static const char *const dir[] = {"sagittal", "coronal", "axial"};
+    int r[2];
+    if (ds_cli_get_ints(cli, "sliceRange", r, 2) != 2)
+        return DS_OK;
+    const int64_t n = image->geom.size[axis];
+    if (r[1] >= n)
+        return ds_fail(ctx, DS_ERR_ARG, "--%s %d,%d: %s has %lld %s slices (0 to %lld)",
+                       ds_cli_longflag(cli, "sliceRange"), r[0], r[1],
+                       ds_cli_get_string(cli, "inputVolume"), (long long)n, dir[axis],
+                       (long long)(n - 1));
+    if (!*flags && !(*flags = calloc((size_t)n, 1)))
+        return ds_fail(ctx, DS_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; ++i)
+        if (i < r[0] || i > r[1])
+            (*flags)[i] = 1;
+    return DS_OK;
 }
 
 /* The overlay PNG (ds_render_overlay) of one volume, its legend naming the classes as the model
@@ -116,18 +140,59 @@ static ds_status write_overlay(ds_ctx *ctx, const ds_cli *cli, const ds_model *m
                              ds_cli_get_string(cli, "outputOverlay"));
 }
 
-/* One volume: the maps at the paths given, the slices to label next. */
+/* The slices to label next and the case's score, as return parameters. */
+static ds_status suggest(ds_ctx *ctx, ds_cli *cli, const ds_infer_result *r, int axis,
+                         const uint8_t *skip)
+{
+    ds_infer_slice_options so;
+    ds_infer_slice_options_init(&so);
+    so.axis = axis;
+    so.count = ds_cli_get_int(cli, "sliceCount");
+    so.min_distance = ds_cli_get_int(cli, "sliceSpacing");
+    so.margin = ds_cli_get_int(cli, "margin");
+    so.skip = skip;
+    int64_t *idx = malloc(sizeof *idx * (size_t)so.count);
+    double *score = malloc(sizeof *score * (size_t)so.count);
+    int *slices = malloc(sizeof *slices * (size_t)so.count), found = 0;
+    ds_infer_case_score cs;
+    ds_status st = idx && score && slices ? DS_OK : ds_fail(ctx, DS_ERR_NOMEM, "out of memory");
+    if (st == DS_OK)
+        st = ds_infer_rank_slices(ctx, r->label, r->entropy, &so, idx, score, &found);
+    if (st == DS_OK)
+        st = ds_infer_score_case(ctx, r->label, r->entropy, so.margin, &cs);
+    if (st == DS_OK) {
+        for (int i = 0; i < found; ++i)
+            slices[i] = (int)idx[i];
+        ds_cli_return_double(cli, "meanEntropy", cs.score);
+        ds_cli_return_ints(cli, "suggestedSlices", slices, found);
+        ds_cli_return_doubles(cli, "sliceScores", score, found);
+        ds_cli_return_int(cli, "casesSegmented", 1);
+    }
+    free(idx);
+    free(score);
+    free(slices);
+    return st;
+}
+
+/* One volume: the maps at the paths given, the slices to label next. The painted labels and the
+ * slice range are checked before segmenting, so that a wrong one writes nothing. */
 static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
                              ds_infer_options *opt)
 {
-    static const ds_cli_choice axis[] = {{"sagittal", 0}, {"coronal", 1}, {"axial", 2}};
+    static const ds_cli_choice axes[] = {{"sagittal", 0}, {"coronal", 1}, {"axial", 2}};
+    const int axis = ds_cli_get_choice(cli, "sliceAxis", axes, 3);
     const char *input = ds_cli_get_string(cli, "inputVolume");
     share sh = {cli, 0.05, 0.85, "Segmenting"};
     opt->progress = on_progress;
     opt->progress_user = &sh;
     ds_volume *image = NULL;
     ds_infer_result r = {0};
+    uint8_t *skip = NULL;
     ds_status st = ds_io_read_image(ctx, input, &image);
+    if (st == DS_OK)
+        st = annotated_flags(ctx, cli, image, axis, &skip);
+    if (st == DS_OK)
+        st = range_flags(ctx, cli, image, axis, &skip);
     if (st == DS_OK)
         st = name_input(ctx, ds_infer_model(ctx, model, image, opt, &r), input);
     ds_cli_progress(cli, 0.9, "Writing the results");
@@ -145,37 +210,8 @@ static ds_status segment_one(ds_ctx *ctx, ds_cli *cli, const ds_model *model,
     if (st == DS_OK && opt->probabilities)
         st = ds_infer_write(ctx, &r, DS_INFER_OUT_PROBABILITIES,
                             ds_cli_get_string(cli, "probabilityFolder"), id, ".nrrd");
-    ds_infer_slice_options so;
-    ds_infer_slice_options_init(&so);
-    so.axis = ds_cli_get_choice(cli, "sliceAxis", axis, 3);
-    so.count = ds_cli_get_int(cli, "sliceCount");
-    so.min_distance = ds_cli_get_int(cli, "sliceSpacing");
-    so.margin = ds_cli_get_int(cli, "margin");
-    int64_t *idx = malloc(sizeof *idx * (size_t)so.count);
-    double *score = malloc(sizeof *score * (size_t)so.count);
-    int *slices = malloc(sizeof *slices * (size_t)so.count), found = 0;
-    uint8_t *skip = NULL;
-    ds_infer_case_score cs;
-    if (st == DS_OK && !(idx && score && slices))
-        st = ds_fail(ctx, DS_ERR_NOMEM, "out of memory");
     if (st == DS_OK)
-        st = annotated_flags(ctx, cli, r.label, so.axis, &skip);
-    so.skip = skip;
-    if (st == DS_OK)
-        st = ds_infer_rank_slices(ctx, r.label, r.entropy, &so, idx, score, &found);
-    if (st == DS_OK)
-        st = ds_infer_score_case(ctx, r.label, r.entropy, so.margin, &cs);
-    if (st == DS_OK) {
-        for (int i = 0; i < found; ++i)
-            slices[i] = (int)idx[i];
-        ds_cli_return_double(cli, "meanEntropy", cs.score);
-        ds_cli_return_ints(cli, "suggestedSlices", slices, found);
-        ds_cli_return_doubles(cli, "sliceScores", score, found);
-        ds_cli_return_int(cli, "casesSegmented", 1);
-    }
-    free(idx);
-    free(score);
-    free(slices);
+        st = suggest(ctx, cli, &r, axis, skip);
     free(skip);
     ds_infer_result_free(&r);
     return st;
@@ -299,6 +335,13 @@ static int check_arguments(ds_cli *cli)
     if (folder && ds_cli_has_value(cli, "annotatedLabel"))
         return ds_cli_usage_error(cli, "--%s belongs to one volume, not to a folder",
                                   ds_cli_longflag(cli, "annotatedLabel"));
+    const int nr = ds_cli_get_ints(cli, "sliceRange", v, 3);
+    if (nr != 0 && (nr != 2 || v[0] > v[1]))
+        return ds_cli_usage_error(cli, "--%s takes two slice numbers first,last with first <= last",
+                                  ds_cli_longflag(cli, "sliceRange"));
+    if (folder && nr != 0)
+        return ds_cli_usage_error(cli, "--%s belongs to one volume, not to a folder",
+                                  ds_cli_longflag(cli, "sliceRange"));
     const int ns = ds_cli_get_ints(cli, "stride", v, 3), np = ds_cli_get_ints(cli, "patch", v, 3);
     if ((ns != 0 && ns != 3) || (np != 0 && np != 3))
         return ds_cli_usage_error(cli, "--%s and --%s take three sizes x,y,z (or none)",

@@ -172,6 +172,66 @@ static void test_annotated(const char *model)
     cli_result_free(&r);
 }
 
+/* --sliceRange first,last: only slices inside it are suggested. Reference: the plain ranking
+ * with a spacing of 1 (asked for 10); restricted to a range that excludes its best slice, the
+ * suggestions must be the ranked slices inside the range, in the same order. */
+static void test_slice_range(const char *model)
+{
+    char *vol = path_in("1234_inputVolume.nrrd"), *lab = path_in("range_label.nrrd");
+    char *ret = path_in("ret_range.txt");
+    char *base[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
+                    "--sliceAxis", "axial", "--sliceSpacing", "1", "--sliceCount", "10", NULL};
+    cli_result r;
+    run_module(base, model, &r);
+    DS_CHECK_MSG(r.code == 0, "exit %d, stderr '%s'", r.code, r.err);
+    cli_result_free(&r);
+    double all[10], got[10], want[10];
+    const int n = cli_read_return(ret, "suggestedSlices", all, 10);
+    DS_CHECK_MSG(n >= 2, "only %d slices ranked", n);
+    if (n < 2)
+        return;
+    /* the side of the best slice that holds the second best, the best one excluded */
+    const int lo = all[1] > all[0] ? (int)all[0] + 1 : 0;
+    const int hi = all[1] > all[0] ? 1000 : (int)all[0] - 1;
+    int m = 0;
+    for (int i = 0; i < n; ++i)
+        if (all[i] >= lo && all[i] <= hi)
+            want[m++] = all[i];
+    ds_volume *v = NULL;
+    DS_CHECK_OK(g_ctx, ds_io_read_image(g_ctx, vol, &v));
+    if (!v)
+        return;
+    const int nz = (int)v->geom.size[2];
+    ds_volume_free(v);
+    int inner = -1; /* a ranked slice away from both ends, for the range of one slice below */
+    for (int i = n - 1; i >= 0; --i)
+        if (all[i] > 0 && all[i] < nz - 1)
+            inner = (int)all[i];
+    char range[32], count[16];
+    snprintf(range, sizeof range, "%d,%d", lo, hi < nz ? hi : nz - 1);
+    snprintf(count, sizeof count, "%d", m);
+    char *with[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
+                    "--sliceAxis", "axial", "--sliceSpacing", "1", "--sliceCount", count,
+                    "--sliceRange", range, NULL};
+    run_module(with, model, &r);
+    DS_CHECK_MSG(r.code == 0 && r.err_n == 0, "exit %d, stderr '%s'", r.code, r.err);
+    cli_result_free(&r);
+    printf("range %s: %d suggestions, best slice overall %g\n", range, m, all[0]);
+    DS_CHECK(cli_read_return(ret, "suggestedSlices", got, 10) == m);
+    for (int i = 0; i < m; ++i)
+        DS_CHECK_MSG(got[i] == want[i], "suggestion %d: slice %g, want %g", i, got[i], want[i]);
+    /* a range of one slice away from the ends (both bounds bite): that slice only, though 3
+     * are asked for */
+    DS_CHECK_MSG(inner >= 0, "no ranked slice away from the ends of %d", nz);
+    snprintf(range, sizeof range, "%d,%d", inner, inner);
+    snprintf(count, sizeof count, "3");
+    run_module(with, model, &r);
+    DS_CHECK_MSG(r.code == 0 && r.err_n == 0, "exit %d, stderr '%s'", r.code, r.err);
+    cli_result_free(&r);
+    DS_CHECK_MSG(cli_read_return(ret, "suggestedSlices", got, 10) == 1 && got[0] == inner,
+                 "range %s: suggested %g first", range, got[0]);
+}
+
 static void test_folder(const char *model)
 {
     char *in = path_in("cohort/imagesTr"), *out = path_in("out"), *ret = path_in("ret_dir.txt");
@@ -235,6 +295,9 @@ static void test_refused(const char *model, const char *single_model)
         {"bad enumeration value", {"--weighting", "cosine", NULL}, 1},
         {"missing required input (the model)", {NULL}, 0},
         {"two window sizes", {"--patch", "16,16", NULL}, 1},
+        {"slice range first > last", {"--sliceRange", "5,2", NULL}, 1},
+        {"slice range of one number", {"--sliceRange", "3", NULL}, 1},
+        {"slice range below 0", {"--sliceRange", "-1,3", NULL}, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         char *argv[32] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--input", vol,
@@ -256,6 +319,13 @@ static void test_refused(const char *model, const char *single_model)
     char *ann[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--inputFolder", g_tmp,
                    "--outputFolder", g_tmp, "--annotated", vol, (char *)model, NULL};
     cli_expect_refused("painted labels in the folder mode", 2, ann, none);
+    char *range_dir[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--inputFolder", g_tmp,
+                         "--outputFolder", g_tmp, "--sliceRange", "0,1", (char *)model, NULL};
+    cli_expect_refused("slice range in the folder mode", 2, range_dir, none);
+    char *beyond[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--input", vol, "--output",
+                      lab, "--sliceRange", "0,100000", (char *)model, NULL};
+    cli_expect_refused("slice range beyond the volume (checked before segmenting)", 1, beyond,
+                       none);
     char *one[] = {DS_SEGMENT_EXE, "--returnparameterfile", ret, "--input", vol, "--output", lab,
                    "--disagreement", dis, (char *)single_model, NULL};
     cli_expect_refused("disagreement of one network", 1, one, none);
@@ -334,6 +404,7 @@ int main(int argc, char **argv)
     cli_write_cohort(g_ctx, path_in("cohort"), 2, 0);
     test_one_volume(pair);
     test_annotated(pair);
+    test_slice_range(pair);
     test_folder(pair);
     test_refused(pair, single);
     test_blas_core(pair);
