@@ -154,7 +154,8 @@ typedef struct ds_render_plot_options {
 /* No labels, linear axes, no guide. */
 void ds_render_plot_options_init(ds_render_plot_options *p);
 
-/* One panel: the series (1..10, each in its palette colour, the legend in the top-right corner)
+/* One panel: the series (1..10, each in its palette colour; the legend in the corner that hides the
+ * fewest of their pixels, the top-right on a tie)
  * on axes fitted to their points, o->title on top, as a PNG of o->width x o->height.
  * DS_ERR_ARG when no point of any series is drawable. */
 ds_status ds_render_xy_plot(ds_ctx *ctx, const ds_render_series *series, int count,

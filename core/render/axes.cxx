@@ -2,6 +2,7 @@
 #include "axes.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 
@@ -73,13 +74,29 @@ void draw_axes(Canvas &c, const Box &b, const Axis &x, const Axis &y, int f)
     c.frame(b.x - 1, b.y - 1, b.w + 2, b.h + 2, axis);
 }
 
-void draw_legend(Canvas &c, const Box &b, const std::vector<LegendEntry> &ss, int f)
+void draw_legend(Canvas &c, const Box &b, const std::vector<LegendEntry> &ss, int f,
+                 const std::vector<Mark> &marks)
 {
     int fs = f * 4 / 5, w = 0;
     for (const LegendEntry &s : ss)
         w = std::max(w, Canvas::text_width(s.name, fs));
     int lw = w + fs * 3, lh = static_cast<int>(ss.size()) * fs * 5 / 4 + fs / 2;
-    int x = b.x + b.w - lw - fs / 2, y = b.y + fs / 2;
+    const int left = b.x + fs / 2, right = b.x + b.w - lw - fs / 2;
+    const int top = b.y + fs / 2, bottom = b.y + b.h - lh - fs / 2;
+    const int corners[4][2] = {{right, top}, {left, top}, {right, bottom}, {left, bottom}};
+    int x = right, y = top;
+    size_t fewest = SIZE_MAX;
+    for (const auto &k : corners) {
+        size_t hidden = 0; // a margin of fs / 2 around the box keeps the lines clear of it
+        for (const Mark &m : marks)
+            hidden += m.x >= k[0] - fs / 2 && m.x <= k[0] + lw + fs / 2 && m.y >= k[1] - fs / 2 &&
+                      m.y <= k[1] + lh + fs / 2;
+        if (hidden < fewest) {
+            fewest = hidden;
+            x = k[0];
+            y = k[1];
+        }
+    }
     c.fill(x, y, lw, lh, Rgb{28, 28, 28});
     c.frame(x, y, lw, lh, Rgb{90, 90, 90});
     for (size_t k = 0; k < ss.size(); ++k) {

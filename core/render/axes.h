@@ -38,8 +38,16 @@ std::vector<double> log_ticks(double lo, double hi);
 std::string tick_label(double v);
 // The grid, ticks and tick labels of both axes (log ticks on a log axis) and the frame.
 void draw_axes(Canvas &c, const Box &b, const Axis &x, const Axis &y, int f);
-// The legend in the top-right corner of b.
-void draw_legend(Canvas &c, const Box &b, const std::vector<LegendEntry> &entries, int f);
+// A point the data passes through, in pixels.
+struct Mark {
+    double x, y;
+};
+
+// The legend in the corner of b that hides the fewest of marks (pixels of the data; none: the
+// top-right), top-right, top-left, bottom-right, bottom-left in that order on a tie, so that it
+// never covers the data where a free corner exists.
+void draw_legend(Canvas &c, const Box &b, const std::vector<LegendEntry> &entries, int f,
+                 const std::vector<Mark> &marks = {});
 
 } // namespace dsr
 

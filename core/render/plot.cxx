@@ -19,6 +19,7 @@ struct Series {
     Rgb colour;
     double width;
     bool smooth; // noisy per-iteration values (not a schedule, not sparse validations)
+    bool dots;   // every point marked (sparse results)
 };
 
 bool usable(double v, bool log) { return std::isfinite(v) && (!log || v > 0.0); }
@@ -41,9 +42,10 @@ bool y_range(const ds_render_table &t, const std::vector<Series> &ss, bool log, 
     return true;
 }
 
-// A polyline through the points, averaged per pixel column so that a dense log stays a line.
+// A polyline through the points, averaged per pixel column so that a dense log stays a line;
+// the pixels it passes through (about every 2 along a segment) added to marks for the legend.
 void polyline(Canvas &c, const Box &b, const std::vector<double> &xs, const std::vector<double> &ys,
-              const Axis &x, const Axis &y, Rgb colour, double width)
+              const Axis &x, const Axis &y, Rgb colour, double width, std::vector<Mark> &marks)
 {
     double px = -1, sum = 0, prev_x = NAN, prev_y = NAN;
     int n = 0;
@@ -51,10 +53,15 @@ void polyline(Canvas &c, const Box &b, const std::vector<double> &xs, const std:
         if (n == 0)
             return;
         double yy = y.map(sum / n, b.y + b.h - 1, b.y);
-        if (std::isfinite(prev_x))
+        if (std::isfinite(prev_x)) {
             c.line(prev_x, prev_y, px, yy, colour, width);
-        else
+            const int k = static_cast<int>(std::hypot(px - prev_x, yy - prev_y) / 2) + 1;
+            for (int i = 1; i < k; ++i)
+                marks.push_back(
+                    Mark{prev_x + (px - prev_x) * i / k, prev_y + (yy - prev_y) * i / k});
+        } else
             c.fill(static_cast<int>(px) - 1, static_cast<int>(yy) - 1, 3, 3, colour);
+        marks.push_back(Mark{px, yy});
         prev_x = px;
         prev_y = yy;
         sum = 0;
@@ -74,7 +81,7 @@ void polyline(Canvas &c, const Box &b, const std::vector<double> &xs, const std:
 // Per-iteration losses are noisy: the raw values are drawn faint, and a centred moving average
 // over about 1/40 of the run drawn on top in the series' colour.
 void draw_series(Canvas &c, const Box &b, const ds_render_table &t, const Series &s,
-                 const Axis &x, const Axis &y, int xcol)
+                 const Axis &x, const Axis &y, int xcol, std::vector<Mark> &marks)
 {
     std::vector<double> xs, ys;
     for (int64_t r = 0; r < t.rows; ++r) {
@@ -84,15 +91,20 @@ void draw_series(Canvas &c, const Box &b, const ds_render_table &t, const Series
             ys.push_back(v);
         }
     }
+    if (s.dots)
+        for (size_t i = 0; i < xs.size(); ++i)
+            c.fill(static_cast<int>(std::lround(x.map(xs[i], b.x, b.x + b.w - 1))) - 3,
+                   static_cast<int>(std::lround(y.map(ys[i], b.y + b.h - 1, b.y))) - 3, 7, 7,
+                   s.colour);
     size_t half = s.smooth ? xs.size() / 80 : 0;
     if (half == 0) {
-        polyline(c, b, xs, ys, x, y, s.colour, s.width);
+        polyline(c, b, xs, ys, x, y, s.colour, s.width, marks);
         return;
     }
     Rgb faint{static_cast<uint8_t>((s.colour.r + 2 * BACKGROUND.r) / 3),
               static_cast<uint8_t>((s.colour.g + 2 * BACKGROUND.g) / 3),
               static_cast<uint8_t>((s.colour.b + 2 * BACKGROUND.b) / 3)};
-    polyline(c, b, xs, ys, x, y, faint, 1.0);
+    polyline(c, b, xs, ys, x, y, faint, 1.0, marks);
     std::vector<double> smooth(ys.size());
     for (size_t i = 0; i < ys.size(); ++i) {
         size_t lo = i >= half ? i - half : 0, hi = std::min(ys.size() - 1, i + half);
@@ -101,15 +113,16 @@ void draw_series(Canvas &c, const Box &b, const ds_render_table &t, const Series
             sum += ys[k];
         smooth[i] = sum / double(hi - lo + 1);
     }
-    polyline(c, b, xs, smooth, x, y, s.colour, s.width);
+    polyline(c, b, xs, smooth, x, y, s.colour, s.width, marks);
 }
 
-void draw_legend(Canvas &c, const Box &b, const std::vector<Series> &ss, int f)
+void draw_legend(Canvas &c, const Box &b, const std::vector<Series> &ss, int f,
+                 const std::vector<Mark> &marks)
 {
     std::vector<LegendEntry> entries;
     for (const Series &s : ss)
         entries.push_back(LegendEntry{s.name, s.colour});
-    draw_legend(c, b, entries, f);
+    draw_legend(c, b, entries, f, marks);
 }
 
 void add_if(const ds_render_table &t, std::vector<Series> &ss, const char *col,
@@ -124,7 +137,7 @@ void add_if(const ds_render_table &t, std::vector<Series> &ss, const char *col,
         any = std::isfinite(v) && v != 0.0;
     }
     if (any)
-        ss.push_back(Series{name, k, PALETTE[ss.size() % 10], width, smooth});
+        ss.push_back(Series{name, k, PALETTE[ss.size() % 10], width, smooth, false});
 }
 
 void draw_panel(Canvas &c, const Box &b, const ds_render_table &t, const std::vector<Series> &ss,
@@ -138,9 +151,10 @@ void draw_panel(Canvas &c, const Box &b, const ds_render_table &t, const std::ve
         return;
     }
     draw_axes(c, b, x, y, f);
+    std::vector<Mark> marks;
     for (const Series &s : ss)
-        draw_series(c, b, t, s, x, y, xcol);
-    draw_legend(c, b, ss, f);
+        draw_series(c, b, t, s, x, y, xcol, marks);
+    draw_legend(c, b, ss, f, marks);
 }
 
 } // namespace
@@ -224,8 +238,8 @@ extern "C" ds_status ds_render_line_plot(ds_ctx *ctx, const ds_render_table *t,
         Axis x{x0, x1 > x0 ? x1 : x0 + 1, false};
         std::vector<Series> ss;
         for (int k = 0; k < t->columns; ++k)
-            if (k != xcol) // sparse points: no smoothing, every point marked by polyline
-                ss.push_back(Series{t->names[k], k, PALETTE[ss.size() % 10], 2.5, false});
+            if (k != xcol) // sparse points: no smoothing, every point marked
+                ss.push_back(Series{t->names[k], k, PALETTE[ss.size() % 10], 2.5, false, true});
         Canvas c(o->width, o->height, BACKGROUND);
         int f = font_px(o->height);
         int left = 6 * f, right = f, top = f * 2 + f * 3 / 2, bottom = f * 3;
@@ -233,18 +247,6 @@ extern "C" ds_status ds_render_line_plot(ds_ctx *ctx, const ds_render_table *t,
             c.text(f / 2, f / 3, o->title, f * 6 / 5, TEXT, Align::Left, true);
         Box b{left, top, o->width - left - right, o->height - top - bottom};
         draw_panel(c, b, *t, ss, x, false, y_label, xcol, f);
-        Axis y{};
-        if (y_range(*t, ss, false, y)) // the same range draw_panel used: mark every point
-            for (const Series &sr : ss)
-                for (int64_t r = 0; r < t->rows; ++r) {
-                    double xv = t->values[r * t->columns + xcol];
-                    double yv = t->values[r * t->columns + sr.column];
-                    if (!std::isfinite(xv) || !std::isfinite(yv))
-                        continue;
-                    int px = static_cast<int>(std::lround(x.map(xv, b.x, b.x + b.w - 1)));
-                    int py = static_cast<int>(std::lround(y.map(yv, b.y + b.h - 1, b.y)));
-                    c.fill(px - 3, py - 3, 7, 7, sr.colour);
-                }
         c.text(left + b.w / 2, o->height - f * 3 / 2, x_column, f, TEXT, Align::Centre);
         return write_png(ctx, c, png_path);
     });

@@ -38,8 +38,10 @@ bool ranges(const ds_render_series *ss, int count, const ds_render_plot_options 
     return x[0] <= x[1];
 }
 
+// Draws series s; adds the pixels it passes through to marks (every point, and along each line
+// segment one about every 2 pixels), for the legend's placement.
 void draw_one(Canvas &c, const Box &b, const ds_render_series &s, const ds_render_plot_options &p,
-              const Axis &x, const Axis &y, Rgb colour, int f)
+              const Axis &x, const Axis &y, Rgb colour, int f, std::vector<Mark> &marks)
 {
     const int dot = std::max(4, f / 2);
     double px = NAN, py = NAN;
@@ -47,8 +49,13 @@ void draw_one(Canvas &c, const Box &b, const ds_render_series &s, const ds_rende
         if (!drawable(s, i, p))
             continue;
         double xx = x.map(s.x[i], b.x, b.x + b.w - 1), yy = y.map(s.y[i], b.y + b.h - 1, b.y);
-        if (s.mark == DS_RENDER_MARK_LINE && std::isfinite(px))
+        if (s.mark == DS_RENDER_MARK_LINE && std::isfinite(px)) {
             c.line(px, py, xx, yy, colour, 2.0);
+            const int n = static_cast<int>(std::hypot(xx - px, yy - py) / 2) + 1;
+            for (int k = 1; k < n; ++k)
+                marks.push_back(Mark{px + (xx - px) * k / n, py + (yy - py) * k / n});
+        }
+        marks.push_back(Mark{xx, yy});
         c.fill(static_cast<int>(std::lround(xx)) - dot / 2,
                static_cast<int>(std::lround(yy)) - dot / 2, dot, dot, colour);
         px = xx;
@@ -98,11 +105,12 @@ extern "C" ds_status ds_render_xy_plot(ds_ctx *ctx, const ds_render_series *seri
         if (p->guide == DS_RENDER_GUIDE_DIAGONAL)
             c.line(b.x, b.y + b.h - 1, b.x + b.w - 1, b.y, Rgb{110, 110, 110}, 1.5);
         std::vector<LegendEntry> legend;
+        std::vector<Mark> marks;
         for (int k = 0; k < count; ++k) {
-            draw_one(c, b, series[k], *p, x, y, PALETTE[k], f);
+            draw_one(c, b, series[k], *p, x, y, PALETTE[k], f, marks);
             legend.push_back(LegendEntry{series[k].name ? series[k].name : "", PALETTE[k]});
         }
-        draw_legend(c, b, legend, f);
+        draw_legend(c, b, legend, f, marks);
         if (p->x_label)
             c.text(b.x + b.w / 2, o->height - f * 2, p->x_label, f, TEXT, Align::Centre);
         if (p->y_label)

@@ -2,7 +2,8 @@
  * scatter series at the data's lower-left corner drawn in the left half of the lower part of
  * the picture and a line series along the lower-right edge drawn only in the right half, each in
  * its palette colour (Okabe-Ito sky blue and orange, axes.cxx); the diagonal guide through the
- * centre of the panel; log axes skipping points <= 0; refusals (nothing drawable, bad sizes). */
+ * centre of the panel; the legend in a corner free of data; log axes skipping points <= 0;
+ * refusals (nothing drawable, bad sizes). */
 #include "ds_render.h"
 #include "ds_test.h"
 
@@ -81,6 +82,46 @@ static void test_diagonal(ds_ctx *ctx, const char *png)
     ds_render_png_free(&r);
 }
 
+/* Pixels of the legend box's fill (28, 28, 28, axes.cxx) in the top-left and top-right quarter
+ * of the picture (a few stray ones where text is drawn). */
+static void legend_pixels(const ds_render_png *p, int *left, int *right)
+{
+    *left = *right = 0;
+    for (int y = 0; y < p->height / 2; ++y)
+        for (int x = 0; x < p->width; ++x) {
+            const uint8_t *q = p->rgb + 3 * ((size_t)y * p->width + x);
+            if (q[0] == 28 && q[1] == 28 && q[2] == 28)
+                ++*(x < p->width / 2 ? left : right);
+        }
+}
+
+/* The legend goes to the corner that hides the fewest of the data's pixels: a line rising to the
+ * top-right corner pushes it to the top-left; a flat line (y constant: drawn through the middle,
+ * every corner free) leaves it top-right. */
+static void test_legend_corner(ds_ctx *ctx, const char *png)
+{
+    const double x[2] = {0.0, 1.0}, rising[2] = {0.0, 1.0}, flat[2] = {0.5, 0.5};
+    ds_render_plot_options p;
+    ds_render_plot_options_init(&p);
+    ds_render_options o;
+    ds_render_options_init(&o);
+    o.width = 640;
+    o.height = 480;
+    const double *ys[2] = {rising, flat};
+    const int want_left[2] = {1, 0};
+    for (int k = 0; k < 2; ++k) {
+        ds_render_series s = {"a long legend entry", x, ys[k], 2, DS_RENDER_MARK_LINE};
+        DS_CHECK_OK(ctx, ds_render_xy_plot(ctx, &s, 1, &p, &o, png));
+        ds_render_png r;
+        int l = 0, rt = 0;
+        DS_CHECK_OK(ctx, ds_render_read_png(ctx, png, &r));
+        legend_pixels(&r, &l, &rt);
+        DS_CHECK_MSG(want_left[k] ? l > 500 && rt < 20 : rt > 500 && l < 20,
+                     "%s line: legend pixels %d left, %d right", k ? "flat" : "rising", l, rt);
+        ds_render_png_free(&r);
+    }
+}
+
 static void test_refusals(ds_ctx *ctx, const char *png)
 {
     const double x[2] = {0.0, -1.0}, y[2] = {1.0, 2.0};
@@ -111,6 +152,7 @@ int main(void)
     snprintf(png3, sizeof png3, "%s/c.png", dir);
     test_scatter_and_line(ctx, png);
     test_diagonal(ctx, png2);
+    test_legend_corner(ctx, png2);
     test_refusals(ctx, png3);
     remove(png);
     remove(png2);
