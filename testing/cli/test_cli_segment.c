@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli_check.h"
 #include "cli_data.h"
@@ -158,7 +159,8 @@ static void test_annotated(const char *model)
         DS_CHECK_MSG(got[i] == want[i], "suggestion %d: slice %g, want %g", i, got[i], want[i]);
         DS_CHECK(got[i] != all[0] && got[i] != all[2]);
     }
-    /* painted labels of another size: a failed run, nothing returned */
+    /* painted labels of another size: a failed run, checked before segmenting, so nothing
+     * written and nothing returned */
     ds_volume *small = NULL;
     ds_geometry g;
     ds_geometry_identity(&g, 5, 5, 5);
@@ -166,9 +168,11 @@ static void test_annotated(const char *model)
     DS_CHECK_OK(g_ctx, ds_io_write(g_ctx, small, painted, 1));
     ds_volume_free(small);
     remove(ret);
+    remove(lab);
     run_module(with, model, &r);
     DS_CHECK_MSG(r.code == 1 && strstr(r.err, "painted labels") != NULL, "exit %d, stderr '%s'",
                  r.code, r.err);
+    DS_CHECK_MSG(access(lab, F_OK) != 0, "%s written by the failed run", lab);
     cli_result_free(&r);
 }
 
