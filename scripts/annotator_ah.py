@@ -20,7 +20,7 @@ folder mode, DualSegEvaluate). Strategies:
   even     evenly spaced: the unannotated slice of that extent farthest from every annotated
            slice and from the extent's ends (what a careful annotator does without help);
   entropy-extent  the fix tried after the entropy strategy chose slices without structure:
-           its ranking's first slice inside the reference foreground's extent (the knowledge
+           the suggestion inside the reference foreground's extent (--sliceRange; the knowledge
            random and even are given);
   cases    the variant with case ranking: the same budget of 10 slices a round goes, two each,
            to the 5 cases of highest mean uncertainty (DualSegSegment's meanEntropy), their two
@@ -198,7 +198,7 @@ class Protocol:
             loop.write_json(done, {"slice": chosen[cid], "how": kw.get("choose", strategy)})
         return chosen
 
-    def suggestions(self, rdir, model, cid, label, count=1, spacing=1):
+    def suggestions(self, rdir, model, cid, label, count=1, spacing=1, slice_range=None):
         """DualSegSegment with the painted labels: (suggested slices, the case's meanEntropy)."""
         d = self.folder(os.path.relpath(rdir, self.a.work), "suggest")
         ret = os.path.join(d, cid + ".txt")
@@ -206,7 +206,8 @@ class Protocol:
                                              os.path.join(d, cid + "_label.nrrd"),
                                              os.path.join(d, cid + "_entropy.nrrd"),
                                              annotated=label, count=count, spacing=spacing,
-                                             threads=self.a.threads, return_file=ret),
+                                             slice_range=slice_range, threads=self.a.threads,
+                                             return_file=ret),
                           os.path.join(d, cid + ".log"))
         return dc.ints(values.get("suggestedSlices", "")), float(values.get("meanEntropy", 0))
 
@@ -215,12 +216,14 @@ class Protocol:
 
     def entropy_extent_slice(self, rdir, model, cid, label):
         """The fix tried after the first runs, where the entropy strategy chose slices with no
-        structure (the volume's end slices, with the model's false positives): its ranking, the
-        first slice inside the reference foreground's axial extent, the knowledge the random and
-        even strategies are given (an annotator sees where the structure is)."""
-        ranked = self.suggestions(rdir, model, cid, label, count=100, spacing=1)[0]
+        structure (the volume's end slices, with the model's false positives): the suggestion
+        inside the reference foreground's axial extent (DualSegSegment --sliceRange), the
+        knowledge the random and even strategies are given (an annotator sees where the
+        structure is). The published rounds took the first slice of the whole ranking inside
+        the extent (--sliceCount 100 --sliceSpacing 1, then filtered); rerun from their saved
+        models and labels with --sliceRange, all 50 choices of rounds 1-5 came out the same."""
         lo, hi = foreground_extent(self.reference(cid))
-        return [k for k in ranked if lo <= k <= hi][:1]
+        return self.suggestions(rdir, model, cid, label, slice_range=(lo, hi))[0][:1]
 
     def choose_by_case(self, r, rdir, model, labels):
         """The case-ranking variant: two slices for each of the 5 most uncertain cases."""
@@ -426,7 +429,9 @@ def write_results(p, results, out):
               "(class 1 anterior / class 2 posterior / mean).", "",
               "Strategies: entropy (DualSegSegment's first suggestion with the painted labels), "
               "random (seeded, within the reference foreground's extent), even (the slice "
-              "farthest from the annotated ones and the extent's ends), cases (case ranking: "
+              "farthest from the annotated ones and the extent's ends), entropy-extent (the "
+              "entropy suggestion inside the reference foreground's extent, DualSegSegment "
+              "--sliceRange), cases (case ranking: "
               "the round's 10 slices go, two each, to the 5 most uncertain cases; slices per "
               "case is then the mean).", "",
               "| slices per case | " + " | ".join(results) + " |",
