@@ -28,6 +28,12 @@
 # and uniform weights (the pair: the mean of both networks' probabilities), no post-processing;
 # Dice, Jaccard, HD95 and ASD in mm per class, empty predictions scored 0 (--empty score-zero).
 #
+# The variants (issue 14: at most three, chosen on a validation split carved from the training
+# cases, never on the test cases): the validation split is every 10th training case not in
+# labelled_10pct (splits.json's order, from the first); the v- runs (mode dual-val) leave it out
+# of their unlabelled cases, and are evaluated on it (metrics_val.csv) and on the test cases.
+# v-base is the faithful method on that reduced cohort, the baseline the variants are judged by.
+#
 # Environment (defaults: the real protocol):
 #   DS_BENCH_DIR          output folder (bench_output in the checkout)
 #   DS_BENCH_RESULTS      the records of finished runs (benchmarks/h10 in the checkout)
@@ -38,6 +44,7 @@
 #   DS_BENCH_THREADS      threads of every program (2)
 #   DS_BENCH_ITERATIONS   training iterations (2000)   DS_BENCH_WIDTH  network width (16)
 #   DS_BENCH_TEST_CASES   segment only the first N test cases (0: all 52)
+#   DS_BENCH_VAL_CASES    segment only the first N validation cases (0: all)
 #   DS_BENCH_CHECKPOINT_MINUTES  minutes between checkpoints (5; 0: every iteration)
 #   DS_BENCH_SPEED_ITERATIONS    timed training iterations per speed point (3, plus a warm-up)
 #   DS_BENCH_SPEED_PATCHES       training patches of the speed section, x,y,z as XxYxZ
@@ -63,6 +70,7 @@ threads=${DS_BENCH_THREADS:-2}
 iterations=${DS_BENCH_ITERATIONS:-2000}
 width=${DS_BENCH_WIDTH:-16}
 test_cases=${DS_BENCH_TEST_CASES:-0}
+val_cases=${DS_BENCH_VAL_CASES:-0}
 ckpt_minutes=${DS_BENCH_CHECKPOINT_MINUTES:-5}
 speed_iterations=${DS_BENCH_SPEED_ITERATIONS:-3}
 speed_patches=${DS_BENCH_SPEED_PATCHES:-32x48x32 64x64x48 96x96x64 112x112x80}
@@ -72,9 +80,10 @@ cli=$build/cli-modules
 commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 export DS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 
-# name | group | seed | split | mode | extra DualSegTrain arguments | description. Order: what the
-# headline needs first ((a) and (b) at seed 1337, then the other seeds, then (d)), then the
-# ablations, the 5 % runs and the speed section.
+# name | group | seed | split | mode | extra DualSegTrain arguments | description [| schedule
+# factor: the iterations are this times DS_BENCH_ITERATIONS, the milestones the same fractions].
+# Order: what the headline needs first ((a) and (b) at seed 1337, then the other seeds, then
+# (d)), then the ablations, the 5 % runs, the variants and the speed section.
 RUNS=(
   "a-1337|a|1337|labelled_10pct|single||supervised V-Net, labelled_10pct"
   "b-1337|b|1337|labelled_10pct|dual||dual method, labelled_10pct"
@@ -91,12 +100,16 @@ RUNS=(
   "c-class-mask|c|1337|labelled_10pct|dual|--maskMode class-aware|dual, class-aware entropy mask"
   "a5-1337|a5|1337|labelled_5pct|single||supervised V-Net, labelled_5pct"
   "b5-1337|b5|1337|labelled_5pct|dual||dual method, labelled_5pct"
+  "v-base|v|1337|labelled_10pct|dual-val||dual method, validation cases left out (the variants' baseline)"
+  "v-p95|v|1337|labelled_10pct|dual-val|--percentile 95|percentile 95: pseudo-labels of 95 % of the unlabelled voxels (2.2: at 80 the mask drops most foreground)"
+  "v-long|v|1337|labelled_10pct|dual-val||twice the schedule (the same milestone fractions)|2"
+  "v-augment|v|1337|labelled_10pct|dual-val|--augmentFlips --augmentIntensity 0.1|random flips and intensity scale/shift 0.1"
   "speed|speed|0||||speed and memory against PyTorch"
 )
 
 fail() { echo "benchmarks.sh: $*" >&2; exit 1; }
 say() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$bench/benchmarks.log"; }
-field() { local IFS='|'; read -r -a f <<<"$1"; echo "${f[$2]}"; }
+field() { local IFS="|"; read -r -a f <<<"$1"; echo "${f[$2]:-}"; }
 # Writes stdin to $1 atomically (temporary file + rename in the same folder).
 atomic() { cat >"$1.tmp.$$" && sync "$1.tmp.$$" 2>/dev/null; mv -f "$1.tmp.$$" "$1"; }
 
@@ -106,7 +119,8 @@ record() {
   local d=$bench/runs/$1 r=$results/$1 f
   [[ -f $r/DONE ]] && return
   rm -rf "$r.tmp" && mkdir -p "$r.tmp" || return 1
-  for f in metrics.csv training_log.csv train_returns.txt machine.txt train.csv segment.csv \
+  for f in metrics.csv metrics_val.csv training_log.csv train_returns.txt machine.txt train.csv \
+           segment.csv \
            segment_hippocampus.log segment_volumes.log; do
     [[ -f $d/$f ]] && cp "$d/$f" "$r.tmp/"
   done
@@ -169,34 +183,43 @@ case_file() {
   fail "no $1 file for case $2 under $data"
 }
 
-# The test cases as links named by case id (DualSegSegment and DualSegEvaluate take folders).
-prepare_test_folders() {
-  local t=$bench/test n=0 id img
-  [[ -f $t/READY && $(cat "$t/READY") == "$test_cases" ]] && return
+# The validation split of the variants: every 10th training case not in labelled_10pct.
+validation_ids() {
+  split_ids train | grep -vxF -f <(split_ids labelled_10pct) | awk 'NR % 10 == 1'
+}
+
+# Folder $1 ($bench/test, $bench/val) of the cases read from stdin, the first $2 (0: all), as
+# links named by case id (DualSegSegment and DualSegEvaluate take folders).
+prepare_folders() {
+  local t=$1 limit=$2 n=0 id img
+  [[ -f $t/READY && $(cat "$t/READY") == "$limit" ]] && return
   rm -rf "$t" && mkdir -p "$t/images" "$t/labels"
   while read -r id; do
-    ((test_cases > 0 && n >= test_cases)) && break
+    ((limit > 0 && n >= limit)) && break
     img=$(case_file images "$id")
     ln -s "$img" "$t/images/$(basename "$img")"
     ln -s "$(case_file labels "$id")" "$t/labels/$(basename "$img")"
     n=$((n + 1))
-  done < <(split_ids test)
-  ((n > 0)) || fail "splits.json has no test cases"
-  echo "$test_cases" | atomic "$t/READY"
+  done
+  ((n > 0)) || fail "no cases for $t"
+  echo "$limit" | atomic "$t/READY"
 }
 
 # The cohort list of a run: the labelled cases with labels; for the dual method also every other
-# training case, without its label.
+# training case, without its label (dual-val: but the validation cases).
 write_cohort() {
   local split=$1 mode=$2 out=$3 id
   declare -A labelled=()
+  if [[ $mode == dual-val ]]; then
+    while read -r id; do labelled[$id]=held; done < <(validation_ids)
+  fi
   {
     echo "image,label"
     while read -r id; do
       labelled[$id]=1
       echo "$(case_file images "$id"),$(case_file labels "$id")"
     done < <(split_ids "$split")
-    if [[ $mode == dual ]]; then
+    if [[ $mode == dual* ]]; then
       while read -r id; do
         [[ -n ${labelled[$id]:-} ]] || case_file images "$id"
       done < <(split_ids train)
@@ -215,18 +238,36 @@ module() {
   fi
 }
 
+# Segments folder $2's images with run $1's model and scores them against its labels into
+# table $3 (the logs: segment$4.log, evaluate$4.log); the maps are not kept.
+evaluate_on() {
+  local d=$bench/runs/$1 folder=$2 table=$3 f
+  rm -rf "$d/segmentations" "$d/predictions" && mkdir -p "$d/segmentations" "$d/predictions"
+  module "$d/segment$4.log" "$cli/DualSegSegment" "$d/model.dsm" --inputFolder "$folder/images" \
+    --outputFolder "$d/segmentations" --folderFormat .nii.gz --stride 8,8,8 --weighting uniform \
+    --threads "$threads"
+  for f in "$d/segmentations"/*_label.nii.gz; do
+    ln -s "$f" "$d/predictions/$(basename "${f%_label.nii.gz}").nii.gz"
+  done
+  module "$d/evaluate$4.log" "$cli/DualSegEvaluate" --predictionFolder "$d/predictions" \
+    --referenceFolder "$folder/labels" --outputTable "$table" --classes 3 \
+    --units mm --empty score-zero --threads "$threads"
+  rm -rf "$d/segmentations"/*_entropy.nii.gz "$d/segmentations"/*_disagreement.nii.gz
+}
+
 accuracy_run() {
   local name=$1 seed=$2 split=$3 mode=$4 extra=$5 d=$bench/runs/$1
+  local its=$((iterations * ${6:-1}))
   mkdir -p "$d"
   local pair=heterogeneous
   [[ $mode == single ]] && pair=single
   if [[ ! -f $d/TRAINED ]]; then
     write_cohort "$split" "$mode" "$d/cohort.csv"
-    say "$name: training ($pair, $iterations iterations, seed $seed${extra:+, $extra})"
+    say "$name: training ($pair, $its iterations, seed $seed${extra:+, $extra})"
     # shellcheck disable=SC2086 # extra holds whole flags
     module "$d/train.log" "$cli/DualSegTrain" --cohortCsv "$d/cohort.csv" --model "$d/model.dsm" \
       --classes 3 --pair "$pair" --width "$width" --normalisation zscore --patch 32,48,32 \
-      --iterations "$iterations" --milestones 0.4165,0.8335 --lr 0.01 --momentum 0.9 \
+      --iterations "$its" --milestones 0.4165,0.8335 --lr 0.01 --momentum 0.9 \
       --weightDecay 0.0001 --labelledBatch 2 --unlabelledBatch 2 --seed "$seed" \
       --checkpoint "$d/checkpoint.dsm" --checkpointMinutes "$ckpt_minutes" \
       --log "$d/training_log.csv" --threads "$threads" --returnparameterfile "$d/train_returns.txt" \
@@ -234,23 +275,17 @@ accuracy_run() {
     local from
     from=$(awk -F' *= *' '$1 == "resumedFrom" { print $2 }' "$d/train_returns.txt")
     [[ ${from:-0} != 0 ]] && say "$name: continued from the checkpoint at iteration $from"
-    echo "$iterations" | atomic "$d/TRAINED"
+    echo "$its" | atomic "$d/TRAINED"
   fi
   say "$name: segmenting $(find "$bench/test/images" -mindepth 1 -maxdepth 1 | wc -l) test cases"
-  rm -rf "$d/segmentations" "$d/predictions" && mkdir -p "$d/segmentations" "$d/predictions"
-  module "$d/segment.log" "$cli/DualSegSegment" "$d/model.dsm" --inputFolder "$bench/test/images" \
-    --outputFolder "$d/segmentations" --folderFormat .nii.gz --stride 8,8,8 --weighting uniform \
-    --threads "$threads"
-  local f
-  for f in "$d/segmentations"/*_label.nii.gz; do
-    ln -s "$f" "$d/predictions/$(basename "${f%_label.nii.gz}").nii.gz"
-  done
-  module "$d/evaluate.log" "$cli/DualSegEvaluate" --predictionFolder "$d/predictions" \
-    --referenceFolder "$bench/test/labels" --outputTable "$d/metrics.csv" --classes 3 \
-    --units mm --empty score-zero --threads "$threads"
-  rm -rf "$d/segmentations"/*_entropy.nii.gz "$d/segmentations"/*_disagreement.nii.gz
+  evaluate_on "$name" "$bench/test" "$d/metrics.csv" ""
+  if [[ $mode == dual-val ]]; then
+    prepare_folders "$bench/val" "$val_cases" < <(validation_ids)
+    say "$name: segmenting $(find "$bench/val/images" -mindepth 1 -maxdepth 1 | wc -l) validation cases"
+    evaluate_on "$name" "$bench/val" "$d/metrics_val.csv" _val
+  fi
   printf 'run %s finished %s\niterations %s\ncommit %s\nthreads %s\n' "$name" \
-    "$(date -u +%FT%TZ)" "$iterations" "$commit" "$threads" | atomic "$d/DONE"
+    "$(date -u +%FT%TZ)" "$its" "$commit" "$threads" | atomic "$d/DONE"
   record "$name" || fail "cannot write the record of $name to $results"
   say "$name: done ($(grep -c ',summary,' "$d/metrics.csv") summary rows in metrics.csv)"
 }
@@ -364,6 +399,25 @@ speed_section() {
   fi
 }
 
+# The variants, chosen on the validation split (dualseg_bench variants).
+variants_section() {
+  local nval nunl table
+  nval=$(validation_ids | wc -l)
+  nunl=$(($(split_ids train | wc -l) - $(split_ids labelled_10pct | wc -l) - nval))
+  echo "### Variants (chosen on a validation split, never on the test cases)"
+  echo
+  echo "The faithful runs above may not reach the targets, so at most three principled variants"
+  echo "of the dual method are tried, each a named run. The validation split is every 10th"
+  echo "training case not in labelled_10pct ($nval cases, splits.json's order from the first); every"
+  echo "v- run trains on labelled_10pct and the other $nunl training cases unlabelled, and is scored"
+  echo "on the validation cases$( ((val_cases > 0)) && echo " (the first $val_cases only in this report)")"
+  echo "and on the test cases. v-base is the faithful method on that cohort; a variant is chosen"
+  echo "only if it beats v-base on the validation cases, and every one is reported."
+  echo
+  table=$("$build/bin/dualseg_bench" variants "$1" "$results") || fail "dualseg_bench variants failed"
+  echo "$table"
+}
+
 write_report() {
   local tsv=$bench/runs.tsv r
   plots=$(dirname "$report")/docs/benchmarks
@@ -419,6 +473,8 @@ write_report() {
     echo
     echo "$accuracy"
     echo
+    variants_section "$tsv"
+    echo
     speed_section
     echo
     echo "## Annotator loop (protocol A-H)"
@@ -434,7 +490,7 @@ write_report() {
 }
 
 if ((!report_only)); then
-  prepare_test_folders
+  prepare_folders "$bench/test" "$test_cases" < <(split_ids test)
   for r in "${RUNS[@]}"; do
     name=$(field "$r" 0)
     [[ -n $only && $only != *",$name,"* ]] && continue
@@ -445,7 +501,8 @@ if ((!report_only)); then
     if [[ $name == speed ]]; then
       speed_run
     else
-      accuracy_run "$name" "$(field "$r" 2)" "$(field "$r" 3)" "$(field "$r" 4)" "$(field "$r" 5)"
+      accuracy_run "$name" "$(field "$r" 2)" "$(field "$r" 3)" "$(field "$r" 4)" "$(field "$r" 5)" \
+        "$(field "$r" 7)"
     fi
   done
 fi

@@ -241,8 +241,13 @@ static int curves_and_scatter(const bench_runs *rs, const char *runs, const char
 int bench_accuracy(char **argv)
 {
     bench_runs *rs = malloc(sizeof *rs);
-    if (!rs || bench_runs_load(argv[0], argv[1], rs) != 0)
-        return free(rs), 1;
+    if (!rs)
+        return fprintf(stderr, "dualseg_bench: out of memory\n"), 1;
+    if (bench_runs_load(argv[0], argv[1], "metrics.csv", NULL, rs) != 0) {
+        bench_runs_free(rs);
+        free(rs);
+        return 1;
+    }
     printf("### Every run (means over the test cases; empty predictions count as 0)\n\n");
     per_run_table(rs);
     printf("\n### (a) and (b) over the seeds 1337, 1338, 1339 (mean +- sample std of the runs' "

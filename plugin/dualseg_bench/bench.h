@@ -28,9 +28,12 @@ typedef struct bench_runs {
     int count;
 } bench_runs;
 
-/* Reads the list (lines "name<TAB>group<TAB>seed<TAB>description") and, for every run whose
- * dir/<name>/DONE exists, dir/<name>/metrics.csv. Returns 0, or -1 with a message on stderr. */
-int bench_runs_load(const char *list, const char *dir, bench_runs *out);
+/* Reads the list (lines "name<TAB>group<TAB>seed<TAB>description"; only group's runs unless
+ * group is NULL) and, for every run whose dir/<name>/DONE exists, its per-case table
+ * dir/<name>/<table> (metrics.csv: the test cases; metrics_val.csv: the validation cases of the
+ * variants). Returns 0, or -1 with a message on stderr (*out then holds what was read: free it). */
+int bench_runs_load(const char *list, const char *dir, const char *table, const char *group,
+                    bench_runs *out);
 void bench_runs_free(bench_runs *r);
 /* The run called name, or NULL. */
 const bench_run *bench_find(const bench_runs *r, const char *name);
@@ -43,6 +46,7 @@ double bench_case_dice(const bench_run *r, int i);
 
 /* The subcommands (main.c's usage): argv holds their arguments; the exit status is returned. */
 int bench_accuracy(char **argv);
+int bench_variants(char **argv);
 int bench_scaling(char **argv);
 
 #endif

@@ -7,6 +7,10 @@
  *          and (b), the paired comparison of (b) against (a) per seed (ds_paired.h), the
  *          headline; PNGs in PLOTS_DIR (training curves of a-1337 and b-1337, the per-case Dice
  *          scatter), linked in the Markdown as PLOTS_LINK/<file>.
+ *        dualseg_bench variants RUNS.tsv RUNS_DIR
+ *          Markdown on stdout: the v- runs (group v) with their mean Dice on the validation
+ *          cases (metrics_val.csv) and the test cases, and the variant chosen on the validation
+ *          cases (the best, if it beats v-base there).
  *        dualseg_bench scaling TRAIN.csv SEGMENT.csv PLOTS_DIR
  *          The scaling plots: seconds per iteration and peak memory against the patch's voxels
  *          (TRAIN.csv: voxels,pair,ours_s,torch_s,ours_mib,torch_mib; pair 1: the pair, 0: the
@@ -75,9 +79,12 @@ int main(int argc, char **argv)
         return sgemm(atoi(argv[2]));
     if (argc == 6 && strcmp(argv[1], "accuracy") == 0)
         return bench_accuracy(argv + 2);
+    if (argc == 4 && strcmp(argv[1], "variants") == 0)
+        return bench_variants(argv + 2);
     if (argc == 5 && strcmp(argv[1], "scaling") == 0)
         return bench_scaling(argv + 2);
     fprintf(stderr, "usage: dualseg_bench accuracy RUNS.tsv RUNS_DIR PLOTS_DIR PLOTS_LINK\n"
+                    "       dualseg_bench variants RUNS.tsv RUNS_DIR\n"
                     "       dualseg_bench scaling TRAIN.csv SEGMENT.csv PLOTS_DIR\n"
                     "       dualseg_bench openblas\n"
                     "       dualseg_bench sgemm THREADS\n");

@@ -64,7 +64,8 @@ static int read_metrics(const char *path, bench_run *r)
     return ok ? 0 : -1;
 }
 
-int bench_runs_load(const char *list, const char *dir, bench_runs *out)
+int bench_runs_load(const char *list, const char *dir, const char *table, const char *group,
+                    bench_runs *out)
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(list, "r");
@@ -82,6 +83,8 @@ int bench_runs_load(const char *list, const char *dir, bench_runs *out)
             fprintf(stderr, "dualseg_bench: %s: line '%s' has not 4 fields\n", list, line);
             break;
         }
+        if (group && strcmp(fl[1], group) != 0)
+            continue;
         bench_run *r = &out->run[out->count++];
         snprintf(r->name, sizeof r->name, "%s", fl[0]);
         snprintf(r->group, sizeof r->group, "%s", fl[1]);
@@ -90,7 +93,7 @@ int bench_runs_load(const char *list, const char *dir, bench_runs *out)
         char path[1024];
         snprintf(path, sizeof path, "%s/%s/DONE", dir, r->name);
         r->done = access(path, F_OK) == 0;
-        snprintf(path, sizeof path, "%s/%s/metrics.csv", dir, r->name);
+        snprintf(path, sizeof path, "%s/%s/%s", dir, r->name, table);
         if (r->done)
             rc = read_metrics(path, r);
     }

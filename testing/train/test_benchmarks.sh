@@ -6,7 +6,8 @@
 # the training log holds iterations 1..40 once each), segments, evaluates and writes DONE; a
 # third run redoes nothing (DONE, model and metrics untouched); the run's record (DS_BENCH_RESULTS)
 # keeps it done once the machine's run folder is gone; BENCHMARKS.md has the run's row
-# with numbers and every other run pending; dualseg_bench draws the three scaling plots from
+# with numbers and every other run pending; a variant run (v-base) leaves the validation split
+# out of its cohort and is scored on it too; the choice among the variants (made-up records); dualseg_bench draws the three scaling plots from
 # tables in the script's format; an unknown run name is refused (exit 2). No Dice
 # floor: 40 iterations of a width-2 V-Net only show that the pipeline runs.
 # Usage: test_benchmarks.sh SOURCE_DIR BUILD_DIR SHARED_DIR
@@ -74,9 +75,62 @@ check '[[ ! -e $run ]] && grep -q "a-1337: done before, skipped" "$out/fourth.tx
 # 4. the report: the row of a-1337 with numbers, the others pending, the other sections
 md=$DS_BENCH_REPORT
 check 'grep -qE "^\| a-1337 \| supervised V-Net, labelled_10pct \| 1337 \| 2 \| [0-9]+\.[0-9]{4} \|" "$md"' "$(grep a-1337 "$md")"
-check '[[ $(grep -cE "^\| [a-d5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 14 ]]' "$(grep -c pending "$md") pending"
+# 14 other runs and 4 variants pending in the table of every run, and the 4 in the variants' table
+check '[[ $(grep -cE "^\| [a-dv5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 22 ]]' "$(grep -c pending "$md") pending"
+check 'grep -q "^Chosen: pending" "$md"'
 check 'grep -q "^## Speed and memory against PyTorch" "$md" && grep -q "^## Annotator loop (protocol A-H)" "$md"'
 check 'grep -q "^Headline: pending" "$md"'
+
+# 4b. a variant run (dual-val) on the tiny schedule: its cohort leaves the validation split out
+# (every 10th training case not in labelled_10pct: computed here from splits.json with Python's
+# json), it is scored on the first 2 validation cases too, and the report has its row
+DS_BENCH_VAL_CASES=2 bash "$src/scripts/benchmarks.sh" --only v-base >"$out/variant.txt" 2>&1
+rc=$?
+check '[[ $rc == 0 ]]' "$(tail -n 5 "$out/variant.txt")"
+vrun=$DS_BENCH_DIR/runs/v-base
+python3 - "$DS_BENCH_DATA/splits.json" >"$out/val_ids.txt" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+pool = [c for c in s["train"] if c not in set(s["labelled_10pct"])]
+print("\n".join(pool[::10]))
+PY
+nval=$(wc -l <"$out/val_ids.txt")
+held=$(grep -cFf "$out/val_ids.txt" "$vrun/cohort.csv")
+with=$(awk -F, 'NR > 1 && $2 != "" { n++ } END { print n + 0 }' "$vrun/cohort.csv")
+without=$(awk -F, 'NR > 1 && $2 == "" { n++ } END { print n + 0 }' "$vrun/cohort.csv")
+check '[[ $nval == 19 && $held == 0 && $with == 21 && $without == $((208 - 21 - 19)) ]]' "validation $nval, held in cohort $held, labelled $with, unlabelled $without"
+vcases=$(awk -F, 'NR > 1 && $3 != "summary" { print $1 }' "$vrun/metrics_val.csv" | sort -u | tr '\n' ' ')
+check '[[ $vcases == "$(head -n 2 "$out/val_ids.txt" | sort | tr "\n" " ")" ]]' "validation cases scored: $vcases"
+check 'cmp -s "$vrun/metrics_val.csv" "$DS_BENCH_RESULTS/v-base/metrics_val.csv"' "the record lacks metrics_val.csv"
+check 'grep -qE "^\| v-base \| [^|]+ \| 2 \| [0-9]\.[0-9]{4} \| [0-9]\.[0-9]{4} \|$" "$md"' "$(grep "^| v-base" "$md")"
+
+# 4c. the choice among the variants, on made-up records (Dice by hand): the best validation Dice
+# wins if it beats v-base there; none when none does; pending while one is unfinished
+vr=$out/variants
+mkdir -p "$vr"
+vrecord() { # name, validation Dice, test Dice (both classes)
+  mkdir -p "$vr/$1" && touch "$vr/$1/DONE"
+  local f t
+  for f in metrics_val.csv:$2 metrics.csv:$3; do
+    t=${f%%:*}
+    printf 'case,class,status,dice,jaccard,hd95_mm,asd_mm\nc1,1,ok,%s,0,0,0\nc1,2,ok,%s,0,0,0\n' \
+      "${f#*:}" "${f#*:}" >"$vr/$1/$t"
+  done
+}
+printf 'v-base\tv\t1337\tbase\nv-p95\tv\t1337\tp95\nv-long\tv\t1337\tlong\nv-augment\tv\t1337\taug\na-1337\ta\t1337\tsup\n' >"$vr/runs.tsv"
+vrecord v-base 0.80 0.50
+vrecord v-p95 0.82 0.40
+vrecord v-long 0.85 0.60
+vrecord v-augment 0.70 0.90
+"$2/bin/dualseg_bench" variants "$vr/runs.tsv" "$vr" >"$vr/out.md" 2>&1
+check 'grep -qF "Chosen on the validation cases: v-long (0.8500 against v-base 0.8000, +5.00 points); on the test cases it scores 0.6000 against 0.5000 (+10.00 points)." "$vr/out.md"' "$(cat "$vr/out.md")"
+vrecord v-long 0.79 0.60
+vrecord v-p95 0.80 0.60
+"$2/bin/dualseg_bench" variants "$vr/runs.tsv" "$vr" >"$vr/out.md" 2>&1
+check 'grep -qF "Chosen: none: no variant beats v-base on the validation cases (0.8000)." "$vr/out.md"' "$(cat "$vr/out.md")"
+rm "$vr/v-augment/DONE"
+"$2/bin/dualseg_bench" variants "$vr/runs.tsv" "$vr" >"$vr/out.md" 2>&1
+check 'grep -q "^Chosen: pending" "$vr/out.md" && grep -qE "^\| v-augment \| aug \| pending" "$vr/out.md"' "$(cat "$vr/out.md")"
 
 # 5. the scaling plots from speed tables of the script's format (values made up: shapes only)
 printf 'voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop\n49152,1,5,7,800,1200,130\n49152,0,1,2,250,500,23\n1003520,1,90,120,3000,5000,2600\n1003520,0,20,30,900,1500,480\n' >"$out/train.csv"
