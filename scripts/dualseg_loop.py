@@ -27,7 +27,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -96,12 +95,10 @@ def read_cohort(path):
 
 def slice_range(text, where):
     """(first, last) from "first-last", None from ""; a bad one ends the driver, naming where."""
-    if not text:
-        return None
-    m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", text)
-    if not m or int(m.group(1)) > int(m.group(2)):
-        sys.exit(f"dualseg_loop: {where}: slices '{text}' is not first-last with first <= last")
-    return int(m.group(1)), int(m.group(2))
+    try:
+        return dc.parse_slice_range(text)
+    except ValueError as e:
+        sys.exit(f"dualseg_loop: {where}: {e}")
 
 
 def write_train_csv(path, cases, labels):

@@ -44,7 +44,7 @@ class DualSegLoopLogic(ScriptedLoadableModuleLogic):
     def modules_folder(self):
         return os.path.dirname(slicer.modules.dualsegtrain.path)
 
-    def run_round(self, volume_node, segmentation_node, iterations):
+    def run_round(self, volume_node, segmentation_node, iterations, slice_range=None):
         volume = os.path.join(self.work, "volume.nrrd")
         painted = os.path.join(self.work, "painted.nrrd")
         slicer.util.saveNode(volume_node, volume)
@@ -56,7 +56,7 @@ class DualSegLoopLogic(ScriptedLoadableModuleLogic):
         model = os.path.join(self.work, f"round{self.round}.dsm")
         warm = os.path.join(self.work, f"round{self.round - 1}.dsm") if self.round else None
         r = dc.gui_round(self.modules_folder(), self.work, volume, painted, model, iterations,
-                         warm_start=warm)
+                         warm_start=warm, slice_range=slice_range)
         for argv in (r["train"], r["segment"]):
             done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True)
@@ -85,12 +85,18 @@ class DualSegLoopWidget(ScriptedLoadableModuleWidget):
         self.iterations = qt.QSpinBox()
         self.iterations.setRange(1, 100000)
         self.iterations.value = 400
+        self.extent = qt.QLineEdit()
+        self.extent.placeholderText = "first-last, e.g. 12-40 (optional)"
+        self.extent.toolTip = ("The axial slices the structure spans: suggestions come from "
+                               "them only. A model trained on a few slices is often most unsure "
+                               "in the empty slices beyond the structure's ends.")
         self.button = qt.QPushButton("Train and suggest")
         self.slices = qt.QListWidget()
         self.status = qt.QLabel("Paint a few axial slices, then train.")
         form.addRow("Volume:", self.volume)
         form.addRow("Painted segmentation:", self.segmentation)
         form.addRow("Iterations per round:", self.iterations)
+        form.addRow("Structure spans slices:", self.extent)
         form.addRow(self.button)
         form.addRow("Slices to paint next:", self.slices)
         form.addRow(self.status)
@@ -103,10 +109,16 @@ class DualSegLoopWidget(ScriptedLoadableModuleWidget):
         if not volume or not segmentation:
             self.status.text = "Choose a volume and its segmentation."
             return
+        try:
+            extent = dc.parse_slice_range(self.extent.text)
+        except ValueError as e:
+            self.status.text = f"Structure spans slices: {e}."
+            return
         self.status.text = f"Round {self.logic.round}: training and segmenting ..."
         slicer.app.processEvents()
         try:
-            r, slices, scores = self.logic.run_round(volume, segmentation, self.iterations.value)
+            r, slices, scores = self.logic.run_round(volume, segmentation, self.iterations.value,
+                                                     extent)
         except RuntimeError as e:
             self.status.text = str(e)
             return

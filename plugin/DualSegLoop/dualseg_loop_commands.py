@@ -12,6 +12,7 @@ takes it last, as Slicer does.
 """
 
 import os
+import re
 
 IGNORE_LABEL = 255
 AXES = ("sagittal", "coronal", "axial")  # slices across the first, second, third array axis
@@ -142,12 +143,13 @@ def annotate_command(tools, reference, output, partial=None, slices=None, choose
 
 def gui_round(modules, work, volume, painted, model, iterations, warm_start=None,
               patch=(32, 48, 32), seed=1337, classes=0, width=None, threads=0, count=5,
-              spacing=5):
+              spacing=5, slice_range=None):
     """The Slicer module's round on the loaded volume and its painted segmentation (saved to
     the files volume and painted; unpainted voxels 0, as Slicer exports a segmentation):
     train (slices without a painted label are unannotated: --paintedSlices axial), then segment
-    and suggest (a slice with a painted label, i.e. any voxel other than 0, is never suggested).
-    Returns the two argv and the paths of the outputs."""
+    and suggest (a slice with a painted label, i.e. any voxel other than 0, is never suggested;
+    slice_range (first, last): only those slices are). Returns the two argv and the paths of the
+    outputs."""
     out = {"label": os.path.join(work, "segmentation.nrrd"),
            "entropy": os.path.join(work, "entropy.nrrd"),
            "return_file": os.path.join(work, "segment.txt")}
@@ -157,7 +159,7 @@ def gui_round(modules, work, volume, painted, model, iterations, warm_start=None
     out["segment"] = segment_command(modules, model, volume, out["label"], out["entropy"],
                                      annotated=painted, ignore_label=0, count=count,
                                      spacing=spacing, threads=threads,
-                                     return_file=out["return_file"])
+                                     return_file=out["return_file"], slice_range=slice_range)
     return out
 
 
@@ -178,3 +180,15 @@ def ints(value):
 
 def doubles(value):
     return [float(v) for v in value.split(",") if v.strip()] if value else []
+
+
+def parse_slice_range(text):
+    """(first, last) from "first-last" (spaces allowed), None from an empty text; ValueError with
+    a readable message otherwise. The Slicer module's and the loop driver's cohort column."""
+    text = text.strip()
+    if not text:
+        return None
+    m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", text)
+    if not m or int(m.group(1)) > int(m.group(2)):
+        raise ValueError(f"slices '{text}' is not first-last with first <= last")
+    return int(m.group(1)), int(m.group(2))

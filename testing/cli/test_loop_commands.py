@@ -95,7 +95,8 @@ def test_flags_declared():
     extra = [dc.train_command("m", "x.dsm", 10, volume="v", label="l", painted_axis="axial",
                               checkpoint_minutes=2, log="log.csv"),
              dc.segment_folder_command("m", "x.dsm", "in", "out"),
-             dc.evaluate_folder_command("m", "p", "r", "t.csv", 3)]
+             dc.evaluate_folder_command("m", "p", "r", "t.csv", 3),
+             dc.segment_command("m", "x.dsm", "v", "l", slice_range=(1, 2))]
     for argv in list(built_lines().values()) + extra:
         module = os.path.basename(argv[0])
         if not module.startswith("DualSeg"):
@@ -112,6 +113,23 @@ def test_module_spells_no_flag():
     check(not spelled, f"DualSegLoop.py spells module flags: {spelled}")
 
 
+def test_slice_range():
+    """The structure's slices: parsed from first-last, passed as --sliceRange first,last."""
+    check(dc.parse_slice_range(" 12 - 40 ") == (12, 40) and dc.parse_slice_range("") is None,
+          "parse_slice_range")
+    for bad in ("40-12", "12", "a-b", "-3-4"):
+        try:
+            dc.parse_slice_range(bad)
+            check(False, f"parse_slice_range accepted '{bad}'")
+        except ValueError as e:
+            check(bad in str(e), f"message of '{bad}': {e}")
+    g = dc.gui_round("m", "w", "v.nrrd", "p.nrrd", "x.dsm", 2, slice_range=(3, 9))["segment"]
+    i = g.index("--sliceRange") if "--sliceRange" in g else -1
+    check(i > 0 and g[i + 1] == "3,9", f"gui segment line: {' '.join(g)}")
+    check("--sliceRange" not in dc.gui_round("m", "w", "v", "p", "x", 2)["segment"],
+          "--sliceRange without a range")
+
+
 def test_return_file():
     text = "suggestedSlices = 3,7,12\nsliceScores = 0.5,0.25,0.125\nmeanEntropy = 0.1\n" \
            "casesToLabel = \n"
@@ -125,5 +143,6 @@ test_same_lines()
 test_flags_declared()
 test_module_spells_no_flag()
 test_return_file()
+test_slice_range()
 print("test_loop_commands:", "ok" if not failed else f"{failed} failed")
 sys.exit(1 if failed else 0)
