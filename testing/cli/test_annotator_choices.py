@@ -17,15 +17,10 @@ import tempfile
 sys.path.insert(0, os.path.join(sys.argv[1], "scripts"))
 sys.path.insert(0, os.path.join(sys.argv[1], "plugin", "DualSegLoop"))
 import annotator_ah as ah  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 
 NX, NY, NZ = 2, 3, 5
-FAILED = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILED.append(what)
-        print("FAIL:", what)
 
 
 def write_nifti(path, voxels, datatype=2, big_endian=False):
@@ -96,5 +91,4 @@ with tempfile.TemporaryDirectory() as d:
     except ValueError:
         pass
 
-print("test_annotator_choices:", "FAILED" if FAILED else "all checks passed")
-sys.exit(1 if FAILED else 0)
+finish("test_annotator_choices")

@@ -21,16 +21,10 @@ import tempfile
 SOURCE, BUILD = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.path.join(SOURCE, "scripts"))
 import annotator_ah as ah  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 
 DATA = os.path.join(SOURCE, "..", "shared", "data", "Task04_Hippocampus")
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    if not cond:
-        failed += 1
-        print("check failed:", what)
 
 
 def choice(work, strategy, cid):
@@ -77,5 +71,4 @@ if p.returncode == 0:
     with open(out + ".md") as f:
         check("NOT the protocol" in f.read(), "the report does not say it is a smoke run")
 shutil.rmtree(tmp)
-print("test_annotator_smoke:", "ok" if not failed else f"{failed} failed")
-sys.exit(1 if failed else 0)
+finish("test_annotator_smoke")

@@ -117,6 +117,20 @@ static void test_one_volume(const char *model)
     ds_model_free(m);
 }
 
+/* The plain ranking of the phantom's axial slices (spacing 1, at most 10) into all; returns how
+ * many (the reference of the --annotated and --sliceRange tests). */
+static int plain_ranking(const char *model, char *lab, char *ret, double all[10])
+{
+    char *vol = path_in("1234_inputVolume.nrrd");
+    char *base[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
+                    "--sliceAxis", "axial", "--sliceSpacing", "1", "--sliceCount", "10", NULL};
+    cli_result r;
+    run_module(base, model, &r);
+    DS_CHECK_MSG(r.code == 0, "exit %d, stderr '%s'", r.code, r.err);
+    cli_result_free(&r);
+    return cli_read_return(ret, "suggestedSlices", all, 10);
+}
+
 /* --annotated: slices of the painted labels are never suggested. Reference: with a spacing of 1
  * the greedy choice is the plain ranking, so the suggestions with painted slices must be the
  * ranking without them (asked for 10) with the painted ones left out, in the same order. */
@@ -124,14 +138,9 @@ static void test_annotated(const char *model)
 {
     char *vol = path_in("1234_inputVolume.nrrd"), *lab = path_in("ann_label.nrrd");
     char *painted = path_in("ann_painted.nrrd"), *ret = path_in("ret_ann.txt");
-    char *base[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
-                    "--sliceAxis", "axial", "--sliceSpacing", "1", "--sliceCount", "10", NULL};
     cli_result r;
-    run_module(base, model, &r);
-    DS_CHECK_MSG(r.code == 0, "exit %d, stderr '%s'", r.code, r.err);
-    cli_result_free(&r);
     double all[10], got[10];
-    const int n = cli_read_return(ret, "suggestedSlices", all, 10);
+    const int n = plain_ranking(model, lab, ret, all);
     DS_CHECK_MSG(n >= 5, "only %d slices ranked", n);
     if (n < 5)
         return;
@@ -183,14 +192,9 @@ static void test_slice_range(const char *model)
 {
     char *vol = path_in("1234_inputVolume.nrrd"), *lab = path_in("range_label.nrrd");
     char *ret = path_in("ret_range.txt");
-    char *base[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
-                    "--sliceAxis", "axial", "--sliceSpacing", "1", "--sliceCount", "10", NULL};
     cli_result r;
-    run_module(base, model, &r);
-    DS_CHECK_MSG(r.code == 0, "exit %d, stderr '%s'", r.code, r.err);
-    cli_result_free(&r);
     double all[10], got[10], want[10];
-    const int n = cli_read_return(ret, "suggestedSlices", all, 10);
+    const int n = plain_ranking(model, lab, ret, all);
     DS_CHECK_MSG(n >= 2, "only %d slices ranked", n);
     if (n < 2)
         return;

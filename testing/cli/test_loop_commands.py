@@ -16,15 +16,9 @@ import sys
 SOURCE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
 sys.path.insert(0, os.path.join(SOURCE, "plugin", "DualSegLoop"))
 import dualseg_loop_commands as dc  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    if not cond:
-        failed += 1
-        print("check failed:", what)
 
 
 def fixture_lines():
@@ -144,5 +138,4 @@ test_flags_declared()
 test_module_spells_no_flag()
 test_return_file()
 test_slice_range()
-print("test_loop_commands:", "ok" if not failed else f"{failed} failed")
-sys.exit(1 if failed else 0)
+finish("test_loop_commands")

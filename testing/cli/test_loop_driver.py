@@ -20,17 +20,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 
 SOURCE, BUILD = sys.argv[1], sys.argv[2]
 TOOLS = os.path.join(BUILD, "bin")
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    if not cond:
-        failed += 1
-        print("check failed:", what)
 
 
 def run(argv):
@@ -103,5 +97,4 @@ check(p.returncode != 0 and "bad.csv line 2: slices '9-3'" in p.stderr
 check(not os.path.exists(os.path.join(work, "bad", "round0")), "bad slices: a round started")
 
 shutil.rmtree(work)
-print("test_loop_driver:", "ok" if not failed else f"{failed} failed")
-sys.exit(1 if failed else 0)
+finish("test_loop_driver")
