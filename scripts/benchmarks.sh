@@ -310,41 +310,66 @@ run_threads() {
 # key=value fields of the last line of a program's output that has key.
 kv() { grep -o "$1=[^ ]*" | tail -n 1 | cut -d= -f2; }
 
+# One side of a speed point: the output of command "$@" into log $1 (also on stdout); a run
+# that failed or printed no time stops the section, naming its log (never a blank in a table).
+measured() {
+  local log=$1 key=$2 out
+  shift 2
+  out=$(nice -n 10 "$@" 2>&1 | tee "$log")
+  [[ -n $(kv "$key" <<<"$out") ]] && ! grep -q ': failed' <<<"$out" ||
+    fail "speed: $(basename "$1") failed or measured nothing; its log is $log"
+  echo "$out"
+}
+
+# The speed section in three parts (training, the Hippocampus volume, the phantom volumes), each
+# kept once measured, so that an interrupted section redoes only the part it was in.
 speed_run() {
   local d=$bench/runs/speed bt=$build/testing/train/bench_train bi=$build/testing/infer/bench_infer
   local pt=$root/testing/train/bench_train_torch.py n=$((speed_iterations + 1))
   mkdir -p "$d"
   [[ -x $bt && -x $bi ]] || fail "$bt or $bi is missing (built with the tests)"
-  say "speed: the SGEMM peak"
-  "$build/bin/dualseg_bench" sgemm "$threads" >"$d/machine.txt"
-  echo "voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop" >"$d/train.csv.part"
-  local p x y z mode pair ours theirs
-  for p in $speed_patches; do
-    IFS=x read -r x y z <<<"$p"
-    for mode in dual single; do
-      say "speed: training $mode at $p"
-      ours=$(nice -n 10 "$bt" "$mode" "$width" "$x" "$y" "$z" 2 2 "$n" "$threads" 2>&1 |
-             tee "$d/train_${mode}_$p.log")
-      local targs=("$width" "$x" "$y" "$z" 2 2 "$n")
-      [[ $mode == single ]] && targs=(--single "${targs[@]}")
-      theirs=$(nice -n 10 "$python" "$pt" "${targs[@]}" 2>&1 | tee "$d/train_${mode}_${p}_torch.log")
-      pair=1
-      [[ $mode == single ]] && pair=0
-      echo "$((x * y * z)),$pair,$(kv s_per_iteration <<<"$ours"),$(kv s_per_iteration <<<"$theirs"),$(kv peak_rss_mib <<<"$ours"),$(kv peak_rss_mib <<<"$theirs"),$(kv conv_gflop <<<"$theirs")" \
-        >>"$d/train.csv.part"
+  if [[ ! -f $d/train.csv ]]; then
+    say "speed: the SGEMM peak"
+    "$build/bin/dualseg_bench" sgemm "$threads" >"$d/machine.txt"
+    echo "voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop" >"$d/train.csv.part"
+    local p x y z mode pair ours theirs
+    for p in $speed_patches; do
+      IFS=x read -r x y z <<<"$p"
+      for mode in dual single; do
+        say "speed: training $mode at $p"
+        ours=$(measured "$d/train_${mode}_$p.log" s_per_iteration \
+               "$bt" "$mode" "$width" "$x" "$y" "$z" 2 2 "$n" "$threads")
+        local targs=("$width" "$x" "$y" "$z" 2 2 "$n")
+        [[ $mode == single ]] && targs=(--single "${targs[@]}")
+        theirs=$(measured "$d/train_${mode}_${p}_torch.log" s_per_iteration "$python" "$pt" \
+                 "${targs[@]}")
+        pair=1
+        [[ $mode == single ]] && pair=0
+        echo "$((x * y * z)),$pair,$(kv s_per_iteration <<<"$ours"),$(kv s_per_iteration <<<"$theirs"),$(kv peak_rss_mib <<<"$ours"),$(kv peak_rss_mib <<<"$theirs"),$(kv conv_gflop <<<"$theirs")" \
+          >>"$d/train.csv.part"
+      done
     done
-  done
-  mv -f "$d/train.csv.part" "$d/train.csv"
-  say "speed: segmentation of the Hippocampus volume and of phantoms of growing size"
-  nice -n 10 "$bi" --threads "$threads" --only hippocampus >"$d/segment_hippocampus.log" 2>&1
-  local volumes=() v
-  for v in $speed_volumes; do volumes+=(--volume "$v"); done
-  nice -n 10 "$bi" --threads "$threads" --only volume "${volumes[@]}" >"$d/segment_volumes.log" 2>&1
-  echo "voxels,ours_s,torch_s,ours_mib,torch_mib" >"$d/segment.csv"
-  awk '$2 == "ours" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; t[v] = $3; m[v] = $6 }
-       $2 == "PyTorch" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; u[v] = $3; n[v] = $6 }
-       END { for (v in t) print v "," t[v] "," u[v] "," m[v] "," n[v] }' \
-    "$d/segment_volumes.log" | sort -t, -n >>"$d/segment.csv"
+    mv -f "$d/train.csv.part" "$d/train.csv"
+  fi
+  if [[ ! -f $d/segment_hippocampus.log ]]; then
+    say "speed: segmentation of the Hippocampus volume"
+    measured "$d/segment_hippocampus.log.part" seconds "$bi" --threads "$threads" \
+      --only hippocampus >/dev/null
+    mv -f "$d/segment_hippocampus.log.part" "$d/segment_hippocampus.log"
+  fi
+  if [[ ! -f $d/segment.csv ]]; then
+    say "speed: segmentation of phantoms of growing size"
+    local volumes=() v
+    for v in $speed_volumes; do volumes+=(--volume "$v"); done
+    measured "$d/segment_volumes.log" seconds "$bi" --threads "$threads" --only volume \
+      "${volumes[@]}" >/dev/null
+    echo "voxels,ours_s,torch_s,ours_mib,torch_mib" >"$d/segment.csv.part"
+    awk '$2 == "ours" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; t[v] = $3; m[v] = $6 }
+         $2 == "PyTorch" { split($1, s, /[:x]/); v = s[2] * s[3] * s[4]; u[v] = $3; n[v] = $6 }
+         END { for (v in t) print v "," t[v] "," u[v] "," m[v] "," n[v] }' \
+      "$d/segment_volumes.log" | sort -t, -n >>"$d/segment.csv.part"
+    mv -f "$d/segment.csv.part" "$d/segment.csv"
+  fi
   printf 'run speed finished %s\ncommit %s\nthreads %s\n' "$(date -u +%FT%TZ)" "$commit" \
     "$threads" | atomic "$d/DONE"
   record speed || fail "cannot write the record of speed to $results"

@@ -13,7 +13,8 @@ packages=(
 # Reference scripts (PyTorch / scipy fixtures) and benchmarks: wanted, not needed by the tests,
 # which use committed fixtures. DS_BOOTSTRAP_PYTHON=1 installs them too.
 if [[ "${DS_BOOTSTRAP_PYTHON:-0}" == 1 ]]; then
-  packages+=(python3 python3-numpy python3-scipy python3-torch)
+  packages+=(python3 python3-numpy python3-scipy python3-torch
+            python3-nibabel)  # testing/infer/bench_infer_torch.py reads the Hippocampus volume
 fi
 
 missing=()
