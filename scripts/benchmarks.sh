@@ -302,7 +302,8 @@ run_threads() {
     by[${t:-unknown}]+="${by[${t:-unknown}]:+ }$n"
   done
   ((${#by[@]})) || { echo "none finished yet"; return; }
-  for t in "${!by[@]}"; do printf '%s (%s); ' "$t" "${by[$t]}"; done | sed 's/; $//'
+  for t in $(printf '%s\n' "${!by[@]}" | sort); do printf '%s (%s); ' "$t" "${by[$t]}"; done |
+    sed 's/; $//'
 }
 
 # ---- Speed and memory against PyTorch, in one run ----

@@ -74,6 +74,15 @@ void draw_axes(Canvas &c, const Box &b, const Axis &x, const Axis &y, int f)
     c.frame(b.x - 1, b.y - 1, b.w + 2, b.h + 2, axis);
 }
 
+void data_line(Canvas &c, double x0, double y0, double x1, double y1, Rgb colour, double width,
+               std::vector<Mark> &marks)
+{
+    c.line(x0, y0, x1, y1, colour, width);
+    const int n = static_cast<int>(std::hypot(x1 - x0, y1 - y0) / 2) + 1;
+    for (int k = 1; k <= n; ++k)
+        marks.push_back(Mark{x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n});
+}
+
 void draw_legend(Canvas &c, const Box &b, const std::vector<LegendEntry> &ss, int f,
                  const std::vector<Mark> &marks)
 {

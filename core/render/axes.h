@@ -43,11 +43,15 @@ struct Mark {
     double x, y;
 };
 
-// The legend in the corner of b that hides the fewest of marks (pixels of the data; none: the
-// top-right), top-right, top-left, bottom-right, bottom-left in that order on a tie, so that it
-// never covers the data where a free corner exists.
+// Draws a line of the data from (x0, y0) to (x1, y1) and adds the pixels it passes through to
+// marks (one about every 2 pixels, the end point included), for the legend's placement.
+void data_line(Canvas &c, double x0, double y0, double x1, double y1, Rgb colour, double width,
+               std::vector<Mark> &marks);
+// The legend in the corner of b that hides the fewest of marks (pixels of the data), top-right,
+// top-left, bottom-right, bottom-left in that order on a tie, so that it never covers the data
+// where a free corner exists.
 void draw_legend(Canvas &c, const Box &b, const std::vector<LegendEntry> &entries, int f,
-                 const std::vector<Mark> &marks = {});
+                 const std::vector<Mark> &marks);
 
 } // namespace dsr
 

@@ -54,14 +54,11 @@ void polyline(Canvas &c, const Box &b, const std::vector<double> &xs, const std:
             return;
         double yy = y.map(sum / n, b.y + b.h - 1, b.y);
         if (std::isfinite(prev_x)) {
-            c.line(prev_x, prev_y, px, yy, colour, width);
-            const int k = static_cast<int>(std::hypot(px - prev_x, yy - prev_y) / 2) + 1;
-            for (int i = 1; i < k; ++i)
-                marks.push_back(
-                    Mark{prev_x + (px - prev_x) * i / k, prev_y + (yy - prev_y) * i / k});
-        } else
+            data_line(c, prev_x, prev_y, px, yy, colour, width, marks);
+        } else {
             c.fill(static_cast<int>(px) - 1, static_cast<int>(yy) - 1, 3, 3, colour);
-        marks.push_back(Mark{px, yy});
+            marks.push_back(Mark{px, yy});
+        }
         prev_x = px;
         prev_y = yy;
         sum = 0;

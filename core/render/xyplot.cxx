@@ -49,13 +49,10 @@ void draw_one(Canvas &c, const Box &b, const ds_render_series &s, const ds_rende
         if (!drawable(s, i, p))
             continue;
         double xx = x.map(s.x[i], b.x, b.x + b.w - 1), yy = y.map(s.y[i], b.y + b.h - 1, b.y);
-        if (s.mark == DS_RENDER_MARK_LINE && std::isfinite(px)) {
-            c.line(px, py, xx, yy, colour, 2.0);
-            const int n = static_cast<int>(std::hypot(xx - px, yy - py) / 2) + 1;
-            for (int k = 1; k < n; ++k)
-                marks.push_back(Mark{px + (xx - px) * k / n, py + (yy - py) * k / n});
-        }
-        marks.push_back(Mark{xx, yy});
+        if (s.mark == DS_RENDER_MARK_LINE && std::isfinite(px))
+            data_line(c, px, py, xx, yy, colour, 2.0, marks);
+        else
+            marks.push_back(Mark{xx, yy});
         c.fill(static_cast<int>(std::lround(xx)) - dot / 2,
                static_cast<int>(std::lround(yy)) - dot / 2, dot, dot, colour);
         px = xx;

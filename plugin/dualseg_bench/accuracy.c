@@ -47,11 +47,8 @@ static void per_run_table(const bench_runs *rs)
             printf("\n");
             continue;
         }
-        double dice = 0.0;
-        for (int c = 1; c <= r->classes; ++c)
-            dice += bench_mean(r, c, 0) / r->classes;
         printf(" %d |", r->count);
-        cell(dice, 4);
+        cell(bench_class_mean(r, 0), 4);
         for (int m = 0; m < BENCH_METRICS; ++m)
             for (int c = 1; c <= k; ++c)
                 cell(c <= r->classes ? bench_mean(r, c, m) : NAN, m < 2 ? 4 : 2);
@@ -70,13 +67,7 @@ static int over_seeds(const bench_runs *rs, const char *group, int c, int m, dou
         const bench_run *r = bench_find_group(rs, group, SEEDS[s]);
         if (!r || !r->done)
             continue;
-        double x = 0.0;
-        if (c > 0)
-            x = bench_mean(r, c, m);
-        else
-            for (int cc = 1; cc <= r->classes; ++cc)
-                x += bench_mean(r, cc, m) / r->classes;
-        v[n++] = x;
+        v[n++] = c > 0 ? bench_mean(r, c, m) : bench_class_mean(r, m);
     }
     double sum = 0.0, ss = 0.0;
     for (int i = 0; i < n; ++i)

@@ -41,6 +41,9 @@ const bench_run *bench_find(const bench_runs *r, const char *name);
 const bench_run *bench_find_group(const bench_runs *r, const char *group, int seed);
 /* The mean over the cases of metric m of class c (1-based), skipping NaN; NaN when none. */
 double bench_mean(const bench_run *r, int c, int m);
+/* bench_mean of metric m averaged over the foreground classes (the mean Dice for m = 0); NaN
+ * without classes. */
+double bench_class_mean(const bench_run *r, int m);
 /* The per-case mean Dice over the foreground classes. */
 double bench_case_dice(const bench_run *r, int i);
 

@@ -136,6 +136,16 @@ double bench_mean(const bench_run *r, int c, int m)
     return n ? sum / n : NAN;
 }
 
+double bench_class_mean(const bench_run *r, int m)
+{
+    if (r->classes == 0)
+        return NAN;
+    double sum = 0.0;
+    for (int c = 1; c <= r->classes; ++c)
+        sum += bench_mean(r, c, m) / r->classes;
+    return sum;
+}
+
 double bench_case_dice(const bench_run *r, int i)
 {
     double sum = 0.0;

@@ -11,13 +11,7 @@
 
 #define BASELINE "v-base"
 
-static double mean_dice(const bench_run *r)
-{
-    double sum = 0.0;
-    for (int c = 1; c <= r->classes; ++c)
-        sum += bench_mean(r, c, 0) / r->classes;
-    return r->classes ? sum : NAN;
-}
+static double mean_dice(const bench_run *r) { return bench_class_mean(r, 0); }
 
 /* The chosen run of val (NULL: none beats the baseline); pending when some run is not done. */
 static const bench_run *choose(const bench_runs *val, int *pending)

@@ -198,25 +198,25 @@ static void test_slice_range(const char *model)
     DS_CHECK_MSG(n >= 2, "only %d slices ranked", n);
     if (n < 2)
         return;
-    /* the side of the best slice that holds the second best, the best one excluded */
-    const int lo = all[1] > all[0] ? (int)all[0] + 1 : 0;
-    const int hi = all[1] > all[0] ? 1000 : (int)all[0] - 1;
-    int m = 0;
-    for (int i = 0; i < n; ++i)
-        if (all[i] >= lo && all[i] <= hi)
-            want[m++] = all[i];
     ds_volume *v = NULL;
     DS_CHECK_OK(g_ctx, ds_io_read_image(g_ctx, vol, &v));
     if (!v)
         return;
     const int nz = (int)v->geom.size[2];
     ds_volume_free(v);
+    /* the side of the best slice that holds the second best, the best one excluded */
+    const int lo = all[1] > all[0] ? (int)all[0] + 1 : 0;
+    const int hi = all[1] > all[0] ? nz - 1 : (int)all[0] - 1;
+    int m = 0;
+    for (int i = 0; i < n; ++i)
+        if (all[i] >= lo && all[i] <= hi)
+            want[m++] = all[i];
     int inner = -1; /* a ranked slice away from both ends, for the range of one slice below */
     for (int i = n - 1; i >= 0; --i)
         if (all[i] > 0 && all[i] < nz - 1)
             inner = (int)all[i];
     char range[32], count[16];
-    snprintf(range, sizeof range, "%d,%d", lo, hi < nz ? hi : nz - 1);
+    snprintf(range, sizeof range, "%d,%d", lo, hi);
     snprintf(count, sizeof count, "%d", m);
     char *with[] = {"--returnparameterfile", ret, "--input", vol, "--output", lab,
                     "--sliceAxis", "axial", "--sliceSpacing", "1", "--sliceCount", count,
