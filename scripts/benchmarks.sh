@@ -127,6 +127,15 @@ record() {
   cp "$d/DONE" "$r.tmp/DONE" && rm -rf "$r" && mv "$r.tmp" "$r"
 }
 
+# The machine a run ran on, for its DONE ("Intel(R) Xeon(R) Processor, 2 cores, OpenBLAS core
+# SapphireRapids"): sessions do not always get the same machine, and a run's time, and in the last
+# bits its arithmetic, depend on it.
+machine_of() {
+  printf '%s, %s cores, OpenBLAS core %s\n' \
+    "$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')" "$(nproc)" \
+    "$("$build/bin/dualseg_bench" openblas | kv openblas_core)"
+}
+
 state() {
   local d=$bench/runs/$1
   if [[ -f $results/$1/DONE ]]; then echo done
@@ -284,8 +293,8 @@ accuracy_run() {
     say "$name: segmenting $(find "$bench/val/images" -mindepth 1 -maxdepth 1 | wc -l) validation cases"
     evaluate_on "$name" "$bench/val" "$d/metrics_val.csv" _val
   fi
-  printf 'run %s finished %s\niterations %s\ncommit %s\nthreads %s\n' "$name" \
-    "$(date -u +%FT%TZ)" "$its" "$commit" "$threads" | atomic "$d/DONE"
+  printf 'run %s finished %s\niterations %s\ncommit %s\nthreads %s\nmachine %s\n' "$name" \
+    "$(date -u +%FT%TZ)" "$its" "$commit" "$threads" "$(machine_of)" | atomic "$d/DONE"
   record "$name" || fail "cannot write the record of $name to $results"
   say "$name: done ($(grep -c ',summary,' "$d/metrics.csv") summary rows in metrics.csv)"
 }
@@ -304,6 +313,22 @@ run_threads() {
   ((${#by[@]})) || { echo "none finished yet"; return; }
   for t in $(printf '%s\n' "${!by[@]}" | sort); do printf '%s (%s); ' "$t" "${by[$t]}"; done |
     sed 's/; $//'
+}
+
+# The finished runs grouped by the machine their DONE records, one "- machine: runs" line each
+# (records written before DONE carried it count as unknown).
+run_machines() {
+  local f n m
+  declare -A by=()
+  for f in "$results"/*/DONE; do
+    [[ -f $f ]] || continue
+    n=$(basename "$(dirname "$f")")
+    m=$(sed -n 's/^machine //p' "$f")
+    by[${m:-unknown}]+="${by[${m:-unknown}]:+ }$n"
+  done
+  while IFS= read -r m; do
+    printf '  - %s: %s\n' "$m" "${by[$m]}"
+  done < <(printf '%s\n' "${!by[@]}" | sort)
 }
 
 # ---- Speed and memory against PyTorch, in one run ----
@@ -371,8 +396,8 @@ speed_run() {
       "$d/segment_volumes.log" | sort -t, -n >>"$d/segment.csv.part"
     mv -f "$d/segment.csv.part" "$d/segment.csv"
   fi
-  printf 'run speed finished %s\ncommit %s\nthreads %s\n' "$(date -u +%FT%TZ)" "$commit" \
-    "$threads" | atomic "$d/DONE"
+  printf 'run speed finished %s\ncommit %s\nthreads %s\nmachine %s\n' "$(date -u +%FT%TZ)" \
+    "$commit" "$threads" "$(machine_of)" | atomic "$d/DONE"
   record speed || fail "cannot write the record of speed to $results"
   say "speed: done"
 }
@@ -466,8 +491,11 @@ write_report() {
     echo
     echo "## Machine"
     echo
-    echo "- CPU: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'),"
+    echo "- written on: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'),"
     echo "  $(nproc) cores; OpenBLAS core: $blas (openblas_get_corename)"
+    echo "- the machine of each finished run (its record's DONE; the speed section's ratios hold"
+    echo "  for its machine only, and runs on different machines may differ in the last bits):"
+    run_machines
     echo "- threads: $threads, \`OMP_WAIT_POLICY=$OMP_WAIT_POLICY\`; load when written: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- threads of each finished run (its record's DONE; results are deterministic for a seed"
     echo "  and a thread count): $(run_threads)"

@@ -18,6 +18,9 @@
  *          voxels,ours_s,torch_s,ours_mib,torch_mib).
  *        dualseg_bench openblas
  *          "openblas_core=<openblas_get_corename()> openblas_config=<openblas_get_config()>"
+ *          Both subcommands use the kernels the modules use: where OpenBLAS falls back to slow
+ *          ones for a CPU it does not know, the program runs again with them corrected
+ *          (ds_cli_correct_blas_core), as DualSegTrain and DualSegSegment do.
  *        dualseg_bench sgemm THREADS
  *          "sgemm_gflops=<G>": OpenBLAS SGEMM 2048^3 on THREADS threads, the best of 5 after a
  *          warm-up (the denominator of the fraction of the SGEMM peak).
@@ -31,6 +34,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "ds_cli.h"
 #include "ds_threads.h"
 
 static double now(void)
@@ -72,6 +76,8 @@ static int sgemm(int threads)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && (strcmp(argv[1], "openblas") == 0 || strcmp(argv[1], "sgemm") == 0))
+        ds_cli_correct_blas_core(argv);
     if (argc == 2 && strcmp(argv[1], "openblas") == 0)
         return printf("openblas_core=%s openblas_config=%s\n", openblas_get_corename(),
                       openblas_get_config()) < 0;
