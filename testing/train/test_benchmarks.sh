@@ -65,6 +65,9 @@ check '! grep -q "training\|segmenting" "$out/third.txt"'
 # 3b. the committed record: DONE (with the commit), metrics and training log; with the machine's
 # run folder gone (a fresh machine), the run is still done and the report still has its row
 rec=$DS_BENCH_RESULTS/a-1337
+# the machine line: this CPU's model, its cores, the OpenBLAS kernels the modules use
+cpu=$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')
+check 'grep -qxF "machine $cpu, $(nproc) cores, OpenBLAS core $("$DS_BENCH_BUILD_DIR/bin/dualseg_bench" openblas | grep -o "openblas_core=[^ ]*" | cut -d= -f2)" "$rec/DONE"' "$(cat "$rec/DONE")"
 check 'grep -q "^commit [0-9a-f]" "$rec/DONE" && cmp -s "$rec/metrics.csv" "$run/metrics.csv" && cmp -s "$rec/training_log.csv" "$run/training_log.csv"' "$(ls "$rec" 2>&1)"
 rm -rf "$run"
 bash "$src/scripts/benchmarks.sh" --list >"$out/list2.txt"
@@ -80,6 +83,7 @@ check '[[ $(grep -cE "^\| [a-dv5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 22 ]
 check 'grep -q "^Chosen: pending" "$md"'
 check 'grep -q "^## Speed and memory against PyTorch" "$md" && grep -q "^## Annotator loop (protocol A-H)" "$md"'
 check 'grep -q "^Headline: pending" "$md"'
+check 'grep -qF -- "  - $cpu, $(nproc) cores, OpenBLAS core" "$md"' "$(grep -A3 "machine of each" "$md")"
 
 # 4b. a variant run (dual-val) on the tiny schedule: its cohort leaves the validation split out
 # (every 10th training case not in labelled_10pct: computed here from splits.json with Python's
