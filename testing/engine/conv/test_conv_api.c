@@ -365,6 +365,77 @@ static void direct_builds(ds_ctx *ctx)
            ran[1] ? "AVX-512 (bit-identical)" : "no AVX-512 build here");
 }
 
+/* The lowering against its definition, col[kr][t] = x[ci][od s + kd - p][oh s + kh - p][o s + kw - p]
+ * (zero outside the volume), and the adjoint against the sum of that map's transpose: for the
+ * kernel-2 stride-2 permutation (odd sizes, whose last plane no tap reads; K ranges and row ranges
+ * that start or end between the two kw taps of a row) and the general loops (k3 s2 p1, k2 s1 p1).
+ * Both are copies and sums of single values, so they must agree bit for bit. */
+static void lowering(void)
+{
+    static const int64_t shapes[][6] = {/* cin, d, h, w, k, s (p = k == 3 || s == 1) */
+                                        {3, 5, 6, 7, 2, 2}, {2, 4, 4, 4, 2, 2}, {1, 2, 2, 32, 2, 2},
+                                        {2, 5, 6, 7, 3, 2}, {2, 3, 4, 5, 2, 1}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; ++si) {
+        const int64_t *v = shapes[si];
+        ds_conv_geom g = {.n = 1, .cin = v[0], .cout = 1, .k = v[4], .s = v[5],
+                          .p = v[4] == 3 || v[5] == 1, .d = v[1], .h = v[2], .w = v[3]};
+        g.od = (g.d + 2 * g.p - g.k) / g.s + 1;
+        g.oh = (g.h + 2 * g.p - g.k) / g.s + 1;
+        g.ow = (g.w + 2 * g.p - g.k) / g.s + 1;
+        const int64_t k3 = g.k * g.k * g.k, kdim = g.cin * k3, rows = g.od * g.oh;
+        const int64_t xn = g.cin * g.d * g.h * g.w, ld = rows * g.ow + 3;
+        float *x = malloc((size_t)xn * sizeof *x), *col = malloc((size_t)(kdim * ld) * sizeof *col);
+        float *ref = malloc((size_t)(kdim * ld) * sizeof *ref);
+        float *dx = calloc((size_t)xn, sizeof *dx), *dref = calloc((size_t)xn, sizeof *dref);
+        DS_CHECK(x && col && ref && dx && dref);
+        if (!x || !col || !ref || !dx || !dref)
+            return;
+        for (int64_t i = 0; i < xn; ++i)
+            x[i] = (float)(i % 97) * 0.25f - 7.0f;
+        /* whole, K rows from an odd start to an odd end, and output rows across a plane */
+        const int64_t ranges[][4] = {{0, rows, 0, kdim}, {1, rows - 1, 1, kdim - 1},
+                                     {g.oh - 1, rows, 3, 4}, {0, 1, 0, 2}};
+        int bad = 0;
+        for (size_t ri = 0; ri < 4; ++ri) {
+            const int64_t r0 = ranges[ri][0], r1 = ranges[ri][1], k0 = ranges[ri][2],
+                          k1 = ranges[ri][3];
+            if (r0 >= r1 || k0 >= k1)
+                continue;
+            const int64_t len = (r1 - r0) * g.ow;
+            memset(col, 0x7f, (size_t)(kdim * ld) * sizeof *col);
+            ds_conv_im2col(&g, x, r0, r1, k0, k1, col, ld);
+            /* the adjoint's input: rows of len floats, small integers (exact sums) */
+            for (int64_t i = 0; i < (k1 - k0) * len; ++i)
+                ref[i] = (float)(i % 13) - 6.0f;
+            ds_conv_col2im_add(&g, ref, r0, r1, k0, k1, dx);
+            for (int64_t kr = k0; kr < k1; ++kr) {
+                const int64_t ci = kr / k3, kd = kr % k3 / (g.k * g.k), kh = kr / g.k % g.k,
+                              kw = kr % g.k;
+                for (int64_t t = 0; t < len; ++t) {
+                    const int64_t r = r0 + t / g.ow, o = t % g.ow;
+                    const int64_t id = r / g.oh * g.s + kd - g.p, ih = r % g.oh * g.s + kh - g.p,
+                                  iw = o * g.s + kw - g.p;
+                    const int in = id >= 0 && id < g.d && ih >= 0 && ih < g.h && iw >= 0 &&
+                                   iw < g.w;
+                    const int64_t xi = ((ci * g.d + id) * g.h + ih) * g.w + iw;
+                    bad += col[(kr - k0) * ld + t] != (in ? x[xi] : 0.0f);
+                    if (in)
+                        dref[xi] += ref[(kr - k0) * len + t];
+                }
+            }
+        }
+        for (int64_t i = 0; i < xn; ++i)
+            bad += dx[i] != dref[i];
+        DS_CHECK_MSG(bad == 0, "lowering of shape %zu (k%lld s%lld): %d values differ", si,
+                     (long long)g.k, (long long)g.s, bad);
+        free(x);
+        free(col);
+        free(ref);
+        free(dx);
+        free(dref);
+    }
+}
+
 int main(void)
 {
     ds_ctx *ctx = NULL;
@@ -372,6 +443,7 @@ int main(void)
         return 1;
     const int direct = conv_test_direct_expected();
     bad_arguments(ctx);
+    lowering();
     thread_invariance(ctx, direct);
     DS_CHECK_OK(ctx, ds_threads_set(ctx, 0));
     large_kernel(ctx, direct);
