@@ -158,19 +158,30 @@ void ds_conv_im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r
         im2col_k2s2(g, x, r0, r1, k0, k1, col, ldc);
         return;
     }
-    const int64_t k = g->k, k3 = k * k * k, s = g->s, p = g->p, ow = g->ow;
+    const int64_t k = g->k, s = g->s, p = g->p, ow = g->ow;
     const int same3 = k == 3 && s == 1 && p == 1;
+    /* The tap (ci, kd, kh, kw) of row kr and the first output row's (depth, height) are counted
+     * on from k0 and r0, not divided out per row: the deep layers lower thousands of K rows of a
+     * few output rows each, where the divisions measured a fifth of the lowering. */
+    int64_t ci = k0 / (k * k * k), kd = k0 / (k * k) % k, kh = k0 / k % k, kw = k0 % k;
+    const int64_t od0 = r0 / g->oh, oh00 = r0 % g->oh;
+    int64_t ca[8], cb[8]; /* the valid columns of each kw, for kernels up to 8 */
+    for (int64_t j = 0; j < k && j < 8; ++j)
+        valid_cols(g, j, &ca[j], &cb[j]);
     for (int64_t kr = k0; kr < k1; ++kr) {
-        int64_t ci = kr / k3, rem = kr % k3;
-        int64_t kd = rem / (k * k), kh = (rem / k) % k, kw = rem % k;
         int64_t a, b;
-        valid_cols(g, kw, &a, &b);
+        if (kw < 8) {
+            a = ca[kw];
+            b = cb[kw];
+        } else {
+            valid_cols(g, kw, &a, &b);
+        }
         float *dst = col + (kr - k0) * ldc;
         const float *xc = x + ci * g->d * g->h * g->w + kw - p;
-        /* output rows r0 .. r1 - 1 as (depth, height) pairs, without a division per row */
-        int64_t r = r0;
+        /* output rows r0 .. r1 - 1 as runs of (depth, height) pairs within one depth */
+        int64_t r = r0, od = od0, oh0 = oh00;
         while (r < r1) {
-            const int64_t od = r / g->oh, oh0 = r % g->oh, oh1 = min64(g->oh, oh0 + (r1 - r));
+            const int64_t oh1 = min64(g->oh, oh0 + (r1 - r));
             const int64_t id = od * s + kd - p;
             if (id < 0 || id >= g->d || a == b) {
                 for (int64_t i = 0; i < (oh1 - oh0) * ow; ++i)
@@ -190,6 +201,18 @@ void ds_conv_im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r
             }
             dst += (oh1 - oh0) * ow;
             r += oh1 - oh0;
+            oh0 = 0;
+            ++od;
+        }
+        if (++kw == k) { /* the next tap */
+            kw = 0;
+            if (++kh == k) {
+                kh = 0;
+                if (++kd == k) {
+                    kd = 0;
+                    ++ci;
+                }
+            }
         }
     }
 }

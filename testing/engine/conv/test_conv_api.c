@@ -368,13 +368,15 @@ static void direct_builds(ds_ctx *ctx)
 /* The lowering against its definition, col[kr][t] = x[ci][od s + kd - p][oh s + kh - p][o s + kw - p]
  * (zero outside the volume), and the adjoint against the sum of that map's transpose: for the
  * kernel-2 stride-2 permutation (odd sizes, whose last plane no tap reads; K ranges and row ranges
- * that start or end between the two kw taps of a row) and the general loops (k3 s2 p1, k2 s1 p1).
+ * that start or end between the two kw taps of a row) and the general loops (k3 s2 p1, k2 s1 p1,
+ * k3 s1 p1, k1 s2; K ranges starting inside a channel's taps).
  * Both are copies and sums of single values, so they must agree bit for bit. */
 static void lowering(void)
 {
     static const int64_t shapes[][6] = {/* cin, d, h, w, k, s (p = k == 3 || s == 1) */
                                         {3, 5, 6, 7, 2, 2}, {2, 4, 4, 4, 2, 2}, {1, 2, 2, 32, 2, 2},
-                                        {2, 5, 6, 7, 3, 2}, {2, 3, 4, 5, 2, 1}};
+                                        {2, 5, 6, 7, 3, 2}, {2, 3, 4, 5, 2, 1}, {2, 4, 5, 6, 3, 1},
+                                        {3, 5, 6, 7, 1, 2}};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; ++si) {
         const int64_t *v = shapes[si];
         ds_conv_geom g = {.n = 1, .cin = v[0], .cout = 1, .k = v[4], .s = v[5],
@@ -394,11 +396,12 @@ static void lowering(void)
             x[i] = (float)(i % 97) * 0.25f - 7.0f;
         /* whole, K rows from an odd start to an odd end, and output rows across a plane */
         const int64_t ranges[][4] = {{0, rows, 0, kdim}, {1, rows - 1, 1, kdim - 1},
-                                     {g.oh - 1, rows, 3, 4}, {0, 1, 0, 2}};
+                                     {g.oh - 1, rows, 3, 4}, {0, 1, 0, 2},
+                                     {g.oh + 1, rows, k3 + k3 / 2, kdim}};
         int bad = 0;
-        for (size_t ri = 0; ri < 4; ++ri) {
+        for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ++ri) {
             const int64_t r0 = ranges[ri][0], r1 = ranges[ri][1], k0 = ranges[ri][2],
-                          k1 = ranges[ri][3];
+                          k1 = ranges[ri][3] < kdim ? ranges[ri][3] : kdim;
             if (r0 >= r1 || k0 >= k1)
                 continue;
             const int64_t len = (r1 - r0) * g.ow;
