@@ -130,9 +130,11 @@ record() {
 # The machine a run ran on, for its DONE ("Intel(R) Xeon(R) Processor, 2 cores, OpenBLAS core
 # SapphireRapids"): sessions do not always get the same machine, and a run's time, and in the last
 # bits its arithmetic, depend on it.
+# The machine's cores: nproc alone answers OMP_NUM_THREADS, which the runs set to their threads.
+cores() { env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc; }
 machine_of() {
   printf '%s, %s cores, OpenBLAS core %s\n' \
-    "$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')" "$(nproc)" \
+    "$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')" "$(cores)" \
     "$("$build/bin/dualseg_bench" openblas | kv openblas_core)"
 }
 
@@ -492,7 +494,7 @@ write_report() {
     echo "## Machine"
     echo
     echo "- written on: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'),"
-    echo "  $(nproc) cores; OpenBLAS core: $blas (openblas_get_corename)"
+    echo "  $(cores) cores; OpenBLAS core: $blas (openblas_get_corename)"
     echo "- the machine of each finished run (its record's DONE; the speed section's ratios hold"
     echo "  for its machine only, and runs on different machines may differ in the last bits):"
     run_machines

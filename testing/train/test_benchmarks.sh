@@ -17,7 +17,8 @@ out=$(mktemp -d /tmp/ds_test_benchmarks_XXXXXX)
 export DS_BENCH_DIR=$out/bench DS_BENCH_RESULTS=$out/results \
   DS_BENCH_REPORT=$out/report/BENCHMARKS.md DS_BENCH_BUILD_DIR=$2 \
   DS_BENCH_DATA=$3/data/Task04_Hippocampus DS_BENCH_SKIP_BUILD=1 DS_BENCH_ITERATIONS=40 \
-  DS_BENCH_WIDTH=2 DS_BENCH_TEST_CASES=2 DS_BENCH_CHECKPOINT_MINUTES=0
+  DS_BENCH_WIDTH=2 DS_BENCH_TEST_CASES=2 DS_BENCH_CHECKPOINT_MINUTES=0 \
+  DS_BENCH_THREADS=1  # as the real runs: one thread a run, two runs side by side
 mkdir -p "$out/report"
 run=$DS_BENCH_DIR/runs/a-1337
 failed=0
@@ -67,7 +68,8 @@ check '! grep -q "training\|segmenting" "$out/third.txt"'
 rec=$DS_BENCH_RESULTS/a-1337
 # the machine line: this CPU's model, its cores, the OpenBLAS kernels the modules use
 cpu=$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')
-check 'grep -qxF "machine $cpu, $(nproc) cores, OpenBLAS core $("$DS_BENCH_BUILD_DIR/bin/dualseg_bench" openblas | grep -o "openblas_core=[^ ]*" | cut -d= -f2)" "$rec/DONE"' "$(cat "$rec/DONE")"
+# (the cores of the machine, not the one thread of the run, which sets OMP_NUM_THREADS=1)
+check 'grep -qxF "machine $cpu, $(getconf _NPROCESSORS_ONLN) cores, OpenBLAS core $("$DS_BENCH_BUILD_DIR/bin/dualseg_bench" openblas | grep -o "openblas_core=[^ ]*" | cut -d= -f2)" "$rec/DONE"' "$(cat "$rec/DONE")"
 check 'grep -q "^commit [0-9a-f]" "$rec/DONE" && cmp -s "$rec/metrics.csv" "$run/metrics.csv" && cmp -s "$rec/training_log.csv" "$run/training_log.csv"' "$(ls "$rec" 2>&1)"
 rm -rf "$run"
 bash "$src/scripts/benchmarks.sh" --list >"$out/list2.txt"
@@ -83,7 +85,7 @@ check '[[ $(grep -cE "^\| [a-dv5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 22 ]
 check 'grep -q "^Chosen: pending" "$md"'
 check 'grep -q "^## Speed and memory against PyTorch" "$md" && grep -q "^## Annotator loop (protocol A-H)" "$md"'
 check 'grep -q "^Headline: pending" "$md"'
-check 'grep -qF -- "  - $cpu, $(nproc) cores, OpenBLAS core" "$md"' "$(grep -A3 "machine of each" "$md")"
+check 'grep -qF -- "  - $cpu, $(getconf _NPROCESSORS_ONLN) cores, OpenBLAS core" "$md"' "$(grep -A3 "machine of each" "$md")"
 
 # 4b. a variant run (dual-val) on the tiny schedule: its cohort leaves the validation split out
 # (every 10th training case not in labelled_10pct: computed here from splits.json with Python's
