@@ -301,37 +301,29 @@ accuracy_run() {
   say "$name: done ($(grep -c ',summary,' "$d/metrics.csv") summary rows in metrics.csv)"
 }
 
-# The finished runs grouped by the thread count their DONE records ("2 (a-1337 b-1337); 1 (...)";
-# records written before DONE carried it count as unknown).
-run_threads() {
-  local f n t
+# The finished runs grouped by the value of line $1 of their DONE ("unknown" where a record
+# predates that line): one "value<TAB>run run ..." line per value, in the order of the values.
+runs_by() {
+  local f n v
   declare -A by=()
   for f in "$results"/*/DONE; do
     [[ -f $f ]] || continue
     n=$(basename "$(dirname "$f")")
-    t=$(awk '$1 == "threads" { print $2 }' "$f")
-    by[${t:-unknown}]+="${by[${t:-unknown}]:+ }$n"
+    v=$(sed -n "s/^$1 //p" "$f")
+    by[${v:-unknown}]+="${by[${v:-unknown}]:+ }$n"
   done
-  ((${#by[@]})) || { echo "none finished yet"; return; }
-  for t in $(printf '%s\n' "${!by[@]}" | sort); do printf '%s (%s); ' "$t" "${by[$t]}"; done |
-    sed 's/; $//'
+  for v in "${!by[@]}"; do printf '%s\t%s\n' "$v" "${by[$v]}"; done | sort
 }
 
-# The finished runs grouped by the machine their DONE records, one "- machine: runs" line each
-# (records written before DONE carried it count as unknown).
-run_machines() {
-  local f n m
-  declare -A by=()
-  for f in "$results"/*/DONE; do
-    [[ -f $f ]] || continue
-    n=$(basename "$(dirname "$f")")
-    m=$(sed -n 's/^machine //p' "$f")
-    by[${m:-unknown}]+="${by[${m:-unknown}]:+ }$n"
-  done
-  while IFS= read -r m; do
-    printf '  - %s: %s\n' "$m" "${by[$m]}"
-  done < <(printf '%s\n' "${!by[@]}" | sort)
+# "2 (a-1337 b-1337); 1 (...)": the runs by thread count.
+run_threads() {
+  local out
+  out=$(runs_by threads | awk -F'\t' '{ printf "%s%s (%s)", (NR > 1 ? "; " : ""), $1, $2 }')
+  echo "${out:-none finished yet}"
 }
+
+# One "  - machine: runs" line per machine.
+run_machines() { runs_by machine | awk -F'\t' '{ print "  - " $1 ": " $2 }'; }
 
 # ---- Speed and memory against PyTorch, in one run ----
 

@@ -86,6 +86,7 @@ check 'grep -q "^Chosen: pending" "$md"'
 check 'grep -q "^## Speed and memory against PyTorch" "$md" && grep -q "^## Annotator loop (protocol A-H)" "$md"'
 check 'grep -q "^Headline: pending" "$md"'
 check 'grep -qF -- "  - $cpu, $(getconf _NPROCESSORS_ONLN) cores, OpenBLAS core" "$md"' "$(grep -A3 "machine of each" "$md")"
+check 'grep -qF "and a thread count): 1 (a-1337)" "$md"' "$(grep "thread count)" "$md")"
 
 # 4b. a variant run (dual-val) on the tiny schedule: its cohort leaves the validation split out
 # (every 10th training case not in labelled_10pct: computed here from splits.json with Python's

@@ -82,6 +82,15 @@ static void lower_plane3(const ds_conv_geom *g, const float *xd, int64_t oh0, in
  * general loops spent a third of the k2 s2 layers' lowering on the bounds and the zero runs.) */
 static int is_k2s2(const ds_conv_geom *g) { return g->k == 2 && g->s == 2 && g->p == 0; }
 
+/* (od, oh) of the next output row. */
+static inline void next_output_row(const ds_conv_geom *g, int64_t *od, int64_t *oh)
+{
+    if (++*oh == g->oh) {
+        *oh = 0;
+        ++*od;
+    }
+}
+
 /* The lowered rows of taps kr (and kr + 1 when both): even[t] = src[2 t], odd[t] = src[2 t + 1]
  * over the output rows [r0, r1), src the input row of output row r. */
 static void im2col_k2s2(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r1,
@@ -107,10 +116,7 @@ static void im2col_k2s2(const ds_conv_geom *g, const float *x, int64_t r0, int64
             }
             even += ow;
             odd += ow;
-            if (++oh == g->oh) {
-                oh = 0;
-                ++od;
-            }
+            next_output_row(g, &od, &oh);
         }
         kr += both ? 2 : 1;
     }
@@ -140,10 +146,7 @@ static void col2im_k2s2_add(const ds_conv_geom *g, const float *col, int64_t r0,
             }
             even += ow;
             odd += ow;
-            if (++oh == g->oh) {
-                oh = 0;
-                ++od;
-            }
+            next_output_row(g, &od, &oh);
         }
         kr += both ? 2 : 1;
     }
