@@ -39,7 +39,7 @@ env = dict(os.environ, DS_AH_ITERS_SCALE="0.002", DS_AH_TEST_CASES="1", DS_AH_UN
 p = subprocess.run([sys.executable, os.path.join(SOURCE, "scripts", "annotator_ah.py"), "--work",
                     work, "--out", out, "--build", BUILD, "--data", DATA, "--threads", "1"],
                    env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                   timeout=400)
+                   timeout=800)  # a hang detector: under ASan on a loaded 2-core machine it took over 400 s
 check(p.returncode == 0, f"annotator_ah.py exit {p.returncode}:\n{p.stdout}")
 if p.returncode == 0:
     with open(os.path.join(DATA, "splits.json")) as f:
