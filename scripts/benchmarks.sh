@@ -415,8 +415,8 @@ speed_section() {
   echo "mean for DualSeg), batch 2 labelled + 2 unlabelled (the V-Net: 2 labelled), peak resident"
   echo "memory of the process. Fraction of the SGEMM peak: the convolutions' FLOPs of one"
   echo "iteration (forward, input and weight gradients) / time / OpenBLAS SGEMM 2048^3 ($peak GFLOP/s"
-  echo "with the core OpenBLAS chose, $("$build/bin/dualseg_bench" openblas | kv openblas_core): where it chose"
-  echo "an older core than the CPU's, DualSeg's own AVX2 kernels can pass that \"peak\")."
+  echo "on the machine of this section's record, $(sed -n 's/^machine //p' "$d/DONE")). Where OpenBLAS"
+  echo "falls back to older kernels for a CPU it does not know, DualSeg and this peak use the corrected ones."
   echo
   echo "| training | patch voxels | DualSeg s/it | PyTorch s/it | ratio | DualSeg MiB | PyTorch MiB | conv GFLOP | DualSeg % of SGEMM peak |"
   echo "|---|---|---|---|---|---|---|---|---|"
@@ -475,8 +475,6 @@ write_report() {
   local accuracy
   accuracy=$("$build/bin/dualseg_bench" accuracy "$tsv" "$results" "$plots" docs/benchmarks) ||
     fail "dualseg_bench accuracy failed"
-  local blas
-  blas=$("$build/bin/dualseg_bench" openblas | kv openblas_core)
   {
     echo "# DualSeg benchmarks"
     echo
@@ -485,8 +483,7 @@ write_report() {
     echo
     echo "## Machine"
     echo
-    echo "- written on: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'),"
-    echo "  $(cores) cores; OpenBLAS core: $blas (openblas_get_corename)"
+    echo "- written on: $(machine_of)"
     echo "- the machine of each finished run (its record's DONE; the speed section's ratios hold"
     echo "  for its machine only, and runs on different machines may differ in the last bits):"
     run_machines
