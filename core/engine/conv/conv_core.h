@@ -152,6 +152,12 @@ int ds_conv_winograd_products(ds_wino_build build, int64_t cin, int64_t cout, co
  * 0 (v untouched) when that build cannot run on this CPU, -1 when out of memory. */
 int ds_conv_winograd_input(ds_wino_build build, const ds_conv_geom *g, const float *xc,
                            int64_t r0, int64_t r1, float *v, int64_t vstride);
+/* The dM transform of backward-weights (dM = A dy A^T) of tile rows [r0, r1) of one gradient
+ * plane dyc of g, into dm (as ds_conv_winograd_input lays out v), in one build of the loops: for
+ * a test that the builds agree bit for bit. Returns 1, 0 (dm untouched) when that build cannot
+ * run on this CPU, -1 when out of memory. */
+int ds_conv_winograd_dy(ds_wino_build build, const ds_conv_geom *g, const float *dyc, int64_t r0,
+                        int64_t r1, float *dm, int64_t stride);
 /* Winograd backward-weights (conv_winograd_weight.c): whether g runs it, and the contract of
  * ds_conv_core_backward_weight. */
 int ds_conv_winograd_weight_chosen(const ds_conv_geom *g);

@@ -410,6 +410,88 @@ static void check_input(void)
            ran_avx512 ? "AVX-512 (bit-identical)" : "no AVX-512 build here");
 }
 
+/* The dM transform of backward-weights (dM = A dy A^T, A = [1 0; 1 1; 1 -1; 0 -1]) in each build
+ * that runs here, on every output width from 1 to 37 (every vector tail of the AVX2 and AVX-512
+ * loops), heights and depths that end inside a tile (rows past the output read as zeros) and
+ * runs of tile rows that start inside a depth: bit for bit the same in every build, each value
+ * within float rounding of the definition summed in float64, nothing written past the run. */
+static void check_dy(void)
+{
+    static const int64_t sizes[][2] = {{1, 1}, {2, 3}, {5, 4}, {3, 6}};
+    static const double A[4][2] = {{1, 0}, {1, 1}, {1, -1}, {0, -1}};
+    int ran_avx2 = 0, ran_avx512 = 0, runs = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; ++s)
+        for (int64_t w = 1; w <= 37; ++w) {
+            ds_conv_geom g;
+            memset(&g, 0, sizeof g);
+            g.n = 1, g.cin = 1, g.cout = 1, g.k = 3, g.s = 1, g.p = 1;
+            g.d = g.od = sizes[s][0], g.h = g.oh = sizes[s][1], g.w = g.ow = w;
+            const int64_t th = (g.oh + 1) / 2, tw = (w + 1) / 2, rows = (g.od + 1) / 2 * th;
+            const int64_t vox = g.od * g.oh * w;
+            float *dy = malloc((size_t)vox * sizeof(float));
+            double *ddy = malloc((size_t)vox * sizeof(double));
+            fill_uniform(ddy, dy, vox, 307 + (uint64_t)(s * 64 + w));
+            const int64_t starts[2] = {0, rows > th + 1 ? th + 1 : 0};
+            for (int k = 0; k < 2; ++k) {
+                const int64_t r0 = starts[k], len = (rows - r0) * tw, ms = len + 5;
+                float *m[3];
+                int ran[3];
+                for (int b = 0; b < 3; ++b) {
+                    m[b] = malloc((size_t)(64 * ms) * sizeof(float));
+                    for (int64_t i = 0; i < 64 * ms; ++i)
+                        m[b][i] = -7.0f; /* guards */
+                    ran[b] = ds_conv_winograd_dy((ds_wino_build)b, &g, dy, r0, rows, m[b], ms);
+                    DS_CHECK(ran[b] >= 0);
+                }
+                DS_CHECK(ran[DS_WINO_BUILD_PORTABLE] == 1);
+                double worst = 0.0;
+                for (int xi = 0; xi < 64; ++xi)
+                    for (int64_t i = len; i < ms; ++i)
+                        DS_CHECK_MSG(m[0][xi * ms + i] == -7.0f, "dM %" PRId64 "x%" PRId64
+                                     "x%" PRId64 ": the portable build wrote past its tiles",
+                                     g.od, g.oh, w);
+                for (int64_t r = r0; r < rows; ++r)
+                    for (int64_t q = 0; q < tw; ++q)
+                        for (int xi = 0; xi < 64; ++xi) {
+                            const int a = xi / 16, b = xi / 4 % 4, c = xi % 4;
+                            double ref = 0.0, mag = 0.0;
+                            for (int i = 0; i < 2; ++i)
+                                for (int j = 0; j < 2; ++j)
+                                    for (int l = 0; l < 2; ++l) {
+                                        const int64_t od = 2 * (r / th) + i, oh = 2 * (r % th) + j,
+                                                      ow = 2 * q + l;
+                                        if (od >= g.od || oh >= g.oh || ow >= w)
+                                            continue;
+                                        const double t = A[a][i] * A[b][j] * A[c][l] *
+                                                         ddy[(od * g.oh + oh) * w + ow];
+                                        ref += t, mag += fabs(t);
+                                    }
+                            const double e = fabs(m[0][xi * ms + (r - r0) * tw + q] - ref) /
+                                             (mag + 1e-30);
+                            worst = e > worst ? e : worst;
+                        }
+                DS_CHECK_MSG(worst < 1e-6, "dM %" PRId64 "x%" PRId64 "x%" PRId64
+                             ": error %.2e against the definition", g.od, g.oh, w, worst);
+                for (int b = 1; b < 3; ++b) {
+                    if (ran[b] != 1)
+                        continue;
+                    DS_CHECK_MSG(memcmp(m[0], m[b], (size_t)(64 * ms) * sizeof(float)) == 0,
+                                 "dM %" PRId64 "x%" PRId64 "x%" PRId64 " from tile row %" PRId64
+                                 ": the %s build differs from the portable one",
+                                 g.od, g.oh, w, r0, b == 1 ? "AVX2" : "AVX-512");
+                    *(b == 1 ? &ran_avx2 : &ran_avx512) = 1;
+                }
+                for (int b = 0; b < 3; ++b)
+                    free(m[b]);
+                ++runs;
+            }
+            free(dy), free(ddy);
+        }
+    printf("dM transform: %d runs of tile rows, portable, %s, %s\n", runs,
+           ran_avx2 ? "AVX2 (bit-identical)" : "no AVX2 build here",
+           ran_avx512 ? "AVX-512 (bit-identical)" : "no AVX-512 build here");
+}
+
 int main(void)
 {
     ds_ctx *ctx = NULL;
@@ -421,6 +503,7 @@ int main(void)
     check_rules(ctx);
     check_products();
     check_input();
+    check_dy();
     ds_ctx_free(ctx);
     return ds_test_finish("test_conv_winograd");
 }
