@@ -350,6 +350,48 @@ static void check_products(void)
            ran_avx512 ? "AVX-512 (bit-identical to AVX2)" : "no AVX-512 build here");
 }
 
+/* The signature both transform hooks share (ds_conv_winograd_input, ds_conv_winograd_dy). */
+typedef int (*transform_fn)(ds_wino_build build, const ds_conv_geom *g, const float *plane,
+                            int64_t r0, int64_t r1, float *out, int64_t stride);
+
+/* Runs transform fn of tile rows [r0, rows) of plane in every build that runs here into buffers
+ * of 64 rows of len + 5 floats filled with guards; checks that the portable build wrote nothing
+ * past its len tiles and that every other build agrees with it bit for bit (guards included).
+ * Returns the portable build's output (the caller frees it; *stride: its row stride) and sets
+ * ran_any[b] for each other build that ran. */
+static float *run_each_build(transform_fn fn, const char *what, const ds_conv_geom *g,
+                             const float *plane, int64_t r0, int64_t rows, int64_t len,
+                             int64_t *stride, int ran_any[3])
+{
+    const int64_t vs = len + 5;
+    float *v[3];
+    int ran[3];
+    for (int b = 0; b < 3; ++b) {
+        v[b] = malloc((size_t)(64 * vs) * sizeof(float));
+        for (int64_t i = 0; i < 64 * vs; ++i)
+            v[b][i] = -7.0f; /* guards */
+        ran[b] = fn((ds_wino_build)b, g, plane, r0, rows, v[b], vs);
+        DS_CHECK(ran[b] >= 0);
+    }
+    DS_CHECK(ran[DS_WINO_BUILD_PORTABLE] == 1);
+    for (int64_t xi = 0; xi < 64; ++xi)
+        for (int64_t i = len; i < vs; ++i)
+            DS_CHECK_MSG(v[0][xi * vs + i] == -7.0f, "%s %" PRId64 "x%" PRId64 "x%" PRId64
+                         ": the portable build wrote past its tiles", what, g->d, g->h, g->w);
+    for (int b = 1; b < 3; ++b) {
+        if (ran[b] == 1) {
+            DS_CHECK_MSG(memcmp(v[0], v[b], (size_t)(64 * vs) * sizeof(float)) == 0,
+                         "%s %" PRId64 "x%" PRId64 "x%" PRId64 " from tile row %" PRId64
+                         ": the %s build differs from the portable one",
+                         what, g->d, g->h, g->w, r0, b == 1 ? "AVX2" : "AVX-512");
+            ran_any[b] = 1;
+        }
+        free(v[b]);
+    }
+    *stride = vs;
+    return v[0];
+}
+
 /* The input transform of one channel plane in each build of the loops that runs here, on every
  * width from 1 to 37 voxels (tile rows of 1 to 19 tiles: every vector tail of the AVX2 and the
  * AVX-512 loops), planes of one voxel, and runs of tile rows that start inside a depth (the
@@ -359,7 +401,7 @@ static void check_products(void)
 static void check_input(void)
 {
     static const int64_t sizes[][2] = {{1, 1}, {2, 3}, {5, 4}, {4, 7}, {3, 6}};
-    int ran_avx2 = 0, ran_avx512 = 0, planes = 0;
+    int ran[3] = {0, 0, 0}, planes = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; ++s)
         for (int64_t w = 1; w <= 37; ++w) {
             ds_conv_geom g;
@@ -374,40 +416,17 @@ static void check_input(void)
             /* every run [r0, rows) with r0 = 0 and r0 = a tile row inside the second depth */
             const int64_t starts[2] = {0, rows > th + 1 ? th + 1 : 0};
             for (int k = 0; k < 2; ++k) {
-                const int64_t r0 = starts[k], len = (rows - r0) * tw, vs = len + 5;
-                float *v[3];
-                int ran[3];
-                for (int b = 0; b < 3; ++b) {
-                    v[b] = malloc((size_t)(64 * vs) * sizeof(float));
-                    for (int64_t i = 0; i < 64 * vs; ++i)
-                        v[b][i] = -7.0f; /* guards */
-                    ran[b] = ds_conv_winograd_input((ds_wino_build)b, &g, x, r0, rows, v[b], vs);
-                    DS_CHECK(ran[b] >= 0);
-                }
-                DS_CHECK(ran[DS_WINO_BUILD_PORTABLE] == 1);
-                for (int64_t xi = 0; xi < 64; ++xi)
-                    for (int64_t i = len; i < vs; ++i)
-                        DS_CHECK_MSG(v[0][xi * vs + i] == -7.0f, "input %" PRId64 "x%" PRId64
-                                     "x%" PRId64 ": the portable build wrote past its tiles",
-                                     g.d, g.h, w);
-                for (int b = 1; b < 3; ++b) {
-                    if (ran[b] != 1)
-                        continue;
-                    DS_CHECK_MSG(memcmp(v[0], v[b], (size_t)(64 * vs) * sizeof(float)) == 0,
-                                 "input %" PRId64 "x%" PRId64 "x%" PRId64 " from tile row %" PRId64
-                                 ": the %s build differs from the portable one",
-                                 g.d, g.h, w, r0, b == 1 ? "AVX2" : "AVX-512");
-                    *(b == 1 ? &ran_avx2 : &ran_avx512) = 1;
-                }
-                for (int b = 0; b < 3; ++b)
-                    free(v[b]);
+                const int64_t r0 = starts[k], len = (rows - r0) * tw;
+                int64_t vs;
+                free(run_each_build(ds_conv_winograd_input, "input", &g, x, r0, rows, len, &vs,
+                                    ran));
                 ++planes;
             }
             free(x), free(dx);
         }
     printf("input transform: %d runs of tile rows, portable, %s, %s\n", planes,
-           ran_avx2 ? "AVX2 (bit-identical)" : "no AVX2 build here",
-           ran_avx512 ? "AVX-512 (bit-identical)" : "no AVX-512 build here");
+           ran[1] ? "AVX2 (bit-identical)" : "no AVX2 build here",
+           ran[2] ? "AVX-512 (bit-identical)" : "no AVX-512 build here");
 }
 
 /* The dM transform of backward-weights (dM = A dy A^T, A = [1 0; 1 1; 1 -1; 0 -1]) in each build
@@ -419,7 +438,7 @@ static void check_dy(void)
 {
     static const int64_t sizes[][2] = {{1, 1}, {2, 3}, {5, 4}, {3, 6}};
     static const double A[4][2] = {{1, 0}, {1, 1}, {1, -1}, {0, -1}};
-    int ran_avx2 = 0, ran_avx512 = 0, runs = 0;
+    int ran[3] = {0, 0, 0}, runs = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; ++s)
         for (int64_t w = 1; w <= 37; ++w) {
             ds_conv_geom g;
@@ -433,23 +452,11 @@ static void check_dy(void)
             fill_uniform(ddy, dy, vox, 307 + (uint64_t)(s * 64 + w));
             const int64_t starts[2] = {0, rows > th + 1 ? th + 1 : 0};
             for (int k = 0; k < 2; ++k) {
-                const int64_t r0 = starts[k], len = (rows - r0) * tw, ms = len + 5;
-                float *m[3];
-                int ran[3];
-                for (int b = 0; b < 3; ++b) {
-                    m[b] = malloc((size_t)(64 * ms) * sizeof(float));
-                    for (int64_t i = 0; i < 64 * ms; ++i)
-                        m[b][i] = -7.0f; /* guards */
-                    ran[b] = ds_conv_winograd_dy((ds_wino_build)b, &g, dy, r0, rows, m[b], ms);
-                    DS_CHECK(ran[b] >= 0);
-                }
-                DS_CHECK(ran[DS_WINO_BUILD_PORTABLE] == 1);
+                const int64_t r0 = starts[k], len = (rows - r0) * tw;
+                int64_t ms;
+                float *m = run_each_build(ds_conv_winograd_dy, "dM", &g, dy, r0, rows, len, &ms,
+                                          ran);
                 double worst = 0.0;
-                for (int xi = 0; xi < 64; ++xi)
-                    for (int64_t i = len; i < ms; ++i)
-                        DS_CHECK_MSG(m[0][xi * ms + i] == -7.0f, "dM %" PRId64 "x%" PRId64
-                                     "x%" PRId64 ": the portable build wrote past its tiles",
-                                     g.od, g.oh, w);
                 for (int64_t r = r0; r < rows; ++r)
                     for (int64_t q = 0; q < tw; ++q)
                         for (int xi = 0; xi < 64; ++xi) {
@@ -466,30 +473,20 @@ static void check_dy(void)
                                                          ddy[(od * g.oh + oh) * w + ow];
                                         ref += t, mag += fabs(t);
                                     }
-                            const double e = fabs(m[0][xi * ms + (r - r0) * tw + q] - ref) /
+                            const double e = fabs(m[xi * ms + (r - r0) * tw + q] - ref) /
                                              (mag + 1e-30);
                             worst = e > worst ? e : worst;
                         }
                 DS_CHECK_MSG(worst < 1e-6, "dM %" PRId64 "x%" PRId64 "x%" PRId64
                              ": error %.2e against the definition", g.od, g.oh, w, worst);
-                for (int b = 1; b < 3; ++b) {
-                    if (ran[b] != 1)
-                        continue;
-                    DS_CHECK_MSG(memcmp(m[0], m[b], (size_t)(64 * ms) * sizeof(float)) == 0,
-                                 "dM %" PRId64 "x%" PRId64 "x%" PRId64 " from tile row %" PRId64
-                                 ": the %s build differs from the portable one",
-                                 g.od, g.oh, w, r0, b == 1 ? "AVX2" : "AVX-512");
-                    *(b == 1 ? &ran_avx2 : &ran_avx512) = 1;
-                }
-                for (int b = 0; b < 3; ++b)
-                    free(m[b]);
+                free(m);
                 ++runs;
             }
             free(dy), free(ddy);
         }
     printf("dM transform: %d runs of tile rows, portable, %s, %s\n", runs,
-           ran_avx2 ? "AVX2 (bit-identical)" : "no AVX2 build here",
-           ran_avx512 ? "AVX-512 (bit-identical)" : "no AVX-512 build here");
+           ran[1] ? "AVX2 (bit-identical)" : "no AVX2 build here",
+           ran[2] ? "AVX-512 (bit-identical)" : "no AVX-512 build here");
 }
 
 int main(void)
