@@ -67,10 +67,11 @@ void ds_param_list_free(ds_param_list *list)
     memset(list, 0, sizeof *list);
 }
 
-void ds_param_list_zero_grad(ds_param_list *list)
+void ds_param_list_zero_grad(const ds_ctx *ctx, ds_param_list *list)
 {
     for (int i = 0; list && i < list->count; ++i)
-        ds_param_zero_grad(list->items[i]);
+        if (list->items[i] && list->items[i]->grad)
+            ds_fill_zero(ctx, list->items[i]->grad, list->items[i]->numel);
 }
 
 int64_t ds_param_list_numel(const ds_param_list *list)

@@ -93,6 +93,17 @@ ds_status ds_tensor_zeros(ds_ctx *ctx, ds_tensor **out, int64_t n, int64_t c, in
     return st;
 }
 
+void ds_fill_zero(const ds_ctx *ctx, float *data, int64_t count)
+{
+    const int64_t block = 16384; /* 64 KiB a block: whole cache lines, few blocks per thread */
+    const int64_t blocks = (count + block - 1) / block;
+#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static) if (blocks >= 4)
+    for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t end = (b + 1) * block < count ? (b + 1) * block : count;
+        memset(data + b * block, 0, (size_t)(end - b * block) * sizeof(float));
+    }
+}
+
 ds_status ds_tensor_create_like(ds_ctx *ctx, ds_tensor **out, const ds_tensor *like)
 {
     if (!like)

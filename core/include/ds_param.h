@@ -38,7 +38,8 @@ typedef struct ds_param_list {
 
 ds_status ds_param_list_add(ds_ctx *ctx, ds_param_list *list, ds_param *p);
 void ds_param_list_free(ds_param_list *list); /* frees the array, not the parameters */
-void ds_param_list_zero_grad(ds_param_list *list);
+/* Zeroes every gradient of the list on ds_ctx_threads(ctx) threads (ctx NULL: one thread). */
+void ds_param_list_zero_grad(const ds_ctx *ctx, ds_param_list *list);
 int64_t ds_param_list_numel(const ds_param_list *list);
 
 #ifdef __cplusplus

@@ -31,6 +31,10 @@ ds_status ds_tensor_create(ds_ctx *ctx, ds_tensor **out, int64_t n, int64_t c, i
 /* Allocates a tensor filled with zeros. */
 ds_status ds_tensor_zeros(ds_ctx *ctx, ds_tensor **out, int64_t n, int64_t c, int64_t d,
                           int64_t h, int64_t w);
+/* Sets count floats of data to zero on ds_ctx_threads(ctx) threads (one thread below 256 KiB);
+ * cannot fail. For the buffers a training iteration clears (gradient pools, parameter
+ * gradients): a serial memset of them left the other thread idle. */
+void ds_fill_zero(const ds_ctx *ctx, float *data, int64_t count);
 /* Allocates a tensor of the same shape as like (contents uninitialised). */
 ds_status ds_tensor_create_like(ds_ctx *ctx, ds_tensor **out, const ds_tensor *like);
 /* Allocates a copy of src. */

@@ -7,7 +7,7 @@ void loss_ce_forward(const loss_geom *g, const loss_net *net, const uint16_t *ta
                      int64_t *count)
 {
     const int64_t tasks = loss_tasks(g), K = g->k, S = g->s;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, 1) if (loss_parallel(g))
     for (int64_t task = 0; task < tasks; ++task) {
         int64_t n, s0, s1;
         loss_task_range(g, task, &n, &s0, &s1);
@@ -29,7 +29,7 @@ void loss_ce_backward(const loss_geom *g, const loss_net *net, const uint16_t *t
                       const uint8_t *sel, uint8_t want, double scale, float *dz)
 {
     const int64_t K = g->k, S = g->s, V = g->n * g->s;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, LOSS_BLOCK) if (loss_parallel(g))
     for (int64_t v = 0; v < V; ++v) {
         if (sel[v] != want)
             continue;

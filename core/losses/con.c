@@ -34,7 +34,7 @@ static void con_prototypes(const loss_geom *g, const float *feature, const loss_
 {
     const int64_t tasks = loss_tasks(g), K = g->k, S = g->s, F = con->f;
     const int nstat = (int)(K * (F + 1));
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, 1) if (loss_parallel(g))
     for (int64_t task = 0; task < tasks; ++task) {
         int64_t n, s0, s1;
         loss_task_range(g, task, &n, &s0, &s1);
@@ -77,7 +77,7 @@ static int64_t con_eligible(const loss_geom *g, const loss_teacher *t, double *p
                             loss_con *con)
 {
     const int64_t tasks = loss_tasks(g), S = g->s;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, 1) if (loss_parallel(g))
     for (int64_t task = 0; task < tasks; ++task) {
         int64_t n, s0, s1, cnt = 0;
         loss_task_range(g, task, &n, &s0, &s1);
@@ -91,7 +91,7 @@ static int64_t con_eligible(const loss_geom *g, const loss_teacher *t, double *p
         partials[task] = (double)total;
         total += cnt;
     }
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, 1) if (loss_parallel(g))
     for (int64_t task = 0; task < tasks; ++task) {
         int64_t n, s0, s1, at = (int64_t)partials[task];
         loss_task_range(g, task, &n, &s0, &s1);

@@ -18,7 +18,7 @@ void loss_cr_forward(const loss_geom *g, const loss_net *self, const loss_net *o
                      double *partials, double *sum, int64_t *count)
 {
     const int64_t tasks = loss_tasks(g), K = g->k, S = g->s;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, 1) if (loss_parallel(g))
     for (int64_t task = 0; task < tasks; ++task) {
         int64_t n, s0, s1;
         loss_task_range(g, task, &n, &s0, &s1);
@@ -44,7 +44,7 @@ void loss_cr_backward(const loss_geom *g, const loss_net *self, const loss_net *
                       double scale, float *dz)
 {
     const int64_t K = g->k, S = g->s, V = g->n * g->s;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, LOSS_BLOCK) if (loss_parallel(g))
     for (int64_t v = 0; v < V; ++v) {
         if (!labelled[v] || !cr_in_mask(g, self, other, v, confidence))
             continue;

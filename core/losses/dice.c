@@ -8,7 +8,7 @@ double loss_dice_forward(const loss_geom *g, const loss_net *net, const uint16_t
 {
     const int64_t tasks = loss_tasks(g), K = g->k, S = g->s;
     const int nstat = (int)(3 * (K - 1));
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, 1) if (loss_parallel(g))
     for (int64_t task = 0; task < tasks; ++task) {
         int64_t n, s0, s1;
         loss_task_range(g, task, &n, &s0, &s1);
@@ -43,7 +43,7 @@ void loss_dice_backward(const loss_geom *g, const loss_net *net, const uint16_t 
 {
     const int64_t K = g->k, S = g->s, V = g->n * g->s;
     const double per_class = scale / (double)(K - 1);
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, LOSS_BLOCK) if (loss_parallel(g))
     for (int64_t v = 0; v < V; ++v) {
         if (!labelled[v])
             continue;

@@ -29,7 +29,7 @@ double loss_kl_forward(const loss_geom *g, const loss_net *student, const loss_n
                        double *partials)
 {
     const int64_t tasks = loss_tasks(g);
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, 1) if (loss_parallel(g))
     for (int64_t task = 0; task < tasks; ++task) {
         int64_t n, s0, s1;
         loss_task_range(g, task, &n, &s0, &s1);
@@ -51,7 +51,7 @@ void loss_kl_backward(const loss_geom *g, const loss_net *student, const loss_ne
 {
     const int64_t K = g->k, S = g->s, V = g->n * g->s;
     const double scale = weight / (double)V;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, LOSS_BLOCK) if (loss_parallel(g))
     for (int64_t v = 0; v < V; ++v) {
         const int64_t n = v / S, s = v % S;
         double d, ce;

@@ -7,6 +7,13 @@
  * sample), each block on one thread, and the blocks' partial sums are added in block order on
  * one thread. The result therefore does not depend on the thread count.
  *
+ * Scheduling: the loops hand out blocks round robin (schedule(static, 1) over tasks,
+ * schedule(static, LOSS_BLOCK) over voxels), never one contiguous range per thread: the labelled
+ * samples come first in a batch, so a contiguous split gave one thread every voxel the
+ * supervised terms work on while the other waited (perf, 2026-12-02, 2 threads: L_cr's loops
+ * ran on the first thread while the second sat in the barrier). Which block goes to which
+ * thread does not change a result: the partial sums are still added in block order.
+ *
  * Each term has a _forward (value and whatever the backward needs) and a _backward that ADDS
  * scale * d(term)/dz (or d/df) into the gradient buffer, as the engine's layers do. The scale is
  * the term's weight in the total divided by the term's normaliser (count of voxels averaged).

@@ -33,7 +33,7 @@ void loss_entropy_mask(const loss_geom *g, const loss_net *teacher, const uint8_
         const int64_t m = gather(g, teacher, labelled, -1, scratch);
         *threshold = m > 0 ? loss_percentile(scratch, m, opt->percentile) : 0.0;
     }
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, LOSS_BLOCK) if (loss_parallel(g))
     for (int64_t v = 0; v < V; ++v) {
         const double tv = class_aware ? t[teacher->argmax[v]] : *threshold;
         role[v] = labelled[v] ? LOSS_LABELLED
@@ -44,7 +44,7 @@ void loss_entropy_mask(const loss_geom *g, const loss_net *teacher, const uint8_
 void loss_teacher_counts(const loss_geom *g, loss_teacher *t, double *partials)
 {
     const int64_t tasks = loss_tasks(g), S = g->s;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, 1) if (loss_parallel(g))
     for (int64_t task = 0; task < tasks; ++task) {
         int64_t n, s0, s1;
         loss_task_range(g, task, &n, &s0, &s1);
@@ -69,7 +69,7 @@ void loss_union_teacher(const loss_geom *g, const loss_net *a, const loss_net *b
                         uint8_t *role)
 {
     const int64_t V = g->n * g->s;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, LOSS_BLOCK) if (loss_parallel(g))
     for (int64_t v = 0; v < V; ++v) {
         label[v] = (uint16_t)(a->argmax[v] == 1 || b->argmax[v] == 1);
         if (role_a[v] == LOSS_LABELLED)

@@ -56,7 +56,7 @@ static int prepare_voxel(const float *z, int64_t stride, int64_t k, float *p, fl
 int64_t loss_prepare(const loss_geom *g, loss_net *net, uint8_t *bad_blocks)
 {
     const int64_t tasks = loss_tasks(g), K = g->k, S = g->s;
-#pragma omp parallel for num_threads(g->threads) schedule(static) if (loss_parallel(g))
+#pragma omp parallel for num_threads(g->threads) schedule(static, 1) if (loss_parallel(g))
     for (int64_t task = 0; task < tasks; ++task) {
         int64_t n, s0, s1;
         loss_task_range(g, task, &n, &s0, &s1);

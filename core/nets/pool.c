@@ -35,7 +35,7 @@ ds_status ds_pool_acquire(ds_ctx *ctx, ds_pool *pool, int64_t n, int64_t c, int6
     }
     found->in_use = 1;
     if (zero)
-        memset(found->tensor->data, 0, (size_t)ds_tensor_numel(found->tensor) * sizeof(float));
+        ds_fill_zero(ctx, found->tensor->data, ds_tensor_numel(found->tensor));
     *out = found->tensor;
     return DS_OK;
 }

@@ -174,7 +174,7 @@ static ds_status iterate(ds_ctx *ctx, trainer *t, ds_train_progress *p)
             return diverged(ctx, t, it, i == 0 ? "the loss of network A is not finite"
                                                : "the loss of network B is not finite");
     for (int i = 0; i < m->net_count; ++i) {
-        ds_param_list_zero_grad((ds_param_list *)ds_net_params(m->net[i]));
+        ds_param_list_zero_grad(ctx, (ds_param_list *)ds_net_params(m->net[i]));
         DS_TRY(ds_net_backward(ctx, m->net[i], t->dlogits[i],
                                t->loss_opt.enabled[DS_LOSS_CON] ? t->dfeature[i] : NULL));
     }

@@ -142,7 +142,7 @@ static ds_status pair_gradients(ds_ctx *ctx, pair *p, float ramp, ds_loss_report
     ds_loss_inputs in = {2, {z[0], z[1]}, {f[0], f[1]}, p->labels, IGNORE, ramp, &p->rng};
     ds_status st = ds_dual_loss_compute(ctx, p->work, &p->opt, &in, p->dz, p->df, r);
     for (int n = 0; n < 2 && st == DS_OK; ++n) {
-        ds_param_list_zero_grad((ds_param_list *)ds_net_params(p->net[n]));
+        ds_param_list_zero_grad(ctx, (ds_param_list *)ds_net_params(p->net[n]));
         st = ds_net_backward(ctx, p->net[n], p->dz[n], p->df[n]);
     }
     return st;

@@ -117,7 +117,7 @@ int main(int argc, char **argv)
             CHECK(ds_net_forward(ctx, nets[i], x, train, &rng[i], &logits, NULL));
         }
         for (int i = 0; train && i < count; ++i) {
-            ds_param_list_zero_grad((ds_param_list *)ds_net_params(nets[i]));
+            ds_param_list_zero_grad(ctx, (ds_param_list *)ds_net_params(nets[i]));
             CHECK(ds_net_backward(ctx, nets[i], g, NULL));
         }
         for (int i = 0; train && i < count; ++i)

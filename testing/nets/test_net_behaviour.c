@@ -106,7 +106,7 @@ static void check_arch(ds_ctx *ctx, ds_arch arch)
      * the second pass adds its tile sums onto the first pass's total, not onto zero). */
     ds_tensor_create_like(ctx, &g, logits);
     fill_normal(g, 12);
-    ds_param_list_zero_grad((ds_param_list *)params);
+    ds_param_list_zero_grad(ctx, (ds_param_list *)params);
     DS_CHECK_OK(ctx, ds_net_backward(ctx, net, g, NULL));
     const int64_t total = ds_net_param_count(net);
     float *once = copy_grads(params, total);

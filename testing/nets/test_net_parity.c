@@ -270,7 +270,7 @@ static void check_gradients(ds_ctx *ctx, ds_net *net, const ds_fixture *fx,
     hash_fill(g_feature->data, ds_tensor_numel(g_feature), 1002,
               1.0 / (double)ds_tensor_numel(g_feature), 0.0);
     const ds_param_list *params = ds_net_params(net);
-    ds_param_list_zero_grad((ds_param_list *)params);
+    ds_param_list_zero_grad(ctx, (ds_param_list *)params);
     DS_CHECK_OK(ctx, ds_net_backward(ctx, net, g_logits, g_feature));
     int grads_ok = 0;
     for (int k = 0; k < params->count; ++k) {

@@ -73,7 +73,7 @@ static outputs run(ds_ctx *ctx, ds_net *net, const ds_tensor *x, const ds_tensor
     ds_rng drop;
     ds_rng_init(&drop, 7, DS_RNG_DROPOUT_A);
     const ds_param_list *params = ds_net_params(net);
-    ds_param_list_zero_grad((ds_param_list *)params);
+    ds_param_list_zero_grad(ctx, (ds_param_list *)params);
     const ds_tensor *logits = NULL, *feature = NULL;
     DS_CHECK_OK(ctx, ds_net_forward(ctx, net, x, 1, &drop, &logits, &feature));
     if (!logits || !feature)

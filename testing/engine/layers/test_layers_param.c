@@ -2,6 +2,7 @@
  * References: the contracts in ds_param.h (hand-checked values). */
 #include "ds_param.h"
 #include "ds_tensor.h"
+#include "ds_threads.h"
 #include "ds_test.h"
 
 #include <stdint.h>
@@ -59,16 +60,40 @@ int main(void)
     DS_CHECK(list.count == 40 && list.cap >= 40);
     DS_CHECK(list.items[0] == &many[0] && list.items[39] == &many[39]);
     DS_CHECK(ds_param_list_numel(&list) == want && want == 820);
-    ds_param_list_zero_grad(&list);
+    ds_param_list_zero_grad(ctx, &list);
     DS_CHECK(many[0].grad[0] == 0.0f && many[39].grad[0] == 0.0f);
     DS_CHECK_FAILS(ctx, ds_param_list_add(ctx, &list, NULL), DS_ERR_ARG);
     DS_CHECK_FAILS(ctx, ds_param_list_add(ctx, NULL, &p), DS_ERR_ARG);
     ds_param_list_free(&list);
     DS_CHECK(list.items == NULL && list.count == 0);
     DS_CHECK(ds_param_list_numel(&list) == 0 && ds_param_list_numel(NULL) == 0);
-    ds_param_list_zero_grad(NULL);
+    ds_param_list_zero_grad(ctx, NULL);
     for (int i = 0; i < 40; ++i)
         ds_param_free(&many[i]);
+
+    /* A gradient big enough for ds_fill_zero's parallel path (5 blocks of 16384 floats and an
+     * odd tail) is zeroed entirely on 2 threads, and nothing past its end is touched. */
+    DS_CHECK_OK(ctx, ds_threads_set(ctx, 2));
+    const int64_t big = 4 * 16384 + 12345;
+    ds_param huge;
+    DS_CHECK_OK(ctx, ds_param_init(ctx, &huge, "huge", big));
+    ds_param_list one = {0};
+    DS_CHECK_OK(ctx, ds_param_list_add(ctx, &one, &huge));
+    for (int64_t i = 0; i < big; ++i)
+        huge.grad[i] = 3.0f;
+    huge.grad[big - 1] = 4.0f;
+    ds_param_list_zero_grad(ctx, &one);
+    int cleared = 1;
+    for (int64_t i = 0; i < big; ++i)
+        cleared &= huge.grad[i] == 0.0f;
+    DS_CHECK(cleared);
+    float guard[5] = {7, 7, 7, 7, 7};
+    ds_fill_zero(ctx, guard + 1, 3);
+    DS_CHECK(guard[0] == 7.0f && guard[1] == 0.0f && guard[3] == 0.0f && guard[4] == 7.0f);
+    ds_fill_zero(NULL, guard, 0);
+    DS_CHECK(guard[0] == 7.0f);
+    ds_param_list_free(&one);
+    ds_param_free(&huge);
 
     /* Free resets and is safe twice and on NULL. */
     ds_param_free(&p);
