@@ -351,6 +351,7 @@ speed_run() {
   if [[ ! -f $d/train.csv ]]; then
     say "speed: the SGEMM peak"
     "$build/bin/dualseg_bench" sgemm "$threads" >"$d/machine.txt"
+    echo "dualseg_timing=median" >>"$d/machine.txt" # bench_train's s_per_iteration, since 2026-12-03
     echo "voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop" >"$d/train.csv.part"
     local p x y z mode pair ours theirs
     for p in $speed_patches; do
@@ -411,8 +412,10 @@ speed_section() {
   echo "Both sides in the same run, $threads threads, \`OMP_WAIT_POLICY=passive\`, width 16;"
   echo "DualSeg's bench_train / bench_infer against testing/train/bench_train_torch.py /"
   echo "testing/infer/bench_infer_torch.py (PyTorch $("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?'))."
-  echo "Training: seconds per iteration (median of the iterations after the first for PyTorch,"
-  echo "mean for DualSeg), batch 2 labelled + 2 unlabelled (the V-Net: 2 labelled), peak resident"
+  local ours_timing="the mean for DualSeg (this record predates bench_train's median)"
+  [[ $(kv dualseg_timing <"$d/machine.txt") == median ]] && ours_timing="both sides"
+  echo "Training: seconds per iteration (median of the iterations after the first; $ours_timing),"
+  echo "batch 2 labelled + 2 unlabelled (the V-Net: 2 labelled), peak resident"
   echo "memory of the process. Fraction of the SGEMM peak: the convolutions' FLOPs of one"
   echo "iteration (forward, input and weight gradients) / time / OpenBLAS SGEMM 2048^3 ($peak GFLOP/s"
   echo "on the machine of this section's record, $(sed -n 's/^machine //p' "$d/DONE")). Where OpenBLAS"

@@ -4,8 +4,9 @@
  *   MODE  dual (heterogeneous pair, every term on; default) | homogeneous | single
  *   defaults: dual 16 32 48 32 2 2 6 2
  * ITERATIONS 0 prints the memory estimate only. Prints the memory estimate, the time of the
- * first iteration (allocations) and the mean of the others (wall clock, and cpu_s: the process's
- * CPU time per iteration), and the peak resident memory of the process (getrusage). testing/train/
+ * first iteration (allocations), the median of the others (s_per_iteration, wall clock, as
+ * bench_train_torch.py reports PyTorch's) and their mean (mean_s; cpu_s: the process's CPU time
+ * per iteration, a mean), and the peak resident memory of the process (getrusage). testing/train/
  * bench_train_torch.py measures PyTorch on the same configuration.
  */
 #include "ds_phantom.h"
@@ -39,7 +40,25 @@ typedef struct timing {
     double start, first, last, loss;
     double cpu_start, cpu_last;
     int64_t count;
+    double *each; /* seconds of iterations 2.. (each[i - 2] for iteration i) */
+    int64_t cap;
 } timing;
+
+static int by_value(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of the iterations after the first, as bench_train_torch.py takes it: one slow
+ * iteration (another process woke up) moves a mean, not a median. */
+static double median(double *v, int64_t n)
+{
+    if (n <= 0)
+        return 0.0;
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 
 static int on_progress(void *user, const ds_train_progress *p)
 {
@@ -47,6 +66,8 @@ static int on_progress(void *user, const ds_train_progress *p)
     double n = now(), c = cpu_now();
     if (p->iteration == 1)
         t->first = n - t->start;
+    if (p->iteration > 1 && p->iteration - 2 < t->cap)
+        t->each[p->iteration - 2] = n - t->last;
     t->last = n;
     t->cpu_last = c;
     if (p->iteration == 1) {
@@ -102,6 +123,10 @@ int main(int argc, char **argv)
     o.batch.labelled = nl;
     o.batch.unlabelled = nu;
     timing t = {0};
+    t.cap = iterations > 1 ? iterations - 1 : 0;
+    t.each = calloc((size_t)(t.cap > 0 ? t.cap : 1), sizeof *t.each);
+    if (!t.each)
+        return 1;
     o.progress = on_progress;
     o.progress_user = &t;
     ds_train_memory m;
@@ -128,12 +153,14 @@ int main(int argc, char **argv)
     printf("estimate_mib=%.0f (params %.0f act %.0f losses %.0f) estimate_s=%.3f\n",
            m.total / 1048576.0, m.parameters / 1048576.0, m.activations / 1048576.0,
            m.losses / 1048576.0, e1 - e0);
-    double per = t.count > 1 ? (t.last - t.start) / (double)(t.count - 1) : t.first;
+    double mean = t.count > 1 ? (t.last - t.start) / (double)(t.count - 1) : t.first;
+    double per = t.count > 1 ? median(t.each, t.count - 1 < t.cap ? t.count - 1 : t.cap) : t.first;
     double loss = t.count > 1 ? t.loss / (double)(t.count - 1) : 0.0;
     double cpu = t.count > 1 ? (t.cpu_last - t.cpu_start) / (double)(t.count - 1) : 0.0;
-    printf("first_iteration_s=%.3f s_per_iteration=%.3f losses_s=%.3f (%.1f %%) "
-           "peak_rss_mib=%.0f cpu_s=%.3f\n", t.first, per, loss, 100.0 * loss / per,
-           ru.ru_maxrss / 1024.0, cpu);
+    printf("first_iteration_s=%.3f s_per_iteration=%.3f mean_s=%.3f losses_s=%.3f (%.1f %% of "
+           "the mean) peak_rss_mib=%.0f cpu_s=%.3f\n", t.first, per, mean, loss,
+           100.0 * loss / mean, ru.ru_maxrss / 1024.0, cpu);
+    free(t.each);
     ds_train_data_free(data);
     ds_ctx_free(ctx);
     return 0;
