@@ -40,7 +40,7 @@ void ds_param_free(ds_param *p)
 void ds_param_zero_grad(ds_param *p)
 {
     if (p && p->grad)
-        memset(p->grad, 0, (size_t)p->numel * sizeof(float));
+        ds_fill_zero(NULL, p->grad, p->numel);
 }
 
 ds_status ds_param_list_add(ds_ctx *ctx, ds_param_list *list, ds_param *p)

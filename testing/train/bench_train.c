@@ -154,7 +154,7 @@ int main(int argc, char **argv)
            m.total / 1048576.0, m.parameters / 1048576.0, m.activations / 1048576.0,
            m.losses / 1048576.0, e1 - e0);
     double mean = t.count > 1 ? (t.last - t.start) / (double)(t.count - 1) : t.first;
-    double per = t.count > 1 ? median(t.each, t.count - 1 < t.cap ? t.count - 1 : t.cap) : t.first;
+    double per = t.count > 1 ? median(t.each, t.count - 1) : t.first;
     double loss = t.count > 1 ? t.loss / (double)(t.count - 1) : 0.0;
     double cpu = t.count > 1 ? (t.cpu_last - t.cpu_start) / (double)(t.count - 1) : 0.0;
     printf("first_iteration_s=%.3f s_per_iteration=%.3f mean_s=%.3f losses_s=%.3f (%.1f %% of "
