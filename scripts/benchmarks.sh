@@ -83,7 +83,9 @@ export DS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 # name | group | seed | split | mode | extra DualSegTrain arguments | description [| schedule
 # factor: the iterations are this times DS_BENCH_ITERATIONS, the milestones the same fractions].
 # Order: what the headline needs first ((a) and (b) at seed 1337, then the other seeds, then
-# (d)), then the ablations, the 5 % runs, the variants and the speed section.
+# (d)), then the ablations, the 5 % runs, the variants, the chosen variant's other seeds (group
+# vs: v-long was chosen on the validation cases, so it is run with (a)'s and (b)'s seeds) and the
+# speed section.
 RUNS=(
   "a-1337|a|1337|labelled_10pct|single||supervised V-Net, labelled_10pct"
   "b-1337|b|1337|labelled_10pct|dual||dual method, labelled_10pct"
@@ -104,6 +106,8 @@ RUNS=(
   "v-p95|v|1337|labelled_10pct|dual-val|--percentile 95|percentile 95: pseudo-labels of 95 % of the unlabelled voxels (2.2: at 80 the mask drops most foreground)"
   "v-long|v|1337|labelled_10pct|dual-val||twice the schedule (the same milestone fractions)|2"
   "v-augment|v|1337|labelled_10pct|dual-val|--augmentFlips --augmentIntensity 0.1|random flips and intensity scale/shift 0.1"
+  "v-long-1338|vs|1338|labelled_10pct|dual-val||the chosen variant v-long, seed 1338|2"
+  "v-long-1339|vs|1339|labelled_10pct|dual-val||the chosen variant v-long, seed 1339|2"
   "speed|speed|0||||speed and memory against PyTorch"
 )
 
