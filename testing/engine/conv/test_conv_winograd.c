@@ -54,6 +54,13 @@ static const wg_case cases[] = {
     {"32->32 3x1x7", 1, 32, 32, 3, 1, 7},
     {"16->16 1x5x4", 2, 16, 16, 1, 5, 4},
     {"3->5 5x4x1", 1, 3, 5, 5, 4, 1},
+    /* backward-weights in parts (conv_winograd_weight.c): 7 parts of 10-11 tile rows across
+     * samples of 25; 16 parts; 6 parts at cin 24, cout 40; cin 20 (not a multiple of 8) stays
+     * in the shared chunks */
+    {"16->16 batch 3 (7 parts across samples)", 3, 16, 16, 9, 10, 11},
+    {"32->32 batch 2 (16 parts)", 2, 32, 32, 16, 20, 18},
+    {"24->40 batch 2 (6 parts, odd)", 2, 24, 40, 11, 9, 13},
+    {"20->16 (shared chunks: cin not a multiple of 8)", 1, 20, 16, 16, 16, 16},
 };
 
 #define WG_TOL 1e-6
