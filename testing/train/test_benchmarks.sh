@@ -80,8 +80,9 @@ check '[[ ! -e $run ]] && grep -q "a-1337: done before, skipped" "$out/fourth.tx
 # 4. the report: the row of a-1337 with numbers, the others pending, the other sections
 md=$DS_BENCH_REPORT
 check 'grep -qE "^\| a-1337 \| supervised V-Net, labelled_10pct \| 1337 \| 2 \| [0-9]+\.[0-9]{4} \|" "$md"' "$(grep a-1337 "$md")"
-# 14 other runs and 4 variants pending in the table of every run, and the 4 in the variants' table
-check '[[ $(grep -cE "^\| [a-dv5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 22 ]]' "$(grep -c pending "$md") pending"
+# 14 other runs, 4 variants and the chosen variant's 2 other seeds pending in the table of every
+# run, and the 4 in the variants' table
+check '[[ $(grep -cE "^\| [a-dv5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 24 ]]' "$(grep -c pending "$md") pending"
 check 'grep -q "^Chosen: pending" "$md"'
 check 'grep -q "^## Speed and memory against PyTorch" "$md" && grep -q "^## Annotator loop (protocol A-H)" "$md"'
 check 'grep -q "^Headline: pending" "$md"'
@@ -138,6 +139,22 @@ check 'grep -qF "Chosen: none: no variant beats v-base on the validation cases (
 rm "$vr/v-augment/DONE"
 "$2/bin/dualseg_bench" variants "$vr/runs.tsv" "$vr" >"$vr/out.md" 2>&1
 check 'grep -q "^Chosen: pending" "$vr/out.md" && grep -qE "^\| v-augment \| aug \| pending" "$vr/out.md"' "$(cat "$vr/out.md")"
+
+# 4d. the chosen variant over the seeds, on made-up records (by hand: (a) 0.80, 0.82, 0.84 ->
+# 0.82; the variant 0.86 at 1337 (its own run, group v), 0.85 and 0.87 (group vs) -> 0.86 +- 0.01;
+# (d) 0.90: +4.00 points, half the gap)
+printf 'a-1337\ta\t1337\tsup\na-1338\ta\t1338\tsup\na-1339\ta\t1339\tsup\nb-1337\tb\t1337\tdual\nd-1337\td\t1337\tfull\nv-long\tv\t1337\tlong\nv-long-1338\tvs\t1338\tlong 1338\nv-long-1339\tvs\t1339\tlong 1339\n' >"$vr/acc.tsv"
+for r in a-1337:0.80 a-1338:0.82 a-1339:0.84 b-1337:0.83 d-1337:0.90 v-long:0.86 \
+         v-long-1338:0.85 v-long-1339:0.87; do
+  vrecord "${r%%:*}" 0 "${r#*:}"
+done
+mkdir -p "$vr/plots"
+"$2/bin/dualseg_bench" accuracy "$vr/acc.tsv" "$vr" "$vr/plots" plots >"$vr/acc.md" 2>&1
+check 'grep -qF "The variant chosen on the validation cases, v-long, over 3 seed(s): mean Dice 0.8600, +4.00 points over (a), 50 % of the gap to full supervision." "$vr/acc.md"' "$(cat "$vr/acc.md")"
+check 'grep -qE "^\| \(v\) the chosen variant v-long .*\| 3 of 3 \| 0\.8600 \+- 0\.0100 \|" "$vr/acc.md"' "$(grep "(v)" "$vr/acc.md")"
+rm "$vr/v-long-1339/DONE"
+"$2/bin/dualseg_bench" accuracy "$vr/acc.tsv" "$vr" "$vr/plots" plots >"$vr/acc.md" 2>&1
+check 'grep -qF "v-long, over 2 seed(s): mean Dice 0.8550" "$vr/acc.md"' "$(grep "variant chosen" "$vr/acc.md")"
 
 # 5. the scaling plots from speed tables of the script's format (values made up: shapes only)
 printf 'voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop\n49152,1,5,7,800,1200,130\n49152,0,1,2,250,500,23\n1003520,1,90,120,3000,5000,2600\n1003520,0,20,30,900,1500,480\n' >"$out/train.csv"

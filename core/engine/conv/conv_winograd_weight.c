@@ -3,9 +3,12 @@
  * The adjoint of the forward (conv_winograd.c): the upstream gradient of each output tile goes
  * through A (dM = A dy A^T on the three axes), then for each of the 64 xi
  * dU[xi] (cout x cin) += dM[xi] (cout x T) V[xi]^T (T x cin) over chunks of T tiles, and finally
- * dw += G^T dU G. The chunks run one after another in a fixed order; inside a chunk the threads
- * share the transforms (by channel) and then the 64 products (by xi: each dU[xi] has one owner),
- * so every dU entry sums its terms in the same order for every thread count.
+ * dw += G^T dU G. Most layers take the parts path (below): a fixed partition of the tile rows,
+ * each part one thread's, with partial dU summed in part order. The others share chunks: the
+ * chunks run one after another in a fixed order; inside a chunk the threads share the
+ * transforms (by channel) and then the 64 products (by xi: each dU[xi] has one owner). Either
+ * way every dU entry sums its terms in the same order for every thread count. The products are
+ * our GEMM kernel on V[xi]^T where cin is a multiple of 8, else dot products over the tiles.
  */
 #include <cblas.h>
 #include <omp.h>
@@ -326,6 +329,35 @@ wgemm_avx512(int64_t cout, int64_t cin, const float *dm, const float *v, int64_t
 }
 #endif
 
+#ifdef DS_WINO_AVX2
+/* vt (ld x cin) = v^T for v (cin x ld), both multiples of 8: 8 x 8 blocks through registers. */
+__attribute__((target("avx2,fma"))) static void transpose_v(const float *v, int64_t cin, int64_t ld, float *vt)
+{
+    for (int64_t t0 = 0; t0 < ld; t0 += 8)
+        for (int64_t c0 = 0; c0 < cin; c0 += 8) {
+            __m256 r[8], s[8], u[8];
+            for (int i = 0; i < 8; ++i)
+                r[i] = _mm256_loadu_ps(v + (c0 + i) * ld + t0);
+            for (int i = 0; i < 8; i += 2) {
+                s[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                s[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int h = 0; h < 8; h += 4) { /* rows h .. h + 3: columns j (low), j + 4 (high) */
+                u[h] = _mm256_shuffle_ps(s[h], s[h + 2], 0x44);
+                u[h + 1] = _mm256_shuffle_ps(s[h], s[h + 2], 0xEE);
+                u[h + 2] = _mm256_shuffle_ps(s[h + 1], s[h + 3], 0x44);
+                u[h + 3] = _mm256_shuffle_ps(s[h + 1], s[h + 3], 0xEE);
+            }
+            for (int j = 0; j < 4; ++j) {
+                _mm256_storeu_ps(vt + (t0 + j) * cin + c0, _mm256_permute2f128_ps(u[j], u[j + 4], 0x20));
+                _mm256_storeu_ps(vt + (t0 + j + 4) * cin + c0,
+                                 _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
+            }
+        }
+}
+
+#endif
+
 /* dw[co][ci] += G^T dU[.][co][ci] G on the three axes
  * (G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]). */
 static void adjoint_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *du, float *dw)
@@ -379,7 +411,7 @@ static wchunk weight_plan(const ds_conv_geom *g, int64_t floats, int64_t min_til
 static inline __attribute__((always_inline)) void
 chunk_weight(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
              int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du,
-             ds_wino_input_fn input, wino_dy_fn dyrow, wino_wgemm_fn gemm)
+             ds_wino_input_fn input, wino_dy_fn dyrow, wino_wgemm_fn gemm, const int transposed)
 {
     const int64_t tiles = (r1 - r0) * p->tw, ld = ds_wino_round8(tiles);
     const int64_t ispat = g->d * g->h * g->w, ospat = g->od * g->oh * g->ow;
@@ -399,9 +431,19 @@ chunk_weight(const ds_conv_geom *g, const wchunk *p, const float *x, const float
         ds_wino_zero_tail(dm, mx, co, tiles, ld);
     }
 #pragma omp for schedule(dynamic, 1)
-    for (int xi = 0; xi < XI; ++xi)
-        gemm(g->cout, g->cin, dm + xi * mx, v + xi * vx, ld,
-             du + xi * g->cin * g->cout);
+    for (int xi = 0; xi < XI; ++xi) {
+#ifdef DS_WINO_AVX2
+        if (transposed) { /* as in the parts path below: V[xi]^T, then our GEMM kernel */
+            float *vt = t + ds_wino_scratch_floats(p->tw);
+            transpose_v(v + xi * vx, g->cin, ld, vt);
+            ds_conv_gemm_add(g->cout, g->cin, tiles, dm + xi * mx, ld, vt, g->cin,
+                             du + xi * g->cin * g->cout, g->cin);
+            continue;
+        }
+#endif
+        (void)transposed;
+        gemm(g->cout, g->cin, dm + xi * mx, v + xi * vx, ld, du + xi * g->cin * g->cout);
+    }
 }
 
 static void run_portable(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy,
@@ -409,7 +451,7 @@ static void run_portable(const ds_conv_geom *g, const wchunk *p, const float *x,
                          int64_t sslot, float *du)
 {
     chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row,
-                 dy_row_portable, wgemm_blas);
+                 dy_row_portable, wgemm_blas, 0);
 }
 
 #ifdef DS_WINO_AVX2
@@ -418,7 +460,26 @@ run_avx2(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy
          int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
 {
     chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx2,
-                 dy_row_avx2, wgemm_avx2);
+                 dy_row_avx2, wgemm_avx2, 0);
+}
+
+/* run_avx2 (run_avx512) with the products through V[xi]^T and our GEMM kernel (cin a multiple
+ * of 8; the thread's slot holds V[xi]^T after its transform scratch). */
+__attribute__((target("avx2,fma"))) static void
+run_avx2_gemm(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
+              int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
+{
+    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx2,
+                 dy_row_avx2, wgemm_avx2, 1);
+}
+
+__attribute__((target("avx2,fma,avx512f"))) static void
+run_avx512_gemm(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy,
+                int64_t r0, int64_t r1, float *v, float *dm, float *scratch, int64_t sslot,
+                float *du)
+{
+    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx512,
+                 dy_row_avx512, wgemm_avx512, 1);
 }
 
 /* The transforms and the products in AVX-512, where the CPU has it (the same transformed
@@ -428,7 +489,7 @@ run_avx512(const ds_conv_geom *g, const wchunk *p, const float *x, const float *
            int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
 {
     chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx512,
-                 dy_row_avx512, wgemm_avx512);
+                 dy_row_avx512, wgemm_avx512, 0);
 }
 #endif
 
@@ -469,32 +530,6 @@ static int64_t weight_parts(const ds_conv_geom *g)
 }
 
 #ifdef DS_WINO_AVX2
-/* vt (ld x cin) = v^T for v (cin x ld), both multiples of 8: 8 x 8 blocks through registers. */
-__attribute__((target("avx2,fma"))) static void transpose_v(const float *v, int64_t cin, int64_t ld, float *vt)
-{
-    for (int64_t t0 = 0; t0 < ld; t0 += 8)
-        for (int64_t c0 = 0; c0 < cin; c0 += 8) {
-            __m256 r[8], s[8], u[8];
-            for (int i = 0; i < 8; ++i)
-                r[i] = _mm256_loadu_ps(v + (c0 + i) * ld + t0);
-            for (int i = 0; i < 8; i += 2) {
-                s[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-                s[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-            }
-            for (int h = 0; h < 8; h += 4) { /* rows h .. h + 3: columns j (low), j + 4 (high) */
-                u[h] = _mm256_shuffle_ps(s[h], s[h + 2], 0x44);
-                u[h + 1] = _mm256_shuffle_ps(s[h], s[h + 2], 0xEE);
-                u[h + 2] = _mm256_shuffle_ps(s[h + 1], s[h + 3], 0x44);
-                u[h + 3] = _mm256_shuffle_ps(s[h + 1], s[h + 3], 0xEE);
-            }
-            for (int j = 0; j < 4; ++j) {
-                _mm256_storeu_ps(vt + (t0 + j) * cin + c0, _mm256_permute2f128_ps(u[j], u[j + 4], 0x20));
-                _mm256_storeu_ps(vt + (t0 + j + 4) * cin + c0,
-                                 _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
-            }
-        }
-}
-
 /* A thread's chunk buffers: V, dM, V[xi]^T, the transform scratch (floats, whole vectors). */
 static int64_t part_slot_floats(const ds_conv_geom *g, const wchunk *p)
 {
@@ -626,7 +661,13 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
     const int64_t parts = weight_parts(g);
     if (parts > 0)
         return backward_weight_parts(ctx, work, g, x, dy, dw, parts);
-    const int64_t ld = ds_wino_round8(p.rpc * p.tw), sslot = ds_wino_scratch_floats(p.tw);
+    /* the products through V[xi]^T and our GEMM kernel where they can run (cin a multiple of
+     * 8), as in the parts path (V[xi]^T after each thread's transform scratch): bench_winograd,
+     * 2 threads, batch 4: 128 -> 128 on 4x6x4 6.0 -> 2.7 ms, 256 -> 256 on 2x3x2 22.7 -> 6.5,
+     * on 7x7x5 25.4 -> 14.9 (the dots' reductions dominated those short chunks) */
+    const int gemm = ds_wino_avx2() && ds_conv_gemm_available() && g->cin % 8 == 0;
+    const int64_t ld = ds_wino_round8(p.rpc * p.tw);
+    const int64_t sslot = ds_wino_scratch_floats(p.tw) + (gemm ? ld * g->cin : 0);
     const int64_t vf = XI * ds_wino_xi_stride(g->cin * ld);
     const int64_t mf = XI * ds_wino_xi_stride(g->cout * ld);
     DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(vf + mf + sslot * nt)));
@@ -638,9 +679,11 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
                 int64_t, float *, float *, float *, int64_t, float *) = run_portable;
 #ifdef DS_WINO_AVX2
     if (ds_wino_avx512())
-        run = run_avx512;
+        run = gemm ? run_avx512_gemm : run_avx512;
     else if (ds_wino_avx2())
-        run = run_avx2;
+        run = gemm ? run_avx2_gemm : run_avx2;
+#else
+    (void)gemm;
 #endif
     const int64_t in_sample = g->cin * g->d * g->h * g->w;
     const int64_t out_sample = g->cout * g->od * g->oh * g->ow;
