@@ -424,6 +424,12 @@ speed_section() {
   echo "iteration (forward, input and weight gradients) / time / OpenBLAS SGEMM 2048^3 ($peak GFLOP/s"
   echo "on the machine of this section's record, $(sed -n 's/^machine //p' "$d/DONE")). Where OpenBLAS"
   echo "falls back to older kernels for a CPU it does not know, DualSeg and this peak use the corrected ones."
+  if grep -q '^note ' "$d/DONE"; then
+    echo
+    echo "Notes of the record (its DONE):"
+    echo
+    sed -n 's/^note /- /p' "$d/DONE"
+  fi
   echo
   echo "| training | patch voxels | DualSeg s/it | PyTorch s/it | ratio | DualSeg MiB | PyTorch MiB | conv GFLOP | DualSeg % of SGEMM peak |"
   echo "|---|---|---|---|---|---|---|---|---|"
