@@ -430,6 +430,7 @@ chunk_weight(const ds_conv_geom *g, const wchunk *p, const float *x, const float
                   dm + co * ld + (r - r0) * p->tw, mx);
         ds_wino_zero_tail(dm, mx, co, tiles, ld);
     }
+    (void)transposed; /* no GEMM kernel in the DS_CONV_NO_DIRECT build */
 #pragma omp for schedule(dynamic, 1)
     for (int xi = 0; xi < XI; ++xi) {
 #ifdef DS_WINO_AVX2
@@ -441,15 +442,21 @@ chunk_weight(const ds_conv_geom *g, const wchunk *p, const float *x, const float
             continue;
         }
 #endif
-        (void)transposed;
         gemm(g->cout, g->cin, dm + xi * mx, v + xi * vx, ld, du + xi * g->cin * g->cout);
     }
 }
 
+/* One chunk in each build (transposed: the products through V[xi]^T and our GEMM kernel, cin a
+ * multiple of 8, V[xi]^T after each thread's transform scratch in its slot). */
+typedef void (*wino_run_fn)(const ds_conv_geom *g, const wchunk *p, const float *x,
+                            const float *dy, int64_t r0, int64_t r1, float *v, float *dm,
+                            float *scratch, int64_t sslot, float *du, int transposed);
+
 static void run_portable(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy,
                          int64_t r0, int64_t r1, float *v, float *dm, float *scratch,
-                         int64_t sslot, float *du)
+                         int64_t sslot, float *du, int transposed)
 {
+    (void)transposed;
     chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row,
                  dy_row_portable, wgemm_blas, 0);
 }
@@ -457,39 +464,21 @@ static void run_portable(const ds_conv_geom *g, const wchunk *p, const float *x,
 #ifdef DS_WINO_AVX2
 __attribute__((target("avx2,fma"))) static void
 run_avx2(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
-         int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
+         int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du, int transposed)
 {
     chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx2,
-                 dy_row_avx2, wgemm_avx2, 0);
-}
-
-/* run_avx2 (run_avx512) with the products through V[xi]^T and our GEMM kernel (cin a multiple
- * of 8; the thread's slot holds V[xi]^T after its transform scratch). */
-__attribute__((target("avx2,fma"))) static void
-run_avx2_gemm(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
-              int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
-{
-    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx2,
-                 dy_row_avx2, wgemm_avx2, 1);
-}
-
-__attribute__((target("avx2,fma,avx512f"))) static void
-run_avx512_gemm(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy,
-                int64_t r0, int64_t r1, float *v, float *dm, float *scratch, int64_t sslot,
-                float *du)
-{
-    chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx512,
-                 dy_row_avx512, wgemm_avx512, 1);
+                 dy_row_avx2, wgemm_avx2, transposed);
 }
 
 /* The transforms and the products in AVX-512, where the CPU has it (the same transformed
- * values; the products round differently). */
+ * values; the dot products round differently, our GEMM kernel the same). */
 __attribute__((target("avx2,fma,avx512f"))) static void
 run_avx512(const ds_conv_geom *g, const wchunk *p, const float *x, const float *dy, int64_t r0,
-           int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du)
+           int64_t r1, float *v, float *dm, float *scratch, int64_t sslot, float *du,
+           int transposed)
 {
     chunk_weight(g, p, x, dy, r0, r1, v, dm, scratch, sslot, du, ds_wino_input_row_avx512,
-                 dy_row_avx512, wgemm_avx512, 0);
+                 dy_row_avx512, wgemm_avx512, transposed);
 }
 #endif
 
@@ -675,15 +664,12 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
                                 (size_t)(XI * g->cin * g->cout)));
     float *v = work->col, *dm = v + vf, *scratch = dm + mf, *du = work->part;
     memset(du, 0, (size_t)(XI * g->cin * g->cout) * sizeof(float));
-    void (*run)(const ds_conv_geom *, const wchunk *, const float *, const float *, int64_t,
-                int64_t, float *, float *, float *, int64_t, float *) = run_portable;
+    wino_run_fn run = run_portable;
 #ifdef DS_WINO_AVX2
     if (ds_wino_avx512())
-        run = gemm ? run_avx512_gemm : run_avx512;
+        run = run_avx512;
     else if (ds_wino_avx2())
-        run = gemm ? run_avx2_gemm : run_avx2;
-#else
-    (void)gemm;
+        run = run_avx2;
 #endif
     const int64_t in_sample = g->cin * g->d * g->h * g->w;
     const int64_t out_sample = g->cout * g->od * g->oh * g->ow;
@@ -691,7 +677,7 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
     for (int64_t ni = 0; ni < g->n; ++ni)
         for (int64_t r0 = 0; r0 < p.rows; r0 += p.rpc)
             run(g, &p, x + ni * in_sample, dy + ni * out_sample, r0, min64(p.rows, r0 + p.rpc), v,
-                dm, scratch, sslot, du);
+                dm, scratch, sslot, du, gemm);
     adjoint_weight(ctx, g, du, dw);
     return DS_OK;
 }
