@@ -502,18 +502,18 @@ run_avx512(const ds_conv_geom *g, const wchunk *p, const float *x, const float *
 /* The parts of the layer's backward-weights (0: the shared chunks instead): where our GEMM
  * kernel runs, cin is a multiple of 8 (its column vectors), and at least WINO_W_PARTS_MIN parts
  * of WINO_W_PART_TILES tiles and their partial dU fit. */
-static int64_t weight_parts(const ds_conv_geom *g)
+static int64_t weight_parts(const ds_conv_geom *g, wchunk *plan)
 {
 #ifdef DS_WINO_AVX2
     if (!ds_wino_avx2() || !ds_conv_gemm_available() || g->cin % 8 != 0)
         return 0;
-    const wchunk p = weight_plan(g, WINO_W_PART_CHUNK_FLOATS, 16);
+    const wchunk p = *plan = weight_plan(g, WINO_W_PART_CHUNK_FLOATS, 16);
     const int64_t rows = g->n * p.rows, tiles = rows * p.tw;
     int64_t parts = min64(WINO_W_PARTS_MAX, WINO_W_PARTS_FLOATS / (XI * g->cin * g->cout));
     parts = min64(min64(parts, tiles / WINO_W_PART_TILES), rows);
     return parts >= WINO_W_PARTS_MIN ? parts : 0;
 #else
-    (void)g;
+    (void)g, (void)plan;
     return 0;
 #endif
 }
@@ -581,9 +581,10 @@ part_avx512(const ds_conv_geom *g, const wchunk *p, const float *x, const float 
 }
 
 static ds_status backward_weight_parts(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                       const float *x, const float *dy, float *dw, int64_t parts)
+                                       const float *x, const float *dy, float *dw,
+                                       const wchunk *plan, int64_t parts)
 {
-    const wchunk p = weight_plan(g, WINO_W_PART_CHUNK_FLOATS, 16);
+    const wchunk p = *plan;
     const int nt = (int)min64(ds_ctx_threads(ctx), parts);
     const int64_t slot = part_slot_floats(g, &p), dus = XI * g->cin * g->cout;
     DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)(slot * nt)));
@@ -595,24 +596,20 @@ static ds_status backward_weight_parts(ds_ctx *ctx, ds_conv_work *work, const ds
     for (int64_t q = 0; q < parts; ++q)
         run(g, &p, x, dy, q * rows / parts, (q + 1) * rows / parts,
             col + (int64_t)omp_get_thread_num() * slot, du + q * dus);
-    /* the parts' sum into the first, in part order, before the adjoint: the adjoint reads the
-     * 64 xi of an entry cin x cout floats apart, and reading 64 x parts such rows at once (1024
-     * at 16 parts) missed the L1 cache on every entry (32 -> 32 at 16 parts: 7.2 ms, not 4.1) */
-#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static)
-    for (int64_t i = 0; i < dus; ++i) {
-        float s = du[i];
-        for (int64_t q = 1; q < parts; ++q)
-            s += du[q * dus + i];
-        du[i] = s;
-    }
+    /* the parts' sum into the first (du0 + (du1 + du2 + ...)), before the adjoint: the adjoint
+     * reads the 64 xi of an entry cin x cout floats apart, and reading 64 x parts such rows at
+     * once (1024 at 16 parts) missed the L1 cache on every entry (32 -> 32 at 16 parts: 7.2 ms,
+     * not 4.1) */
+    ds_conv_add_partials(ctx, du + dus, parts - 1, dus, du);
     adjoint_weight(ctx, g, du, dw);
     return DS_OK;
 }
 #else
 static ds_status backward_weight_parts(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                       const float *x, const float *dy, float *dw, int64_t parts)
+                                       const float *x, const float *dy, float *dw,
+                                       const wchunk *plan, int64_t parts)
 {
-    (void)work, (void)g, (void)x, (void)dy, (void)dw, (void)parts;
+    (void)work, (void)g, (void)x, (void)dy, (void)dw, (void)plan, (void)parts;
     return ds_fail(ctx, DS_ERR_INTERNAL, "convolution: no parts path in this build");
 }
 #endif
@@ -645,11 +642,12 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
     if (!ds_conv_winograd_applicable(g))
         return ds_fail(ctx, DS_ERR_INTERNAL, "convolution: Winograd needs kernel 3, stride 1, "
                                              "padding 1");
-    const int nt = ds_ctx_threads(ctx);
-    const wchunk p = weight_plan(g, WINO_W_CHUNK_FLOATS, 64);
-    const int64_t parts = weight_parts(g);
+    wchunk p;
+    const int64_t parts = weight_parts(g, &p);
     if (parts > 0)
-        return backward_weight_parts(ctx, work, g, x, dy, dw, parts);
+        return backward_weight_parts(ctx, work, g, x, dy, dw, &p, parts);
+    const int nt = ds_ctx_threads(ctx);
+    p = weight_plan(g, WINO_W_CHUNK_FLOATS, 64);
     /* the products through V[xi]^T and our GEMM kernel where they can run (cin a multiple of
      * 8), as in the parts path (V[xi]^T after each thread's transform scratch): bench_winograd,
      * 2 threads, batch 4: 128 -> 128 on 4x6x4 6.0 -> 2.7 ms, 256 -> 256 on 2x3x2 22.7 -> 6.5,
