@@ -215,6 +215,41 @@ static void headline(const bench_runs *rs)
     printf(".\n");
 }
 
+/* Issue 16's accuracy check: (b) at seed 1337 trained again by the current engine (group e)
+ * against the first (b) run, which the older engine trained. Same seed, data and schedule; the
+ * models differ only through the engine's rounding (Winograd, fused and recomputed layers), so
+ * the difference is judged against (b)'s spread over the seeds: within 2 sample stds. */
+static void engine_check(const bench_runs *rs)
+{
+    const bench_run *e = bench_find_group(rs, "e", 1337), *b = bench_find_group(rs, "b", 1337);
+    if (!e)
+        return;
+    printf("\n### The engine check: (b) trained again by the current engine (issue 16)\n\n");
+    double mean, sd;
+    const int n = over_seeds(rs, "b", 0, 0, &mean, &sd);
+    if (!e->done || !b || !b->done || n < 2) {
+        printf("Pending (%s, b-1337 and two seeds of (b) must be finished).\n", e->name);
+        return;
+    }
+    static double db[BENCH_MAX_CASES], de[BENCH_MAX_CASES];
+    const int pairs = pair_cases(b, e, db, de);
+    ds_paired_result p;
+    ds_ctx *ctx = NULL;
+    const int paired = pairs > 0 && ds_ctx_create(&ctx) == DS_OK &&
+                       ds_paired_compare(ctx, db, de, pairs, &p) == DS_OK;
+    ds_ctx_free(ctx);
+    const double vb = bench_class_mean(b, 0), ve = bench_class_mean(e, 0);
+    printf("%s (%s): mean Dice %.4f against b-1337's %.4f, %+.2f points; (b)'s sample std over "
+           "%d seeds is %.4f, so the difference is %.1f stds: %s.", e->name, e->description, ve,
+           vb, 100.0 * (ve - vb), n, sd, sd > 0 ? fabs(ve - vb) / sd : INFINITY,
+           fabs(ve - vb) <= 2.0 * sd ? "within the seed spread (at most 2 stds)"
+                                     : "outside the seed spread (more than 2 stds)");
+    if (paired)
+        printf(" Paired over %d cases: mean difference %+.4f, standard error %.4f, Wilcoxon p "
+               "%.3g.", pairs, p.mean_diff, p.se_diff, p.p_value);
+    printf("\n");
+}
+
 static int curves_and_scatter(const bench_runs *rs, const char *runs, const char *plots,
                               const char *link)
 {
@@ -290,6 +325,7 @@ int bench_accuracy(char **argv)
     paired_table(rs);
     printf("\n");
     headline(rs);
+    engine_check(rs);
     printf("\n### Plots\n\n");
     const int rc = curves_and_scatter(rs, argv[1], argv[2], argv[3]);
     bench_runs_free(rs);

@@ -80,9 +80,9 @@ check '[[ ! -e $run ]] && grep -q "a-1337: done before, skipped" "$out/fourth.tx
 # 4. the report: the row of a-1337 with numbers, the others pending, the other sections
 md=$DS_BENCH_REPORT
 check 'grep -qE "^\| a-1337 \| supervised V-Net, labelled_10pct \| 1337 \| 2 \| [0-9]+\.[0-9]{4} \|" "$md"' "$(grep a-1337 "$md")"
-# 14 other runs, 4 variants and the chosen variant's 2 other seeds pending in the table of every
-# run, and the 4 in the variants' table
-check '[[ $(grep -cE "^\| [a-dv5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 24 ]]' "$(grep -c pending "$md") pending"
+# 15 other runs (e-1337 among them), 4 variants and the chosen variant's 2 other seeds pending in
+# the table of every run, and the 4 in the variants' table
+check '[[ $(grep -cE "^\| [a-ev5c-]+[a-z0-9-]* \|.*\| pending \|" "$md") == 25 ]]' "$(grep -c pending "$md") pending"
 check 'grep -q "^Chosen: pending" "$md"'
 check 'grep -q "^## Speed and memory against PyTorch" "$md" && grep -q "^## Annotator loop (protocol A-H)" "$md"'
 check 'grep -q "^Headline: pending" "$md"'
@@ -155,6 +155,19 @@ check 'grep -qE "^\| \(v\) the chosen variant v-long .*\| 3 of 3 \| 0\.8600 \+- 
 rm "$vr/v-long-1339/DONE"
 "$2/bin/dualseg_bench" accuracy "$vr/acc.tsv" "$vr" "$vr/plots" plots >"$vr/acc.md" 2>&1
 check 'grep -qF "v-long, over 2 seed(s): mean Dice 0.8550" "$vr/acc.md"' "$(grep "variant chosen" "$vr/acc.md")"
+
+# 4e. the engine check (issue 16), on made-up records (by hand: (b) 0.83, 0.85, 0.81 -> sample std
+# 0.02; e-1337 0.84 is +1.00 points, 0.5 stds from b-1337: within; 0.89 is 3.0 stds: outside)
+check 'grep -q "^### The engine check" "$vr/acc.md"; (( $? == 1 ))' "$(grep -A2 "engine check" "$vr/acc.md")"
+printf 'b-1338\tb\t1338\tdual\nb-1339\tb\t1339\tdual\ne-1337\te\t1337\tagain\n' >>"$vr/acc.tsv"
+"$2/bin/dualseg_bench" accuracy "$vr/acc.tsv" "$vr" "$vr/plots" plots >"$vr/acc.md" 2>&1
+check 'grep -qF "Pending (e-1337," "$vr/acc.md"' "$(grep -A2 "engine check" "$vr/acc.md")"
+for r in b-1338:0.85 b-1339:0.81 e-1337:0.84; do vrecord "${r%%:*}" 0 "${r#*:}"; done
+"$2/bin/dualseg_bench" accuracy "$vr/acc.tsv" "$vr" "$vr/plots" plots >"$vr/acc.md" 2>&1
+check 'grep -qF "e-1337 (again): mean Dice 0.8400 against b-1337'"'"'s 0.8300, +1.00 points; (b)'"'"'s sample std over 3 seeds is 0.0200, so the difference is 0.5 stds: within the seed spread" "$vr/acc.md"' "$(grep -A2 "engine check" "$vr/acc.md")"
+vrecord e-1337 0 0.89
+"$2/bin/dualseg_bench" accuracy "$vr/acc.tsv" "$vr" "$vr/plots" plots >"$vr/acc.md" 2>&1
+check 'grep -qF "+6.00 points; (b)'"'"'s sample std over 3 seeds is 0.0200, so the difference is 3.0 stds: outside the seed spread" "$vr/acc.md"' "$(grep -A2 "engine check" "$vr/acc.md")"
 
 # 5. the scaling plots from speed tables of the script's format (values made up: shapes only)
 printf 'voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop\n49152,1,5,7,800,1200,130\n49152,0,1,2,250,500,23\n1003520,1,90,120,3000,5000,2600\n1003520,0,20,30,900,1500,480\n' >"$out/train.csv"
