@@ -247,7 +247,8 @@ static void engine_check(const bench_runs *rs)
     if (paired)
         printf(" Paired over %d cases: mean difference %+.4f, standard error %.4f, Wilcoxon p "
                "%.3g.", pairs, p.mean_diff, p.se_diff, p.p_value);
-    printf("\n");
+    printf(" The runs' commits and machines are in their records' DONE (the machines are listed "
+           "at the top): a different machine's BLAS kernels also change the rounding.\n");
 }
 
 static int curves_and_scatter(const bench_runs *rs, const char *runs, const char *plots,
