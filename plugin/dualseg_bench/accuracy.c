@@ -150,6 +150,19 @@ static int pair_cases(const bench_run *a, const bench_run *b, double *da, double
     return n;
 }
 
+/* The paired comparison p of b against a over their common cases (their mean Dice per case into
+ * da, db); the number of pairs, 0 when there is none or the comparison fails. */
+static int compare_paired(const bench_run *a, const bench_run *b, double *da, double *db,
+                          ds_paired_result *p)
+{
+    const int n = pair_cases(a, b, da, db);
+    ds_ctx *ctx = NULL;
+    const int ok = n > 0 && ds_ctx_create(&ctx) == DS_OK &&
+                   ds_paired_compare(ctx, da, db, n, p) == DS_OK;
+    ds_ctx_free(ctx);
+    return ok ? n : 0;
+}
+
 static void paired_table(const bench_runs *rs)
 {
     printf("| seed | cases | mean Dice (a) | mean Dice (b) | mean difference (b - a) | standard "
@@ -162,15 +175,12 @@ static void paired_table(const bench_runs *rs)
             printf("| %d | pending | | | | | | | |\n", SEEDS[s]);
             continue;
         }
-        const int n = pair_cases(a, b, da, db);
         ds_paired_result p;
-        ds_ctx *ctx = NULL;
-        if (n == 0 || ds_ctx_create(&ctx) != DS_OK || ds_paired_compare(ctx, da, db, n, &p)) {
+        const int n = compare_paired(a, b, da, db, &p);
+        if (n == 0) {
             printf("| %d | no common case | | | | | | | |\n", SEEDS[s]);
-            ds_ctx_free(ctx);
             continue;
         }
-        ds_ctx_free(ctx);
         double ma = 0, mb = 0;
         for (int i = 0; i < n; ++i) {
             ma += da[i] / n;
@@ -232,19 +242,15 @@ static void engine_check(const bench_runs *rs)
         return;
     }
     static double db[BENCH_MAX_CASES], de[BENCH_MAX_CASES];
-    const int pairs = pair_cases(b, e, db, de);
     ds_paired_result p;
-    ds_ctx *ctx = NULL;
-    const int paired = pairs > 0 && ds_ctx_create(&ctx) == DS_OK &&
-                       ds_paired_compare(ctx, db, de, pairs, &p) == DS_OK;
-    ds_ctx_free(ctx);
+    const int pairs = compare_paired(b, e, db, de, &p);
     const double vb = bench_class_mean(b, 0), ve = bench_class_mean(e, 0);
-    printf("%s (%s): mean Dice %.4f against b-1337's %.4f, %+.2f points; (b)'s sample std over "
-           "%d seeds is %.4f, so the difference is %.1f stds: %s.", e->name, e->description, ve,
-           vb, 100.0 * (ve - vb), n, sd, sd > 0 ? fabs(ve - vb) / sd : INFINITY,
+    printf("%s (%s): mean Dice %.4f against %s's %.4f, %+.2f points; (b)'s sample std over %d "
+           "seeds is %.4f, so the difference is %.1f stds: %s.", e->name, e->description, ve,
+           b->name, vb, 100.0 * (ve - vb), n, sd, sd > 0 ? fabs(ve - vb) / sd : INFINITY,
            fabs(ve - vb) <= 2.0 * sd ? "within the seed spread (at most 2 stds)"
                                      : "outside the seed spread (more than 2 stds)");
-    if (paired)
+    if (pairs > 0)
         printf(" Paired over %d cases: mean difference %+.4f, standard error %.4f, Wilcoxon p "
                "%.3g.", pairs, p.mean_diff, p.se_diff, p.p_value);
     printf(" The runs' commits and machines are in their records' DONE (the machines are listed "
