@@ -34,6 +34,10 @@ ds_status ds_infer_resolve(ds_ctx *ctx, ds_net *const *nets, int net_count,
  * windows of `patch` voxels would need more than the machine's memory (memory.c). */
 ds_status ds_infer_check_memory(ds_ctx *ctx, ds_net *const *nets, int count, int batch,
                                 const int64_t patch[3]);
+/* The bytes an evaluation forward of net holds for `voxels` input voxels (batch x patch, each
+ * spatial size a multiple of 16), extrapolated from tiny fresh networks of widths 1 and 2
+ * (exact, memory.c); nothing of net is touched. */
+ds_status ds_infer_window_bytes(ds_ctx *ctx, const ds_net *net, double voxels, double *bytes);
 
 /* The per-class accumulators of the window pass, on the image's grid (windows that reach into
  * the padding read zeros there and add nothing there): plane[n][k][i] for network n, class k,
