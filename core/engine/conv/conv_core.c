@@ -557,33 +557,14 @@ ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds
     return DS_OK;
 }
 
-ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                     const float *dy, const float *w, float *dx,
-                                     ds_conv_path *path)
+/* The scattered backward-data (stride above 1): dx += W^T dy, or where set (only where
+ * ds_conv_k2s2_exact) dx = bias + W^T dy. */
+static ds_status scatter_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                       const float *dy, const float *w, int set,
+                                       const float *bias, float *dx, ds_conv_path *path)
 {
     const int nt = ds_ctx_threads(ctx);
     const int64_t k3 = g->k * g->k * g->k, kdim = g->cin * k3;
-    if (g->s == 1 && g->p <= g->k - 1) {
-        /* dx += conv(dy, flip(W)^T) with padding k - 1 - p: race-free, same fast path. */
-        size_t wn = (size_t)(g->cin * g->cout * k3);
-        ds_status st = ds_conv_work_reserve(ctx, &work->wt, &work->wt_cap, wn);
-        if (st != DS_OK)
-            return st;
-        float *wt = work->wt;
-        /* Parallel: the deep layers' weights are megabytes, and on one thread this copy took
-         * 3 % of a training iteration of the pair while the other thread waited. */
-#pragma omp parallel for collapse(2) num_threads(nt) schedule(static) if (wn > 65536)
-        for (int64_t ci = 0; ci < g->cin; ++ci)
-            for (int64_t co = 0; co < g->cout; ++co) {
-                const float *src = w + (co * g->cin + ci) * k3;
-                float *dst = wt + (ci * g->cout + co) * k3;
-                for (int64_t r = 0; r < k3; ++r)
-                    dst[r] = src[k3 - 1 - r];
-            }
-        ds_conv_geom t = {g->n,  g->cout, g->cin, g->k, 1,    g->k - 1 - g->p,
-                          g->od, g->oh,   g->ow,  g->d, g->h, g->w, g->algo};
-        return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx, path);
-    }
     report(path, DS_CONV_PATH_GEMM_SCATTER);
     /* dcol = W^T dy per tile, scattered back: a unit owns one sample's input channels [c0, c1),
      * i.e. the K rows [c0 k^3, c1 k^3) and the dx planes of those channels. The tiling and the
@@ -608,11 +589,57 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((c1 - c0) * k3), (int)cols,
                         (int)g->cout, 1.0f, w + c0 * k3, (int)kdim,
                         dy + ni * g->cout * P + r0 * g->ow, (int)P, 0.0f, dcol, (int)cols);
-            ds_conv_col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
+            if (set)
+                ds_conv_col2im_k2s2_set(g, dcol, r0, r1, c0 * k3, c1 * k3, bias,
+                                        dx + ni * in_sample);
+            else
+                ds_conv_col2im_add(g, dcol, r0, r1, c0 * k3, c1 * k3, dx + ni * in_sample);
         }
     }
     return DS_OK;
 }
+
+ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                     const float *dy, const float *w, float *dx,
+                                     ds_conv_path *path)
+{
+    const int nt = ds_ctx_threads(ctx);
+    const int64_t k3 = g->k * g->k * g->k;
+    if (g->s == 1 && g->p <= g->k - 1) {
+        /* dx += conv(dy, flip(W)^T) with padding k - 1 - p: race-free, same fast path. */
+        size_t wn = (size_t)(g->cin * g->cout * k3);
+        ds_status st = ds_conv_work_reserve(ctx, &work->wt, &work->wt_cap, wn);
+        if (st != DS_OK)
+            return st;
+        float *wt = work->wt;
+        /* Parallel: the deep layers' weights are megabytes, and on one thread this copy took
+         * 3 % of a training iteration of the pair while the other thread waited. */
+#pragma omp parallel for collapse(2) num_threads(nt) schedule(static) if (wn > 65536)
+        for (int64_t ci = 0; ci < g->cin; ++ci)
+            for (int64_t co = 0; co < g->cout; ++co) {
+                const float *src = w + (co * g->cin + ci) * k3;
+                float *dst = wt + (ci * g->cout + co) * k3;
+                for (int64_t r = 0; r < k3; ++r)
+                    dst[r] = src[k3 - 1 - r];
+            }
+        ds_conv_geom t = {g->n,  g->cout, g->cin, g->k, 1,    g->k - 1 - g->p,
+                          g->od, g->oh,   g->ow,  g->d, g->h, g->w, g->algo};
+        return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx, path);
+    }
+    return scatter_backward_data(ctx, work, g, dy, w, 0, NULL, dx, path);
+}
+
+ds_status ds_conv_core_transposed_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                          const float *dy, const float *w, const float *bias,
+                                          float *dx, ds_conv_path *path)
+{
+    if (ds_conv_k2s2_exact(g)) /* the fill, and the read of dx for the add, were two passes
+                                  over the decoder's largest tensors */
+        return scatter_backward_data(ctx, work, g, dy, w, 1, bias, dx, path);
+    ds_conv_fill_bias(ctx, g->n, g->cin, g->d * g->h * g->w, bias, dx);
+    return ds_conv_core_backward_data(ctx, work, g, dy, w, dx, path);
+}
+
 
 void ds_conv_core_bias_grad(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const float *t,
                             float *db)

@@ -66,6 +66,13 @@ void ds_conv_im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r
                     int64_t k1, float *col, int64_t ldc);
 void ds_conv_col2im_add(const ds_conv_geom *g, const float *col, int64_t r0, int64_t r1,
                         int64_t k0, int64_t k1, float *x);
+/* Whether g is kernel 2, stride 2, padding 0 with an input (x) of exactly twice the output's
+ * size: then every input voxel is the adjoint's image of exactly one lowered value, and the
+ * adjoint may set x instead of adding into it: x[...] = bias[ci] + col for K rows [k0, k1)
+ * (bias NULL: 0 + col), bit for bit x = bias followed by the add. */
+int ds_conv_k2s2_exact(const ds_conv_geom *g);
+void ds_conv_col2im_k2s2_set(const ds_conv_geom *g, const float *col, int64_t r0, int64_t r1,
+                             int64_t k0, int64_t k1, const float *bias, float *x);
 
 /* Growable, 64-byte aligned scratch owned by a layer. */
 typedef struct ds_conv_work {
@@ -167,6 +174,11 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                      const float *dy, const float *w, float *dx,
                                      ds_conv_path *path);
+/* dx = bias + conv^T(dy, w) (bias per dx channel; NULL: zeros): a transposed convolution's
+ * forward. Overwrites dx; no prior fill is needed. */
+ds_status ds_conv_core_transposed_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                          const float *dy, const float *w, const float *bias,
+                                          float *dx, ds_conv_path *path);
 /* dw += the gradient of a convolution with respect to its weight. */
 ds_status ds_conv_core_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                        const float *x, const float *dy, float *dw,

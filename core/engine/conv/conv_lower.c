@@ -123,8 +123,9 @@ static void im2col_k2s2(const ds_conv_geom *g, const float *x, int64_t r0, int64
 }
 
 /* The adjoint of im2col_k2s2 (rows of (r1 - r0) * ow floats in col). */
-static void col2im_k2s2_add(const ds_conv_geom *g, const float *col, int64_t r0, int64_t r1,
-                            int64_t k0, int64_t k1, float *x)
+/* x[...] += col, or where set x[...] = col + bias[ci] (bias NULL: + 0; ds_conv_col2im_k2s2_set). */
+static void col2im_k2s2(const ds_conv_geom *g, const float *col, int64_t r0, int64_t r1,
+                        int64_t k0, int64_t k1, int set, const float *bias, float *x)
 {
     const int64_t ow = g->ow, w = g->w, plane = g->h * w, len = (r1 - r0) * ow;
     for (int64_t kr = k0; kr < k1;) {
@@ -132,10 +133,19 @@ static void col2im_k2s2_add(const ds_conv_geom *g, const float *col, int64_t r0,
         const int both = kw == 0 && kr + 1 < k1;
         const float *restrict even = col + (kr - k0) * len, *restrict odd = even + len;
         float *xc = x + (ci * g->d + kd) * plane + kh * w + kw;
+        const float b = bias ? bias[ci] : 0.0f;
         int64_t od = r0 / g->oh, oh = r0 % g->oh;
         for (int64_t r = r0; r < r1; ++r) {
             float *restrict dst = xc + 2 * od * plane + 2 * oh * w;
-            if (both) {
+            if (set && both) {
+                for (int64_t o = 0; o < ow; ++o) {
+                    dst[2 * o] = b + even[o];
+                    dst[2 * o + 1] = b + odd[o];
+                }
+            } else if (set) {
+                for (int64_t o = 0; o < ow; ++o)
+                    dst[2 * o] = b + even[o];
+            } else if (both) {
                 for (int64_t o = 0; o < ow; ++o) {
                     dst[2 * o] += even[o];
                     dst[2 * o + 1] += odd[o];
@@ -220,12 +230,23 @@ void ds_conv_im2col(const ds_conv_geom *g, const float *x, int64_t r0, int64_t r
     }
 }
 
+int ds_conv_k2s2_exact(const ds_conv_geom *g)
+{
+    return is_k2s2(g) && g->d == 2 * g->od && g->h == 2 * g->oh && g->w == 2 * g->ow;
+}
+
+void ds_conv_col2im_k2s2_set(const ds_conv_geom *g, const float *col, int64_t r0, int64_t r1,
+                             int64_t k0, int64_t k1, const float *bias, float *x)
+{
+    col2im_k2s2(g, col, r0, r1, k0, k1, 1, bias, x);
+}
+
 /* x[...] += col[kr - k0][t]: the adjoint of im2col, for K rows [k0, k1). */
 void ds_conv_col2im_add(const ds_conv_geom *g, const float *col, int64_t r0, int64_t r1,
                         int64_t k0, int64_t k1, float *x)
 {
     if (is_k2s2(g)) {
-        col2im_k2s2_add(g, col, r0, r1, k0, k1, x);
+        col2im_k2s2(g, col, r0, r1, k0, k1, 0, NULL, x);
         return;
     }
     const int64_t k = g->k, k3 = k * k * k, s = g->s, p = g->p, ow = g->ow;

@@ -114,10 +114,9 @@ ds_status ds_conv_transpose3d_forward(ds_ctx *ctx, ds_conv_transpose3d *conv, co
     if (x->data == y->data)
         return ds_fail(ctx, DS_ERR_ARG, "conv_transpose3d %s: output aliases the input",
                        conv->weight.name);
-    ds_conv_fill_bias(ctx, g.n, g.cin, g.d * g.h * g.w, conv->has_bias ? conv->bias.value : NULL,
-                      y->data);
-    return ds_conv_core_backward_data(ctx, conv->work, &g, x->data, conv->weight.value, y->data,
-                                      &conv->paths.forward);
+    return ds_conv_core_transposed_forward(ctx, conv->work, &g, x->data, conv->weight.value,
+                                           conv->has_bias ? conv->bias.value : NULL, y->data,
+                                           &conv->paths.forward);
 }
 
 ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, const ds_tensor *x,

@@ -3,9 +3,12 @@
  * general ones, and shapes wide enough for the direct AVX2 kernels and deep enough for the split-K
  * forward. Reference: conv_fixtures.bin, written by make_conv_fixtures.py (VARIANTS there must
  * match the table below). Relative error = max abs difference / max abs reference <= 1e-4.
+ * The output is NaN before the forward, which must overwrite every value (the transposed k2 s2
+ * forward sets its output instead of filling the bias and adding).
  * Each variant names the kernels it is meant to reach and fails if another ran (ds_conv_paths;
  * without AVX2 + FMA, or in the DS_CONV_NO_DIRECT build, the SGEMM paths, as the test says).
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "conv_test_util.h"
@@ -98,6 +101,8 @@ static void run_variant(ds_ctx *ctx, const ds_fixture *fx, const conv_variant *v
         if (v->bias)
             ds_fixture_to_float(fb, conv_any_bias(&layer)->value);
         ds_fixture_to_float(fdy, dy->data);
+        for (int64_t i = 0; i < ds_tensor_numel(y); ++i) /* forward overwrites every value */
+            y->data[i] = NAN;
         DS_CHECK_OK(ctx, conv_any_forward(ctx, &layer, x, y));
         compare(v->name, "y", y->data, get(fx, v->name, "y"), ds_tensor_numel(y));
         DS_CHECK_OK(ctx, conv_any_backward(ctx, &layer, x, dy, dx));
