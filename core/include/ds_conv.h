@@ -108,6 +108,34 @@ ds_status ds_conv3d_forward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, ds
 ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, const ds_tensor *dy,
                              ds_tensor *dx);
 
+/* An affine map per output channel, then a ReLU and a skip, applied to each output value as the
+ * convolution writes it: a BatchNorm in evaluation mode folded into the convolution, so that its
+ * pass over the output (a read and a write of the whole tensor) disappears. The value is computed
+ * with exactly the operations of ds_batchnorm3d_forward_fused in evaluation (ds_norm.h builds
+ * one: ds_batchnorm3d_eval_epilogue), so the result is bit for bit the same:
+ *   t = (v - mean[c]) * scale[c] + shift[c]
+ *   AFFINE: t   RELU: max(t, 0)   RELU_ADD: max(t, 0) + skip   ADD_RELU: max(t + skip, 0)
+ * with skip a tensor of the output's shape, read at the same index (it may not be y). */
+typedef enum ds_conv_epilogue_kind {
+    DS_CONV_EPILOGUE_AFFINE = 0,
+    DS_CONV_EPILOGUE_RELU,
+    DS_CONV_EPILOGUE_RELU_ADD,
+    DS_CONV_EPILOGUE_ADD_RELU
+} ds_conv_epilogue_kind;
+
+typedef struct ds_conv_epilogue {
+    ds_conv_epilogue_kind kind;
+    const float *mean, *scale, *shift; /* out_channels each         */
+    const float *skip;                 /* RELU_ADD, ADD_RELU: n x out x od x oh x ow */
+} ds_conv_epilogue;
+
+/* ds_conv3d_forward with the epilogue e folded in where the layer's kernel can (Winograd: the
+ * output rows just written, while in L1): then *fused = 1 and y holds the epilogue's values.
+ * Elsewhere *fused = 0 and y holds the plain convolution, for the caller to finish. On failure y
+ * is undefined. */
+ds_status ds_conv3d_forward_epilogue(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x,
+                                     ds_tensor *y, const ds_conv_epilogue *e, int *fused);
+
 typedef struct ds_conv_transpose3d {
     int in_channels, out_channels;
     int kernel, stride, padding;

@@ -26,6 +26,7 @@
 #ifndef DS_NORM_H
 #define DS_NORM_H
 
+#include "ds_conv.h"
 #include "ds_param.h"
 #include "ds_tensor.h"
 
@@ -72,6 +73,14 @@ ds_status ds_batchnorm3d_forward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tenso
 ds_status ds_batchnorm3d_forward_fused(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
                                        const ds_tensor *skip, ds_tensor *y, int training,
                                        ds_bn_epilogue epilogue);
+/* The evaluation forward of bn with this epilogue, as a ds_conv_epilogue for the convolution
+ * that makes x to fold in (ds_conv3d_forward_epilogue): sets the layer's saved statistics and
+ * shape as ds_batchnorm3d_forward_fused(training 0) does, and points out at them (valid until
+ * the next forward or a change of the parameters). x is the convolution's output, not yet
+ * written (its shape only is read); skip as in forward_fused. */
+ds_status ds_batchnorm3d_eval_epilogue(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
+                                       const ds_tensor *skip, ds_bn_epilogue epilogue,
+                                       ds_conv_epilogue *out);
 /* The output of the last forward (with this epilogue and skip), from its input x and its
  * statistics; updates nothing. x has the shape of the last forward. */
 ds_status ds_batchnorm3d_recompute(ds_ctx *ctx, const ds_batchnorm3d *bn, const ds_tensor *x,

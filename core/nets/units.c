@@ -156,11 +156,25 @@ ds_status ds_cbr_output(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *
     return st;
 }
 
+/* y = epilogue(bn(conv(x))) in evaluation: the BatchNorm folded into the convolution where its
+ * kernel can (the same bits, one pass over y fewer), else the BatchNorm's own pass. */
+static ds_status conv_bn_eval(ds_ctx *ctx, ds_conv3d *conv, ds_batchnorm3d *bn, const ds_tensor *x,
+                              const ds_tensor *skip, ds_tensor *y, ds_bn_epilogue kind)
+{
+    ds_conv_epilogue e;
+    int fused = 0;
+    DS_TRY(ds_batchnorm3d_eval_epilogue(ctx, bn, y, skip, kind, &e));
+    DS_TRY(ds_conv3d_forward_epilogue(ctx, conv, x, y, &e, &fused));
+    return fused ? DS_OK : ds_batchnorm3d_forward_fused(ctx, bn, y, skip, y, 0, kind);
+}
+
 ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, const ds_tensor *skip,
                               ds_tensor *y)
 {
     if (skip == y) /* the conv would overwrite the skip before the epilogue reads it */
         return ds_fail(ctx, DS_ERR_INTERNAL, "network: a unit's output may not be its skip");
+    if (!u->transposed)
+        return conv_bn_eval(ctx, &u->conv, &u->bn, x, skip, y, cbr_epilogue(skip));
     DS_TRY(cbr_conv(ctx, u, x, y));
     return ds_batchnorm3d_forward_fused(ctx, &u->bn, y, skip, y, 0, cbr_epilogue(skip));
 }
@@ -278,10 +292,15 @@ static ds_status basic_inner(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_t
 {
     DS_TRY(ds_pool_acquire(ctx, pool, u->out_shape.n, u->out_shape.c, u->out_shape.d,
                            u->out_shape.h, u->out_shape.w, 0, a1));
-    ds_status st = ds_conv3d_forward(ctx, &u->conv1, x, z1 ? z1 : *a1);
-    if (st == DS_OK)
-        st = ds_batchnorm3d_forward_fused(ctx, &u->bn1, z1 ? z1 : *a1, NULL, *a1, training,
-                                          DS_BN_RELU);
+    ds_status st = DS_OK;
+    if (!training && !z1) {
+        st = conv_bn_eval(ctx, &u->conv1, &u->bn1, x, NULL, *a1, DS_BN_RELU);
+    } else {
+        st = ds_conv3d_forward(ctx, &u->conv1, x, z1 ? z1 : *a1);
+        if (st == DS_OK)
+            st = ds_batchnorm3d_forward_fused(ctx, &u->bn1, z1 ? z1 : *a1, NULL, *a1, training,
+                                              DS_BN_RELU);
+    }
     if (st != DS_OK) {
         ds_pool_release(pool, *a1);
         *a1 = NULL;
@@ -310,6 +329,11 @@ ds_status ds_basic_forward_into(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const d
 {
     ds_tensor *a1 = NULL;
     DS_TRY(basic_inner(ctx, u, pool, x, NULL, 0, &a1));
+    if (!u->has_proj) { /* the shortcut is x: conv2 and bn2 + x in one pass */
+        ds_status st = conv_bn_eval(ctx, &u->conv2, &u->bn2, a1, x, y, DS_BN_ADD_RELU);
+        ds_pool_release(pool, a1);
+        return st;
+    }
     ds_status st = ds_conv3d_forward(ctx, &u->conv2, a1, y);
     ds_pool_release(pool, a1);
     DS_TRY(st);

@@ -87,8 +87,11 @@ static ds_status prepare(ds_ctx *ctx, const ds_conv3d *conv, const ds_tensor *x,
     return DS_OK;
 }
 
-ds_status ds_conv3d_forward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, ds_tensor *y)
+/* The forward, with the epilogue e (NULL: none) where the kernel folds it in (*fused). */
+static ds_status forward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, ds_tensor *y,
+                         const ds_conv_epilogue *e, int *fused)
 {
+    *fused = 0;
     if (!conv || !x || !y)
         return ds_fail(ctx, DS_ERR_ARG, "conv3d forward: null argument");
     ds_conv_geom g;
@@ -100,9 +103,29 @@ ds_status ds_conv3d_forward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, ds
         return st;
     if (x->data == y->data)
         return ds_fail(ctx, DS_ERR_ARG, "conv3d %s: output aliases the input", conv->weight.name);
-    return ds_conv_core_forward(ctx, conv->work, &g, x->data, conv->weight.value,
-                                conv->has_bias ? conv->bias.value : NULL, 0.0f, y->data,
-                                &conv->paths.forward);
+    if (e && (!e->mean || !e->scale || !e->shift ||
+              ((e->kind == DS_CONV_EPILOGUE_RELU_ADD || e->kind == DS_CONV_EPILOGUE_ADD_RELU) &&
+               (!e->skip || e->skip == y->data)) ||
+              (int)e->kind < DS_CONV_EPILOGUE_AFFINE || e->kind > DS_CONV_EPILOGUE_ADD_RELU))
+        return ds_fail(ctx, DS_ERR_ARG, "conv3d %s: incomplete epilogue, or its skip is the output",
+                       conv->weight.name);
+    return ds_conv_core_forward_epilogue(ctx, conv->work, &g, x->data, conv->weight.value,
+                                         conv->has_bias ? conv->bias.value : NULL, y->data, e,
+                                         fused, &conv->paths.forward);
+}
+
+ds_status ds_conv3d_forward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, ds_tensor *y)
+{
+    int fused;
+    return forward(ctx, conv, x, y, NULL, &fused);
+}
+
+ds_status ds_conv3d_forward_epilogue(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x,
+                                     ds_tensor *y, const ds_conv_epilogue *e, int *fused)
+{
+    if (!e || !fused)
+        return ds_fail(ctx, DS_ERR_ARG, "conv3d forward: null epilogue or result flag");
+    return forward(ctx, conv, x, y, e, fused);
 }
 
 ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, const ds_tensor *dy,

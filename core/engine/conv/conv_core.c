@@ -304,6 +304,20 @@ static ds_status forward_few_voxels(ds_ctx *ctx, ds_conv_work *work, const ds_co
     return DS_OK;
 }
 
+ds_status ds_conv_core_forward_epilogue(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                        const float *x, const float *w, const float *bias,
+                                        float *y, const ds_conv_epilogue *e, int *fused,
+                                        ds_conv_path *path)
+{
+    *fused = 0;
+    if (e && ds_conv_winograd_chosen(g)) {
+        report(path, DS_CONV_PATH_WINOGRAD);
+        *fused = 1;
+        return ds_conv_winograd_forward(ctx, work, g, x, w, bias, 0.0f, y, e);
+    }
+    return ds_conv_core_forward(ctx, work, g, x, w, bias, 0.0f, y, path);
+}
+
 ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                const float *x, const float *w, const float *bias, float beta,
                                float *y, ds_conv_path *path)
@@ -311,7 +325,7 @@ ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_ge
     const int nt = ds_ctx_threads(ctx);
     if (ds_conv_winograd_chosen(g)) {
         report(path, DS_CONV_PATH_WINOGRAD);
-        return ds_conv_winograd_forward(ctx, work, g, x, w, bias, beta, y);
+        return ds_conv_winograd_forward(ctx, work, g, x, w, bias, beta, y, NULL);
     }
     if (g->algo != DS_CONV_ALGO_GEMM && ds_conv_direct_usable(g)) {
         report(path, DS_CONV_PATH_DIRECT);

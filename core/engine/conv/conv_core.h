@@ -109,6 +109,12 @@ void ds_conv_work_release(ds_conv_work *work);
 ds_status ds_conv_core_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                const float *x, const float *w, const float *bias, float beta,
                                float *y, ds_conv_path *path);
+/* y = conv(x, w) + bias with the epilogue e (NULL: none) applied where the kernel folds it in
+ * (*fused = 1: Winograd), else the plain convolution (*fused = 0). */
+ds_status ds_conv_core_forward_epilogue(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                        const float *x, const float *w, const float *bias,
+                                        float *y, const ds_conv_epilogue *e, int *fused,
+                                        ds_conv_path *path);
 /* The builds of the hand-vectorised loops (Winograd, direct kernel), for the tests that they
  * agree. */
 typedef enum ds_wino_build {
@@ -147,7 +153,7 @@ int ds_conv_winograd_chosen(const ds_conv_geom *g);
 int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads);
 ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                    const float *x, const float *w, const float *bias, float beta,
-                                   float *y);
+                                   float *y, const ds_conv_epilogue *e);
 /* The Winograd forward's 64 products M[xi] (cout x ld) = U[xi] (cout x cin) V[xi] (cin x ld), ld
  * a multiple of 8, in one build of the loops: for a test that the builds agree. Returns 0 (m
  * untouched) when that build cannot run on this CPU. */

@@ -422,11 +422,62 @@ gemm_avx512(const ds_conv_geom *g, const float *u, const float *v, int64_t vx, i
 }
 #endif
 
+/* The epilogue's value of n outputs y (in place), with exactly the operations of the
+ * BatchNorm's evaluation pass (batchnorm.c, apply_run), so the same bits. */
+static inline __attribute__((always_inline)) void epilogue_run(float *y, const float *skip,
+                                                               int64_t n, float mean, float scale,
+                                                               float shift,
+                                                               ds_conv_epilogue_kind kind)
+{
+    switch (kind) {
+    case DS_CONV_EPILOGUE_AFFINE:
+        for (int64_t i = 0; i < n; ++i)
+            y[i] = (y[i] - mean) * scale + shift;
+        break;
+    case DS_CONV_EPILOGUE_RELU:
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (y[i] - mean) * scale + shift;
+            y[i] = t > 0.0f ? t : 0.0f;
+        }
+        break;
+    case DS_CONV_EPILOGUE_RELU_ADD:
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (y[i] - mean) * scale + shift;
+            y[i] = (t > 0.0f ? t : 0.0f) + skip[i];
+        }
+        break;
+    case DS_CONV_EPILOGUE_ADD_RELU:
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (y[i] - mean) * scale + shift + skip[i];
+            y[i] = t > 0.0f ? t : 0.0f;
+        }
+        break;
+    }
+}
+
+/* The epilogue (NULL: none) on the output rows of tile row r of channel c, just written by the
+ * output transform and still in L1; yc and skipc are that channel's planes. */
+static inline __attribute__((always_inline)) void
+epilogue_rows(const ds_conv_geom *g, const wino_plan *p, const ds_conv_epilogue *e, int64_t c,
+              int64_t r, float *yc, const float *skipc)
+{
+    if (!e)
+        return;
+    const int64_t td = r / p->th, th = r % p->th;
+    for (int64_t z = 2 * td; z < 2 * td + 2 && z < g->od; ++z)
+        for (int64_t h = 2 * th; h < 2 * th + 2 && h < g->oh; ++h) {
+            const int64_t off = (z * g->oh + h) * g->ow;
+            epilogue_run(yc + off, skipc ? skipc + off : NULL, g->ow, e->mean[c], e->scale[c],
+                         e->shift[c], e->kind);
+        }
+}
+
 /* One chunk: tile rows [r0, r1) of sample x -> y. */
 static inline __attribute__((always_inline)) void
 chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
-           const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot,
-           ds_wino_input_fn input, wino_gemm_fn gemm, wino_output_fn output)
+           const float *bias, float beta, float *y, const ds_conv_epilogue *e, const float *skip,
+           int64_t r0, int64_t r1, float *slot, ds_wino_input_fn input, wino_gemm_fn gemm,
+           wino_output_fn output)
 {
     const int64_t tiles = (r1 - r0) * p->tw, ld = ds_wino_round8(tiles), ispat = g->d * g->h * g->w;
     const int64_t ospat = g->od * g->oh * g->ow;
@@ -440,9 +491,11 @@ chunk_body(const ds_conv_geom *g, const wino_plan *p, const float *u, const floa
     }
     gemm(g, u, v, vx, ld, m, mx, 0, XI);
     for (int64_t co = 0; co < g->cout; ++co)
-        for (int64_t r = r0; r < r1; ++r)
+        for (int64_t r = r0; r < r1; ++r) {
             output(g, m + co * ld + (r - r0) * p->tw, mx, r / p->th, r % p->th, p->tw, t,
                    bias ? bias[co] : 0.0f, beta, y + co * ospat);
+            epilogue_rows(g, p, e, co, r, y + co * ospat, skip ? skip + co * ospat : NULL);
+        }
 }
 
 typedef void (*wino_weight_fn)(const float *w, int64_t o0, int64_t no, int64_t cc, float *u);
@@ -455,8 +508,9 @@ typedef void (*wino_weight_fn)(const float *w, int64_t o0, int64_t no, int64_t c
  * values. */
 static inline __attribute__((always_inline)) void
 shared_body(const ds_conv_geom *g, const wino_plan *p, const float *w, const float *x,
-            const float *bias, float beta, float *y, float *work, ds_wino_input_fn input,
-            wino_weight_fn weight, wino_gemm_fn gemm, wino_output_fn output)
+            const float *bias, float beta, float *y, const ds_conv_epilogue *e, float *work,
+            ds_wino_input_fn input, wino_weight_fn weight, wino_gemm_fn gemm,
+            wino_output_fn output)
 {
     const int64_t rows = p->rows, tiles = g->n * rows * p->tw, ld = ds_wino_round8(tiles);
     const int64_t ispat = g->d * g->h * g->w, ospat = g->od * g->oh * g->ow;
@@ -481,44 +535,51 @@ shared_body(const ds_conv_geom *g, const wino_plan *p, const float *w, const flo
         gb.cout = nb;
         gemm(&gb, u, v, vx, ld, m, mx, 0, XI);
         for (int64_t c = 0; c < nb; ++c)
-            for (int64_t ni = 0; ni < g->n; ++ni)
-                for (int64_t r = 0; r < rows; ++r)
+            for (int64_t ni = 0; ni < g->n; ++ni) {
+                const int64_t plane = (ni * g->cout + co0 + c) * ospat;
+                for (int64_t r = 0; r < rows; ++r) {
                     output(g, m + c * ld + (ni * rows + r) * p->tw, mx, r / p->th, r % p->th,
-                           p->tw, t, bias ? bias[co0 + c] : 0.0f, beta,
-                           y + (ni * g->cout + co0 + c) * ospat);
+                           p->tw, t, bias ? bias[co0 + c] : 0.0f, beta, y + plane);
+                    epilogue_rows(g, p, e, co0 + c, r, y + plane,
+                                  e && e->skip ? e->skip + plane : NULL);
+                }
+            }
     }
 }
 
 static void shared_portable(const ds_conv_geom *g, const wino_plan *p, const float *w,
-                            const float *x, const float *bias, float beta, float *y, float *work)
+                            const float *x, const float *bias, float beta, float *y,
+                            const ds_conv_epilogue *e, float *work)
 {
-    shared_body(g, p, w, x, bias, beta, y, work, ds_wino_input_row, weight_block_portable,
+    shared_body(g, p, w, x, bias, beta, y, e, work, ds_wino_input_row, weight_block_portable,
                 gemm_blas, output_row);
 }
 
 #ifdef DS_WINO_AVX2
 __attribute__((target("avx2,fma"))) static void
 shared_avx2(const ds_conv_geom *g, const wino_plan *p, const float *w, const float *x,
-            const float *bias, float beta, float *y, float *work)
+            const float *bias, float beta, float *y, const ds_conv_epilogue *e, float *work)
 {
-    shared_body(g, p, w, x, bias, beta, y, work, ds_wino_input_row_avx2, weight_block_avx2,
+    shared_body(g, p, w, x, bias, beta, y, e, work, ds_wino_input_row_avx2, weight_block_avx2,
                 gemm_avx2, output_row_avx2);
 }
 
 __attribute__((target("avx2,fma,avx512f"))) static void
 shared_avx512(const ds_conv_geom *g, const wino_plan *p, const float *w, const float *x,
-              const float *bias, float beta, float *y, float *work)
+              const float *bias, float beta, float *y, const ds_conv_epilogue *e, float *work)
 {
-    shared_body(g, p, w, x, bias, beta, y, work, ds_wino_input_row_avx512, weight_block_avx512,
-                gemm_avx512, output_row_avx512);
+    shared_body(g, p, w, x, bias, beta, y, e, work, ds_wino_input_row_avx512,
+                weight_block_avx512, gemm_avx512, output_row_avx512);
 }
 #endif
 
 static void chunk_portable(const ds_conv_geom *g, const wino_plan *p, const float *u,
-                           const float *x, const float *bias, float beta, float *y, int64_t r0,
-                           int64_t r1, float *slot)
+                           const float *x, const float *bias, float beta, float *y,
+                           const ds_conv_epilogue *e, const float *skip, int64_t r0, int64_t r1,
+                           float *slot)
 {
-    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, ds_wino_input_row, gemm_blas, output_row);
+    chunk_body(g, p, u, x, bias, beta, y, e, skip, r0, r1, slot, ds_wino_input_row, gemm_blas,
+               output_row);
 }
 
 #ifdef DS_WINO_AVX2
@@ -526,10 +587,11 @@ static void chunk_portable(const ds_conv_geom *g, const wino_plan *p, const floa
  * products depends on the core it detects; this one does not). */
 __attribute__((target("avx2,fma"))) static void
 chunk_avx2(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
-           const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
+           const float *bias, float beta, float *y, const ds_conv_epilogue *e, const float *skip,
+           int64_t r0, int64_t r1, float *slot)
 {
-    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, ds_wino_input_row_avx2, gemm_avx2,
-               output_row_avx2);
+    chunk_body(g, p, u, x, bias, beta, y, e, skip, r0, r1, slot, ds_wino_input_row_avx2,
+               gemm_avx2, output_row_avx2);
 }
 #endif
 
@@ -537,17 +599,20 @@ chunk_avx2(const ds_conv_geom *g, const wino_plan *p, const float *u, const floa
 /* The input transform and the products in AVX-512, where the CPU has it. */
 __attribute__((target("avx2,fma,avx512f"))) static void
 chunk_avx512(const ds_conv_geom *g, const wino_plan *p, const float *u, const float *x,
-             const float *bias, float beta, float *y, int64_t r0, int64_t r1, float *slot)
+             const float *bias, float beta, float *y, const ds_conv_epilogue *e,
+             const float *skip, int64_t r0, int64_t r1, float *slot)
 {
-    chunk_body(g, p, u, x, bias, beta, y, r0, r1, slot, ds_wino_input_row_avx512, gemm_avx512,
-               output_row_avx512);
+    chunk_body(g, p, u, x, bias, beta, y, e, skip, r0, r1, slot, ds_wino_input_row_avx512,
+               gemm_avx512, output_row_avx512);
 }
 #endif
 
 ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                    const float *x, const float *w, const float *bias, float beta,
-                                   float *y)
+                                   float *y, const ds_conv_epilogue *e)
 {
+    if (e && beta != 0.0f) /* the epilogue needs the final values */
+        return ds_fail(ctx, DS_ERR_INTERNAL, "convolution: an epilogue on an accumulation");
     if (!ds_conv_winograd_applicable(g))
         return ds_fail(ctx, DS_ERR_INTERNAL, "convolution: Winograd needs kernel 3, stride 1, "
                                              "padding 1");
@@ -556,7 +621,8 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
     DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap, (size_t)p.work));
     if (p.shared) {
         void (*shared)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
-                       const float *, float, float *, float *) = shared_portable;
+                       const float *, float, float *, const ds_conv_epilogue *,
+                       float *) = shared_portable;
 #ifdef DS_WINO_AVX2
         if (ds_wino_avx512())
             shared = shared_avx512;
@@ -564,7 +630,7 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
             shared = shared_avx2;
 #endif
 #pragma omp parallel num_threads(nt)
-        shared(g, &p, w, x, bias, beta, y, work->col);
+        shared(g, &p, w, x, bias, beta, y, e, work->col);
         return DS_OK;
     }
     DS_TRY(ds_conv_work_reserve(ctx, &work->wpk, &work->wpk_cap,
@@ -572,7 +638,8 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
     float *u = work->wpk, *slots = work->col;
     transform_weight(ctx, g, w, u);
     void (*chunk)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
-                  const float *, float, float *, int64_t, int64_t, float *) = chunk_portable;
+                  const float *, float, float *, const ds_conv_epilogue *, const float *, int64_t,
+                  int64_t, float *) = chunk_portable;
 #ifdef DS_WINO_AVX2
     if (ds_wino_avx512())
         chunk = chunk_avx512;
@@ -584,7 +651,8 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t job = 0; job < g->n * p.chunks; ++job) {
         int64_t ni = job / p.chunks, r0 = (job % p.chunks) * p.rpc, r1 = min64(p.rows, r0 + p.rpc);
-        chunk(g, &p, u, x + ni * in_sample, bias, beta, y + ni * out_sample, r0, r1,
+        chunk(g, &p, u, x + ni * in_sample, bias, beta, y + ni * out_sample, e,
+              e && e->skip ? e->skip + ni * out_sample : NULL, r0, r1,
               slots + (int64_t)omp_get_thread_num() * p.slot);
     }
     return DS_OK;

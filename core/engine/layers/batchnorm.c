@@ -327,6 +327,26 @@ static void batch_statistics(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x
     bn->num_batches_tracked += 1;
 }
 
+/* The statistics an evaluation forward applies: the running ones. */
+static void running_statistics(ds_batchnorm3d *bn)
+{
+    for (int64_t c = 0; c < bn->channels; ++c) {
+        const double invstd = 1.0 / sqrt((double)bn->running_var[c] + (double)bn->eps);
+        bn->saved_mean[c] = bn->running_mean[c];
+        bn->saved_invstd[c] = (float)invstd;
+        bn->saved_scale[c] = (float)((double)bn->weight.value[c] * invstd);
+    }
+}
+
+static void save_shape(ds_batchnorm3d *bn, const ds_tensor *x, int training)
+{
+    bn->saved_training = training ? 1 : 0;
+    bn->saved_n = x->n;
+    bn->saved_d = x->d;
+    bn->saved_h = x->h;
+    bn->saved_w = x->w;
+}
+
 ds_status ds_batchnorm3d_forward_fused(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
                                        const ds_tensor *skip, ds_tensor *y, int training,
                                        ds_bn_epilogue epilogue)
@@ -341,22 +361,34 @@ ds_status ds_batchnorm3d_forward_fused(ds_ctx *ctx, ds_batchnorm3d *bn, const ds
                        "%s %s: training needs more than one value per channel (input has %lld)",
                        LAYER, bn->weight.name, (long long)(u.n * u.s));
     DS_TRY(grow_work(ctx, bn, u.count));
-    if (training) {
+    if (training)
         batch_statistics(ctx, bn, x);
-    } else {
-        for (int64_t c = 0; c < u.c; ++c) {
-            const double invstd = 1.0 / sqrt((double)bn->running_var[c] + (double)bn->eps);
-            bn->saved_mean[c] = bn->running_mean[c];
-            bn->saved_invstd[c] = (float)invstd;
-            bn->saved_scale[c] = (float)((double)bn->weight.value[c] * invstd);
-        }
-    }
-    bn->saved_training = training ? 1 : 0;
-    bn->saved_n = x->n;
-    bn->saved_d = x->d;
-    bn->saved_h = x->h;
-    bn->saved_w = x->w;
+    else
+        running_statistics(bn);
+    save_shape(bn, x, training);
     apply(ctx, bn, x, needs_skip(epilogue) ? skip : NULL, y, epilogue);
+    return DS_OK;
+}
+
+ds_status ds_batchnorm3d_eval_epilogue(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
+                                       const ds_tensor *skip, ds_bn_epilogue epilogue,
+                                       ds_conv_epilogue *out)
+{
+    DS_TRY(check_layer(ctx, bn));
+    DS_TRY(check_channels(ctx, bn, x));
+    DS_TRY(check_epilogue(ctx, x, skip, epilogue));
+    if (!out)
+        return ds_fail(ctx, DS_ERR_ARG, "%s %s: null epilogue", LAYER, bn->weight.name);
+    running_statistics(bn);
+    save_shape(bn, x, 0);
+    static const ds_conv_epilogue_kind kinds[] = {DS_CONV_EPILOGUE_AFFINE, DS_CONV_EPILOGUE_RELU,
+                                                  DS_CONV_EPILOGUE_RELU_ADD,
+                                                  DS_CONV_EPILOGUE_ADD_RELU};
+    out->kind = kinds[epilogue];
+    out->mean = bn->saved_mean;
+    out->scale = bn->saved_scale;
+    out->shift = bn->bias.value; /* affine_of's shift */
+    out->skip = needs_skip(epilogue) ? skip->data : NULL;
     return DS_OK;
 }
 
