@@ -486,12 +486,13 @@ static ds_status backward_weight_ours(ds_ctx *ctx, ds_conv_work *work, const ds_
                 float *col = work->col + (int64_t)omp_get_thread_num() * slot;
                 const int64_t k0 = u * kper, k1 = min64(kdim, k0 + kper);
                 float *a = acc + k0 * ldn;
-                if (t == 0)
-                    memset(a, 0, (size_t)((k1 - k0) * ldn) * sizeof(float));
                 for (int64_t s = batch ? 0 : ni; s < (batch ? g->n : ni + 1); ++s)
                     ds_conv_im2col(g, x + s * in_sample, r0, r1, k0, k1,
                                    col + (batch ? s * P : 0), cols);
-                ds_conv_gemm_add(k1 - k0, ldn, cols, col, cols, dyt, ldn, a, ldn);
+                /* the first tile writes a: its accumulators start from zero as the add's would
+                 * from a zeroed a (the same bits, without the pass that zeroed it) */
+                (t == 0 ? ds_conv_gemm : ds_conv_gemm_add)(k1 - k0, ldn, cols, col, cols, dyt,
+                                                           ldn, a, ldn);
                 if (t == tiles - 1) /* the unit's rows of dW^T, still in L2, into dW */
                     add_transposed(a, k1 - k0, ldn, g->cout, dw + k0, kdim);
             }
