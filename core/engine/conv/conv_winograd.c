@@ -148,13 +148,11 @@ static inline __attribute__((always_inline)) void transform_kernels(const float 
 
 /* U[xi][co][ci] for kernels [o0, o0 + no) of w[co][ci] (no <= 64), written in runs of no floats
  * (one kernel at a time wrote 64 floats cin * cout apart: most of the time of deep layers). */
-static inline __attribute__((always_inline)) void weight_block(const float *w, int64_t o0,
-                                                               int64_t no, int64_t cc, float *u)
+static inline __attribute__((always_inline)) void weight_block_of(const float k[27][64],
+                                                                  int64_t o0, int64_t no,
+                                                                  int64_t cc, float *u)
 {
-    float k[27][64], t[XI][64];
-    for (int64_t o = 0; o < 64; ++o)
-        for (int tap = 0; tap < 27; ++tap)
-            k[tap][o] = o < no ? w[(o0 + o) * 27 + tap] : 0.0f;
+    float t[XI][64];
     transform_kernels(k, t);
     if (no == 64) { /* a copy of constant size: vector moves, not 64 calls of memcpy */
         for (int xi = 0; xi < XI; ++xi)
@@ -163,6 +161,16 @@ static inline __attribute__((always_inline)) void weight_block(const float *w, i
         for (int xi = 0; xi < XI; ++xi)
             memcpy(u + xi * cc + o0, t[xi], (size_t)no * sizeof(float));
     }
+}
+
+static inline __attribute__((always_inline)) void weight_block(const float *w, int64_t o0,
+                                                               int64_t no, int64_t cc, float *u)
+{
+    float k[27][64];
+    for (int64_t o = 0; o < 64; ++o)
+        for (int tap = 0; tap < 27; ++tap)
+            k[tap][o] = o < no ? w[(o0 + o) * 27 + tap] : 0.0f;
+    weight_block_of(k, o0, no, cc, u);
 }
 
 static void weight_block_portable(const float *w, int64_t o0, int64_t no, int64_t cc, float *u)
@@ -177,10 +185,25 @@ __attribute__((target("avx2,fma"))) static void weight_block_avx2(const float *w
     weight_block(w, o0, no, cc, u);
 }
 
+/* A whole block's 64 x 27 weights (contiguous) into k[tap][kernel] with gathers of 16 kernels:
+ * the scalar copy (1728 loads and stores) was most of a deep layer's weight transform. */
 __attribute__((target("avx2,fma,avx512f"))) static void
 weight_block_avx512(const float *w, int64_t o0, int64_t no, int64_t cc, float *u)
 {
-    weight_block(w, o0, no, cc, u);
+    if (no < 64) {
+        weight_block(w, o0, no, cc, u);
+        return;
+    }
+    float k[27][64] __attribute__((aligned(64)));
+    const __m512i stride = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(27));
+    for (int q = 0; q < 4; ++q) {
+        const float *base = w + (o0 + 16 * q) * 27;
+        for (int tap = 0; tap < 27; ++tap)
+            _mm512_store_ps(&k[tap][16 * q], _mm512_i32gather_ps(stride, base + tap, 4));
+    }
+    weight_block_of(k, o0, no, cc, u);
 }
 #endif
 
