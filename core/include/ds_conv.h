@@ -110,9 +110,9 @@ ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, c
 
 /* An affine map per output channel, then a ReLU and a skip, applied to each output value as the
  * convolution writes it: a BatchNorm in evaluation mode folded into the convolution, so that its
- * pass over the output (a read and a write of the whole tensor) disappears. The value is computed
- * with exactly the operations of ds_batchnorm3d_forward_fused in evaluation (ds_norm.h builds
- * one: ds_batchnorm3d_eval_epilogue), so the result is bit for bit the same:
+ * pass over the output (a read and a write of the whole tensor) disappears. The value is the one
+ * ds_batchnorm3d_forward_fused computes in evaluation (both run ds_conv_epilogue_run; ds_norm.h
+ * builds the epilogue: ds_batchnorm3d_eval_epilogue), so the result is bit for bit the same:
  *   t = (v - mean[c]) * scale[c] + shift[c]
  *   AFFINE: t   RELU: max(t, 0)   RELU_ADD: max(t, 0) + skip   ADD_RELU: max(t + skip, 0)
  * with skip a tensor of the output's shape, read at the same index (it may not be y). */
@@ -128,6 +128,39 @@ typedef struct ds_conv_epilogue {
     const float *mean, *scale, *shift; /* out_channels each         */
     const float *skip;                 /* RELU_ADD, ADD_RELU: n x out x od x oh x ow */
 } ds_conv_epilogue;
+
+/* The epilogue on n values: y[i] from x[i] (and skip[i]); y may be x. The one definition of its
+ * value, for the kernels that fold it in and for BatchNorm's own pass (so the same bits by
+ * construction); always inlined, so that each caller's build vectorises it. */
+static inline __attribute__((always_inline)) void
+ds_conv_epilogue_run(const float *x, const float *skip, float *y, int64_t n, float mean,
+                     float scale, float shift, ds_conv_epilogue_kind kind)
+{
+    switch (kind) {
+    case DS_CONV_EPILOGUE_AFFINE:
+        for (int64_t i = 0; i < n; ++i)
+            y[i] = (x[i] - mean) * scale + shift;
+        break;
+    case DS_CONV_EPILOGUE_RELU:
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (x[i] - mean) * scale + shift;
+            y[i] = t > 0.0f ? t : 0.0f;
+        }
+        break;
+    case DS_CONV_EPILOGUE_RELU_ADD:
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (x[i] - mean) * scale + shift;
+            y[i] = (t > 0.0f ? t : 0.0f) + skip[i];
+        }
+        break;
+    case DS_CONV_EPILOGUE_ADD_RELU:
+        for (int64_t i = 0; i < n; ++i) {
+            const float t = (x[i] - mean) * scale + shift + skip[i];
+            y[i] = t > 0.0f ? t : 0.0f;
+        }
+        break;
+    }
+}
 
 /* ds_conv3d_forward with the epilogue e folded in where the layer's kernel can (Winograd: the
  * output rows just written, while in L1): then *fused = 1 and y holds the epilogue's values.

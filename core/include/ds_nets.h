@@ -106,6 +106,13 @@ void ds_net_set_conv_algo(ds_net *net, ds_conv_algo algo);
 /* Bytes held by activations and gradient buffers now (for memory reports): the sum of the rows
  * of ds_net_activation_report. */
 int64_t ds_net_activation_bytes(const ds_net *net);
+/* The memory estimates' extrapolation (core/train/memory.c, core/infer/memory.c): every buffer a
+ * network holds has a channel count that is a multiple of the width (or K) and a spatial size
+ * that is the input's divided by a power of two, so for sizes that are multiples of 16 its bytes
+ * are exactly bilinear in (width, voxels): bytes = V (p + q w) + r + s w. From b[w - 1][i], the
+ * bytes measured at widths 1 and 2 for inputs of v[0] and v[1] voxels: the bytes at (width,
+ * voxels). */
+double ds_net_bilinear_bytes(const double b[2][2], const double v[2], int width, double voxels);
 
 /* One row of the activation report: what one part of the network holds now. After a training
  * forward (and backward) that is what training keeps for the backward: a conv-BN-ReLU unit its

@@ -1,11 +1,8 @@
 /* memory.c - refusing a window the machine cannot hold, before anything of its size is allocated.
  *
- * An evaluation forward holds activations whose channel counts are multiples of the width (or K,
- * for the logits) and whose spatial sizes are the input's divided by powers of two, so for sizes
- * that are multiples of 16 its bytes are exactly bilinear in (width, voxels):
- * bytes = V (p + q w) + r + s w, the same argument as the trainer's estimate
- * (core/train/memory.c). Four forwards of fresh networks of widths 1 and 2 at 16^3 and 16x16x32
- * fix the four numbers. Measuring at the network's own width instead made and zeroed two full
+ * An evaluation forward's bytes are exactly bilinear in (width, voxels), as the trainer's
+ * estimate's (ds_net_bilinear_bytes): four forwards of fresh networks of widths 1 and 2 at 16^3
+ * and 16x16x32 fix them. Measuring at the network's own width instead made and zeroed two full
  * networks with their gradients: 0.3 s of a 1.6 s segmentation at 112x112x80 (width 16, the
  * pair), on every volume. The measurement is skipped when even a generous bound
  * (DS_WINDOW_BOUND bytes a voxel per unit of width) fits. */
@@ -49,19 +46,12 @@ static ds_status measure(ds_ctx *ctx, const ds_net *like, int width, int64_t w, 
 
 ds_status ds_infer_window_bytes(ds_ctx *ctx, const ds_net *net, double voxels, double *bytes)
 {
-    const double v1 = 16.0 * 16 * 16, v2 = 2 * v1;
-    double slope[2], icpt[2]; /* widths 1, 2: bytes = slope V + icpt */
-    for (int width = 1; width <= 2; ++width) {
-        double b1, b2;
-        DS_TRY(measure(ctx, net, width, 16, &b1));
-        DS_TRY(measure(ctx, net, width, 32, &b2));
-        slope[width - 1] = (b2 - b1) / (v2 - v1);
-        icpt[width - 1] = b1 - slope[width - 1] * v1;
-    }
-    const double w = ds_net_width(net);
-    const double p = 2 * slope[0] - slope[1], q = slope[1] - slope[0];
-    const double r = 2 * icpt[0] - icpt[1], s = icpt[1] - icpt[0];
-    *bytes = voxels * (p + q * w) + r + s * w;
+    const double v[2] = {16.0 * 16 * 16, 32.0 * 16 * 16};
+    double b[2][2];
+    for (int width = 1; width <= 2; ++width)
+        for (int i = 0; i < 2; ++i)
+            DS_TRY(measure(ctx, net, width, 16 << i, &b[width - 1][i]));
+    *bytes = ds_net_bilinear_bytes((const double(*)[2])b, v, ds_net_width(net), voxels);
     return DS_OK;
 }
 

@@ -99,3 +99,15 @@ int64_t ds_net_activation_bytes(const ds_net *net)
         total += rows[i].bytes;
     return total;
 }
+
+double ds_net_bilinear_bytes(const double b[2][2], const double v[2], int width, double voxels)
+{
+    double slope[2], icpt[2]; /* per width 1, 2: bytes = slope V + icpt */
+    for (int w = 0; w < 2; ++w) {
+        slope[w] = (b[w][1] - b[w][0]) / (v[1] - v[0]);
+        icpt[w] = b[w][0] - slope[w] * v[0];
+    }
+    double p = 2 * slope[0] - slope[1], q = slope[1] - slope[0];
+    double r = 2 * icpt[0] - icpt[1], s = icpt[1] - icpt[0];
+    return voxels * (p + q * width) + r + s * width;
+}

@@ -59,19 +59,9 @@ static ds_status net_estimate(ds_ctx *ctx, ds_arch arch, int classes, int width,
     for (int w = 0; w < 2; ++w)
         for (int s = 0; s < 2; ++s)
             DS_TRY(measure(ctx, arch, classes, w + 1, 16 << s, &m.act[w][s], &m.pool[w][s]));
-    const double v1 = 2 * 16.0 * 16 * 16, v2 = 2 * v1;
-    double *out[2] = {act, pool};
-    for (int k = 0; k < 2; ++k) {
-        double(*b)[2] = k == 0 ? m.act : m.pool;
-        double slope[2], icpt[2]; /* per width 1, 2: bytes = slope V + icpt */
-        for (int w = 0; w < 2; ++w) {
-            slope[w] = (b[w][1] - b[w][0]) / (v2 - v1);
-            icpt[w] = b[w][0] - slope[w] * v1;
-        }
-        double p = 2 * slope[0] - slope[1], q = slope[1] - slope[0];
-        double r = 2 * icpt[0] - icpt[1], s = icpt[1] - icpt[0];
-        *out[k] = voxels * (p + q * width) + r + s * width;
-    }
+    const double v[2] = {2 * 16.0 * 16 * 16, 4 * 16.0 * 16 * 16};
+    *act = ds_net_bilinear_bytes((const double(*)[2])m.act, v, width, voxels);
+    *pool = ds_net_bilinear_bytes((const double(*)[2])m.pool, v, width, voxels);
     double c[3];
     for (int w = 0; w < 3; ++w) {
         ds_net *net = NULL;

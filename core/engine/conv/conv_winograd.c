@@ -445,39 +445,6 @@ gemm_avx512(const ds_conv_geom *g, const float *u, const float *v, int64_t vx, i
 }
 #endif
 
-/* The epilogue's value of n outputs y (in place), with exactly the operations of the
- * BatchNorm's evaluation pass (batchnorm.c, apply_run), so the same bits. */
-static inline __attribute__((always_inline)) void epilogue_run(float *y, const float *skip,
-                                                               int64_t n, float mean, float scale,
-                                                               float shift,
-                                                               ds_conv_epilogue_kind kind)
-{
-    switch (kind) {
-    case DS_CONV_EPILOGUE_AFFINE:
-        for (int64_t i = 0; i < n; ++i)
-            y[i] = (y[i] - mean) * scale + shift;
-        break;
-    case DS_CONV_EPILOGUE_RELU:
-        for (int64_t i = 0; i < n; ++i) {
-            const float t = (y[i] - mean) * scale + shift;
-            y[i] = t > 0.0f ? t : 0.0f;
-        }
-        break;
-    case DS_CONV_EPILOGUE_RELU_ADD:
-        for (int64_t i = 0; i < n; ++i) {
-            const float t = (y[i] - mean) * scale + shift;
-            y[i] = (t > 0.0f ? t : 0.0f) + skip[i];
-        }
-        break;
-    case DS_CONV_EPILOGUE_ADD_RELU:
-        for (int64_t i = 0; i < n; ++i) {
-            const float t = (y[i] - mean) * scale + shift + skip[i];
-            y[i] = t > 0.0f ? t : 0.0f;
-        }
-        break;
-    }
-}
-
 /* The epilogue (NULL: none) on the output rows of tile row r of channel c, just written by the
  * output transform and still in L1; yc and skipc are that channel's planes. */
 static inline __attribute__((always_inline)) void
@@ -490,8 +457,8 @@ epilogue_rows(const ds_conv_geom *g, const wino_plan *p, const ds_conv_epilogue 
     for (int64_t z = 2 * td; z < 2 * td + 2 && z < g->od; ++z)
         for (int64_t h = 2 * th; h < 2 * th + 2 && h < g->oh; ++h) {
             const int64_t off = (z * g->oh + h) * g->ow;
-            epilogue_run(yc + off, skipc ? skipc + off : NULL, g->ow, e->mean[c], e->scale[c],
-                         e->shift[c], e->kind);
+            ds_conv_epilogue_run(yc + off, skipc ? skipc + off : NULL, yc + off, g->ow,
+                                 e->mean[c], e->scale[c], e->shift[c], e->kind);
         }
 }
 

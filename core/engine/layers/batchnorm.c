@@ -249,35 +249,27 @@ DS_BN_CLONES static void grad_sums(const float *dy, const float *x, int64_t n, b
     *sum_dyx = q;
 }
 
+/* The convolution epilogue's kind that computes epilogue e (ds_conv.h): the same value. */
+static ds_conv_epilogue_kind epilogue_kind(ds_bn_epilogue e)
+{
+    switch (e) {
+    case DS_BN_RELU:
+        return DS_CONV_EPILOGUE_RELU;
+    case DS_BN_RELU_ADD:
+        return DS_CONV_EPILOGUE_RELU_ADD;
+    case DS_BN_ADD_RELU:
+        return DS_CONV_EPILOGUE_ADD_RELU;
+    default:
+        return DS_CONV_EPILOGUE_AFFINE;
+    }
+}
+
 /* y = epilogue((x - mean) * scale + shift, skip) over n floats. Every expression is the one the
  * unfused layers compute (BatchNorm, then ReLU, then add, or add then ReLU). */
 DS_BN_CLONES static void apply_run(const float *x, const float *skip, float *y, int64_t n,
                                    bn_affine f, ds_bn_epilogue e)
 {
-    switch (e) {
-    case DS_BN_PLAIN:
-        for (int64_t i = 0; i < n; ++i)
-            y[i] = (x[i] - f.mean) * f.scale + f.shift;
-        break;
-    case DS_BN_RELU:
-        for (int64_t i = 0; i < n; ++i) {
-            const float t = (x[i] - f.mean) * f.scale + f.shift;
-            y[i] = t > 0.0f ? t : 0.0f;
-        }
-        break;
-    case DS_BN_RELU_ADD:
-        for (int64_t i = 0; i < n; ++i) {
-            const float t = (x[i] - f.mean) * f.scale + f.shift;
-            y[i] = (t > 0.0f ? t : 0.0f) + skip[i];
-        }
-        break;
-    case DS_BN_ADD_RELU:
-        for (int64_t i = 0; i < n; ++i) {
-            const float t = (x[i] - f.mean) * f.scale + f.shift + skip[i];
-            y[i] = t > 0.0f ? t : 0.0f;
-        }
-        break;
-    }
+    ds_conv_epilogue_run(x, skip, y, n, f.mean, f.scale, f.shift, epilogue_kind(e));
 }
 
 static void apply(ds_ctx *ctx, const ds_batchnorm3d *bn, const ds_tensor *x, const ds_tensor *skip,
@@ -381,10 +373,7 @@ ds_status ds_batchnorm3d_eval_epilogue(ds_ctx *ctx, ds_batchnorm3d *bn, const ds
         return ds_fail(ctx, DS_ERR_ARG, "%s %s: null epilogue", LAYER, bn->weight.name);
     running_statistics(bn);
     save_shape(bn, x, 0);
-    static const ds_conv_epilogue_kind kinds[] = {DS_CONV_EPILOGUE_AFFINE, DS_CONV_EPILOGUE_RELU,
-                                                  DS_CONV_EPILOGUE_RELU_ADD,
-                                                  DS_CONV_EPILOGUE_ADD_RELU};
-    out->kind = kinds[epilogue];
+    out->kind = epilogue_kind(epilogue);
     out->mean = bn->saved_mean;
     out->scale = bn->saved_scale;
     out->shift = bn->bias.value; /* affine_of's shift */
