@@ -655,7 +655,6 @@ ds_status ds_conv_core_transposed_forward(ds_ctx *ctx, ds_conv_work *work, const
     return ds_conv_core_backward_data(ctx, work, g, dy, w, dx, path);
 }
 
-
 void ds_conv_core_bias_grad(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const float *t,
                             float *db)
 {
