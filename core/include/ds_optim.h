@@ -48,8 +48,12 @@ void ds_sgd_free(ds_sgd *opt);
 void ds_sgd_set_schedule(ds_sgd *opt, ds_lr_schedule_fn fn, void *user);
 /* If a schedule is set, lr = schedule(user, steps) first; then one update; steps += 1.
  * Gradients are read, not modified (zero them with ds_param_list_zero_grad). Fails, changing no
- * parameter, if the learning rate is negative or not finite. Parallel over elements. */
+ * parameter or gradient, if the learning rate is negative or not finite. Parallel over elements:
+ * one region for the whole list, the same bits for any thread count. */
 ds_status ds_sgd_step(ds_ctx *ctx, ds_sgd *opt);
+/* ds_sgd_step, then every gradient zeroed in the same pass over memory (what a training loop
+ * would do next with ds_param_list_zero_grad, without a second pass). */
+ds_status ds_sgd_step_zero_grad(ds_ctx *ctx, ds_sgd *opt);
 
 #ifdef __cplusplus
 }

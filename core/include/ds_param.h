@@ -2,7 +2,8 @@
  *
  * Layers embed their ds_param members (weight, bias); networks gather pointers to them in a
  * ds_param_list for the optimiser and the model file. Gradients accumulate: every _backward adds
- * into grad, and the caller zeroes the gradients between steps (ds_param_list_zero_grad).
+ * into grad, and the caller zeroes the gradients between steps (ds_param_list_zero_grad, or the
+ * optimiser's ds_sgd_step_zero_grad as it reads them).
  */
 #ifndef DS_PARAM_H
 #define DS_PARAM_H

@@ -113,6 +113,8 @@ static ds_status start(ds_ctx *ctx, trainer *t, ds_train_result *res)
         ds_net_use_scratch(m->net[i], t->scratch);
         ds_net_set_dropout(m->net[i], opt->dropout);
         ds_sgd_set_schedule(&m->optim[i], ds_lr_multistep_at, &t->schedule);
+        /* zero here; then each step's SGD zeroes them as it reads them (ds_sgd_step_zero_grad) */
+        ds_param_list_zero_grad(ctx, (ds_param_list *)ds_net_params(m->net[i]));
     }
     int unlabelled = opt->pair == DS_PAIR_SINGLE ? 0 : opt->batch.unlabelled;
     DS_TRY(ds_batch_create(ctx, &opt->batch, unlabelled, &t->batch));
@@ -173,13 +175,11 @@ static ds_status iterate(ds_ctx *ctx, trainer *t, ds_train_progress *p)
         if (!isfinite(report->total[i]))
             return diverged(ctx, t, it, i == 0 ? "the loss of network A is not finite"
                                                : "the loss of network B is not finite");
-    for (int i = 0; i < m->net_count; ++i) {
-        ds_param_list_zero_grad(ctx, (ds_param_list *)ds_net_params(m->net[i]));
+    for (int i = 0; i < m->net_count; ++i)
         DS_TRY(ds_net_backward(ctx, m->net[i], t->dlogits[i],
                                t->loss_opt.enabled[DS_LOSS_CON] ? t->dfeature[i] : NULL));
-    }
     for (int i = 0; i < m->net_count; ++i)
-        DS_TRY(ds_sgd_step(ctx, &m->optim[i]));
+        DS_TRY(ds_sgd_step_zero_grad(ctx, &m->optim[i]));
     p->lr = m->optim[0].lr;
     m->meta.iteration = it + 1;
     return DS_OK;

@@ -4,6 +4,7 @@
 #include "layer_check.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,7 +88,55 @@ void ds_sgd_set_schedule(ds_sgd *opt, ds_lr_schedule_fn fn, void *user)
     opt->schedule_user = user;
 }
 
-ds_status ds_sgd_step(ds_ctx *ctx, ds_sgd *opt)
+/* The update of elements [a, b) of parameter k; zero: the gradient is zeroed once read. */
+static void update_range(const ds_sgd *opt, int k, int64_t a, int64_t b, int first, int zero)
+{
+    const float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
+    float *v = opt->params.items[k]->value, *buf = opt->momentum_buf[k];
+    float *g = opt->params.items[k]->grad;
+    if (mom == 0.0f) {
+#pragma omp simd
+        for (int64_t i = a; i < b; ++i)
+            v[i] -= lr * (g[i] + wd * v[i]);
+    } else if (first) {
+#pragma omp simd
+        for (int64_t i = a; i < b; ++i) {
+            buf[i] = g[i] + wd * v[i];
+            v[i] -= lr * buf[i];
+        }
+    } else {
+#pragma omp simd
+        for (int64_t i = a; i < b; ++i) {
+            buf[i] = mom * buf[i] + (g[i] + wd * v[i]);
+            v[i] -= lr * buf[i];
+        }
+    }
+    if (zero)
+        memset(g + a, 0, (size_t)(b - a) * sizeof(float));
+}
+
+/* The start of thread t's share of total elements: whole 64-byte lines, so that two threads
+ * write the same line only where a parameter ends mid-line. */
+static int64_t share_start(int64_t total, int t, int nt)
+{
+    return t >= nt ? total : total * t / nt / 16 * 16;
+}
+
+/* Thread t of nt updates its share of the parameters laid end to end: one parallel region for
+ * the whole list (a region per parameter cost more in waking threads than the small ones took). */
+static void update_share(const ds_sgd *opt, int t, int nt, int64_t total, int first, int zero)
+{
+    const int64_t lo = share_start(total, t, nt), hi = share_start(total, t + 1, nt);
+    int64_t base = 0;
+    for (int k = 0; k < opt->params.count && base < hi; base += opt->params.items[k++]->numel) {
+        const int64_t n = opt->params.items[k]->numel;
+        const int64_t a = lo > base ? lo - base : 0, b = hi - base < n ? hi - base : n;
+        if (a < b)
+            update_range(opt, k, a, b, first, zero);
+    }
+}
+
+static ds_status sgd_step(ds_ctx *ctx, ds_sgd *opt, int zero)
 {
     if (!opt)
         return ds_fail(ctx, DS_ERR_ARG, "sgd step: null optimiser");
@@ -100,32 +149,15 @@ ds_status ds_sgd_step(ds_ctx *ctx, ds_sgd *opt)
                        "sgd step %lld: lr %g, momentum %g, weight decay %g must be finite and >= 0",
                        (long long)opt->steps, (double)opt->lr, (double)opt->momentum,
                        (double)opt->weight_decay);
-    const float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
     const int first = opt->steps == 0;
-    const int threads = ds_ctx_threads(ctx);
-    for (int k = 0; k < opt->params.count; ++k) {
-        ds_param *p = opt->params.items[k];
-        float *v = p->value, *buf = opt->momentum_buf[k];
-        const float *g = p->grad;
-        const int64_t n = p->numel;
-        if (mom == 0.0f) {
-#pragma omp parallel for simd num_threads(threads) schedule(static) if (n > DS_LAYER_PARALLEL_MIN)
-            for (int64_t i = 0; i < n; ++i)
-                v[i] -= lr * (g[i] + wd * v[i]);
-        } else if (first) {
-#pragma omp parallel for simd num_threads(threads) schedule(static) if (n > DS_LAYER_PARALLEL_MIN)
-            for (int64_t i = 0; i < n; ++i) {
-                buf[i] = g[i] + wd * v[i];
-                v[i] -= lr * buf[i];
-            }
-        } else {
-#pragma omp parallel for simd num_threads(threads) schedule(static) if (n > DS_LAYER_PARALLEL_MIN)
-            for (int64_t i = 0; i < n; ++i) {
-                buf[i] = mom * buf[i] + (g[i] + wd * v[i]);
-                v[i] -= lr * buf[i];
-            }
-        }
-    }
+    const int64_t total = ds_param_list_numel(&opt->params);
+    const int threads = total > DS_LAYER_PARALLEL_MIN ? ds_ctx_threads(ctx) : 1;
+#pragma omp parallel num_threads(threads)
+    update_share(opt, omp_get_thread_num(), omp_get_num_threads(), total, first, zero);
     opt->steps += 1;
     return DS_OK;
 }
+
+ds_status ds_sgd_step(ds_ctx *ctx, ds_sgd *opt) { return sgd_step(ctx, opt, 0); }
+
+ds_status ds_sgd_step_zero_grad(ds_ctx *ctx, ds_sgd *opt) { return sgd_step(ctx, opt, 1); }

@@ -5,6 +5,7 @@
  * trajectory is in test_layer_parity.c.
  */
 #include "ds_optim.h"
+#include "ds_threads.h"
 #include "ds_test.h"
 #include "layer_test_util.h"
 
@@ -90,6 +91,63 @@ static void check_trajectory(ds_ctx *ctx, float momentum, float weight_decay)
     ds_param_free(&b);
 }
 
+/* Parameters of odd sizes laid end to end, so that the threads' shares of the one region start
+ * and end inside parameters: three steps with each thread count and with the zeroing variant
+ * give the same bits as one thread's ds_sgd_step; the zeroing variant leaves every gradient 0. */
+enum { LISTED = 5 };
+static void run_steps(ds_ctx *ctx, int threads, int zero, float *out, float *out_buf)
+{
+    static const int64_t sizes[LISTED] = {40001, 7, 33, 17, 50003};
+    DS_CHECK_OK(ctx, ds_threads_set(ctx, threads));
+    ds_rng rng;
+    ds_rng_init(&rng, 78, DS_RNG_TEST);
+    ds_param p[LISTED];
+    ds_param_list list = {0};
+    for (int k = 0; k < LISTED; ++k) {
+        DS_CHECK_OK(ctx, ds_param_init(ctx, &p[k], "p", sizes[k]));
+        lt_fill_normal(&rng, p[k].value, sizes[k], 0.0f, 1.0f);
+        DS_CHECK_OK(ctx, ds_param_list_add(ctx, &list, &p[k]));
+    }
+    ds_sgd opt;
+    DS_CHECK_OK(ctx, ds_sgd_init(ctx, &opt, &list, 0.1f, 0.9f, 1e-3f));
+    for (int step = 0; step < 3; ++step) {
+        for (int k = 0; k < LISTED; ++k) /* a backward accumulates into the (zeroed) gradient */
+            for (int64_t i = 0; i < sizes[k]; ++i)
+                p[k].grad[i] += ds_rng_uniform(&rng) - 0.5f;
+        DS_CHECK_OK(ctx, zero ? ds_sgd_step_zero_grad(ctx, &opt) : ds_sgd_step(ctx, &opt));
+        int nonzero = 0;
+        for (int k = 0; k < LISTED; ++k)
+            for (int64_t i = 0; i < sizes[k]; ++i)
+                nonzero += p[k].grad[i] != 0.0f;
+        DS_CHECK_MSG(zero ? nonzero == 0 : nonzero > 0, "%d gradients non-zero after a step (zeroing %d)",
+                     nonzero, zero);
+        if (!zero)
+            ds_param_list_zero_grad(ctx, &list);
+    }
+    for (int k = 0, o = 0; k < LISTED; o += (int)sizes[k], ++k) {
+        memcpy(out + o, p[k].value, (size_t)sizes[k] * sizeof(float));
+        memcpy(out_buf + o, opt.momentum_buf[k], (size_t)sizes[k] * sizeof(float));
+        ds_param_free(&p[k]);
+    }
+    ds_sgd_free(&opt);
+    ds_param_list_free(&list);
+}
+
+static void check_threads_and_zeroing(ds_ctx *ctx)
+{
+    enum { TOTAL = 40001 + 7 + 33 + 17 + 50003 };
+    static float ref[TOTAL], ref_buf[TOTAL], got[TOTAL], got_buf[TOTAL];
+    run_steps(ctx, 1, 0, ref, ref_buf);
+    static const int counts[] = {1, 2, 3, 8};
+    for (int c = 0; c < 4; ++c)
+        for (int zero = 0; zero < 2; ++zero) {
+            run_steps(ctx, counts[c], zero, got, got_buf);
+            DS_CHECK_MSG(!memcmp(ref, got, sizeof ref) && !memcmp(ref_buf, got_buf, sizeof ref_buf),
+                         "sgd with %d threads (zeroing %d) differs from one thread", counts[c], zero);
+        }
+    DS_CHECK_OK(ctx, ds_threads_set(ctx, 0));
+}
+
 static float bad_schedule(void *user, int64_t iteration)
 {
     (void)user;
@@ -142,6 +200,7 @@ int main(void)
     check_trajectory(ctx, 0.9f, 1e-4f);
     check_trajectory(ctx, 0.9f, 0.0f);
     check_trajectory(ctx, 0.0f, 1e-2f);
+    check_threads_and_zeroing(ctx);
     check_bad_input(ctx);
     ds_ctx_free(ctx);
     return ds_test_finish("test_optim");
