@@ -464,38 +464,38 @@ static ds_status backward_weight_ours(ds_ctx *ctx, ds_conv_work *work, const ds_
                                 (size_t)(slot * nt + dyt_floats)));
     DS_TRY(ds_conv_work_reserve(ctx, &work->part, &work->part_cap, (size_t)(kdim * ldn)));
     float *dyt = work->col + slot * nt, *acc = work->part;
+    /* one region for all the tiles (the loops' barriers keep them in order): a region a tile
+     * woke the threads once more per tile */
+#pragma omp parallel num_threads(nt)
     for (int64_t t = 0; t < tiles; ++t) {
         const int64_t ni = batch ? 0 : t / tps, r0 = batch ? 0 : (t % tps) * rpt;
         const int64_t r1 = batch ? rows : min64(rows, r0 + rpt);
         const int64_t cols = batch ? cmax : (r1 - r0) * ow, blocks = (cols + 63) / 64;
-#pragma omp parallel num_threads(nt)
-        {
 #pragma omp for schedule(static)
-            for (int64_t b = 0; b < blocks; ++b) {
-                const int64_t i0 = 64 * b, i1 = min64(cols, i0 + 64);
-                if (!batch) {
-                    transpose_dy(g, dy, ni, r0 * ow, i0, i1, dyt, ldn);
-                    continue;
-                }
-                for (int64_t s = i0 / P; s <= (i1 - 1) / P; ++s) /* samples side by side */
-                    transpose_dy(g, dy, s, 0, max64(i0 - s * P, 0), min64(i1 - s * P, P),
-                                 dyt + s * P * ldn, ldn);
+        for (int64_t b = 0; b < blocks; ++b) {
+            const int64_t i0 = 64 * b, i1 = min64(cols, i0 + 64);
+            if (!batch) {
+                transpose_dy(g, dy, ni, r0 * ow, i0, i1, dyt, ldn);
+                continue;
             }
+            for (int64_t s = i0 / P; s <= (i1 - 1) / P; ++s) /* samples side by side */
+                transpose_dy(g, dy, s, 0, max64(i0 - s * P, 0), min64(i1 - s * P, P),
+                             dyt + s * P * ldn, ldn);
+        }
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t u = 0; u < parts; ++u) {
-                float *col = work->col + (int64_t)omp_get_thread_num() * slot;
-                const int64_t k0 = u * kper, k1 = min64(kdim, k0 + kper);
-                float *a = acc + k0 * ldn;
-                for (int64_t s = batch ? 0 : ni; s < (batch ? g->n : ni + 1); ++s)
-                    ds_conv_im2col(g, x + s * in_sample, r0, r1, k0, k1,
-                                   col + (batch ? s * P : 0), cols);
-                /* the first tile writes a: its accumulators start from zero as the add's would
-                 * from a zeroed a (the same bits, without the pass that zeroed it) */
-                (t == 0 ? ds_conv_gemm : ds_conv_gemm_add)(k1 - k0, ldn, cols, col, cols, dyt,
-                                                           ldn, a, ldn);
-                if (t == tiles - 1) /* the unit's rows of dW^T, still in L2, into dW */
-                    add_transposed(a, k1 - k0, ldn, g->cout, dw + k0, kdim);
-            }
+        for (int64_t u = 0; u < parts; ++u) {
+            float *col = work->col + (int64_t)omp_get_thread_num() * slot;
+            const int64_t k0 = u * kper, k1 = min64(kdim, k0 + kper);
+            float *a = acc + k0 * ldn;
+            for (int64_t s = batch ? 0 : ni; s < (batch ? g->n : ni + 1); ++s)
+                ds_conv_im2col(g, x + s * in_sample, r0, r1, k0, k1,
+                               col + (batch ? s * P : 0), cols);
+            /* the first tile writes a: its accumulators start from zero as the add's would
+             * from a zeroed a (the same bits, without the pass that zeroed it) */
+            (t == 0 ? ds_conv_gemm : ds_conv_gemm_add)(k1 - k0, ldn, cols, col, cols, dyt,
+                                                       ldn, a, ldn);
+            if (t == tiles - 1) /* the unit's rows of dW^T, still in L2, into dW */
+                add_transposed(a, k1 - k0, ldn, g->cout, dw + k0, kdim);
         }
     }
     return DS_OK;
