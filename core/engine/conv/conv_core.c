@@ -126,15 +126,21 @@ int ds_conv_part_count(int64_t rows, int64_t limit)
     return (int)max64(min64(parts, limit), 1);
 }
 
-void ds_conv_add_partials(ds_ctx *ctx, const float *part, int64_t runs, int64_t n, float *dst)
+void ds_conv_add_partials_team(const float *part, int64_t runs, int64_t n, float *dst)
 {
-#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static) if (n > 4096)
+#pragma omp for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
         float s = part[i];
         for (int64_t r = 1; r < runs; ++r)
             s += part[r * n + i];
         dst[i] += s;
     }
+}
+
+void ds_conv_add_partials(ds_ctx *ctx, const float *part, int64_t runs, int64_t n, float *dst)
+{
+#pragma omp parallel num_threads(ds_ctx_threads(ctx)) if (n > 4096)
+    ds_conv_add_partials_team(part, runs, n, dst);
 }
 
 /* Output rows (od, oh) per tile: the lowered tile (kdim x rows*ow) stays within the budget, and
@@ -614,6 +620,18 @@ static ds_status scatter_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds
     return DS_OK;
 }
 
+void ds_conv_flip_weights_team(const ds_conv_flip *f)
+{
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t ci = 0; ci < f->cin; ++ci)
+        for (int64_t co = 0; co < f->cout; ++co) {
+            const float *src = f->w + (co * f->cin + ci) * f->k3;
+            float *dst = f->wt + (ci * f->cout + co) * f->k3;
+            for (int64_t r = 0; r < f->k3; ++r)
+                dst[r] = src[f->k3 - 1 - r];
+        }
+}
+
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                      const float *dy, const float *w, float *dx,
                                      ds_conv_path *path)
@@ -626,20 +644,18 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
         ds_status st = ds_conv_work_reserve(ctx, &work->wt, &work->wt_cap, wn);
         if (st != DS_OK)
             return st;
-        float *wt = work->wt;
-        /* Parallel: the deep layers' weights are megabytes, and on one thread this copy took
-         * 3 % of a training iteration of the pair while the other thread waited. */
-#pragma omp parallel for collapse(2) num_threads(nt) schedule(static) if (wn > 65536)
-        for (int64_t ci = 0; ci < g->cin; ++ci)
-            for (int64_t co = 0; co < g->cout; ++co) {
-                const float *src = w + (co * g->cin + ci) * k3;
-                float *dst = wt + (ci * g->cout + co) * k3;
-                for (int64_t r = 0; r < k3; ++r)
-                    dst[r] = src[k3 - 1 - r];
-            }
+        const ds_conv_flip flip = {w, work->wt, g->cin, g->cout, k3};
         ds_conv_geom t = {g->n,  g->cout, g->cin, g->k, 1,    g->k - 1 - g->p,
                           g->od, g->oh,   g->ow,  g->d, g->h, g->w, g->algo};
-        return ds_conv_core_forward(ctx, work, &t, dy, wt, NULL, 1.0f, dx, path);
+        if (ds_conv_winograd_chosen(&t)) {
+            report(path, DS_CONV_PATH_WINOGRAD);
+            return ds_conv_winograd_forward_flipped(ctx, work, &t, dy, &flip, 1.0f, dx);
+        }
+        /* Parallel: the deep layers' weights are megabytes, and on one thread this copy took
+         * 3 % of a training iteration of the pair while the other thread waited. */
+#pragma omp parallel num_threads(nt) if (wn > 65536)
+        ds_conv_flip_weights_team(&flip);
+        return ds_conv_core_forward(ctx, work, &t, dy, work->wt, NULL, 1.0f, dx, path);
     }
     return scatter_backward_data(ctx, work, g, dy, w, 0, NULL, dx, path);
 }

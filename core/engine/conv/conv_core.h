@@ -49,6 +49,9 @@ int ds_conv_part_count(int64_t rows, int64_t limit);
 /* dst[i] += part[0][i] + part[1][i] + ... + part[runs - 1][i] (added in that order), i < n; the
  * partials are n floats apart. */
 void ds_conv_add_partials(ds_ctx *ctx, const float *part, int64_t runs, int64_t n, float *dst);
+/* The same as an orphaned worksharing loop (ends in a barrier): inside a parallel region the
+ * team shares it, so that it needs no region of its own. */
+void ds_conv_add_partials_team(const float *part, int64_t runs, int64_t n, float *dst);
 
 typedef struct ds_conv_geom {
     int64_t n;          /* batch                                */
@@ -154,6 +157,20 @@ int64_t ds_conv_winograd_work_floats(const ds_conv_geom *g, int threads);
 ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                    const float *x, const float *w, const float *bias, float beta,
                                    float *y, const ds_conv_epilogue *e);
+/* The weights of a stride-1 backward-data run as a forward: wt[ci][co] = w[co][ci] with its k^3
+ * taps reversed. ds_conv_flip_weights_team is an orphaned worksharing loop (ends in a barrier):
+ * called inside a parallel region the team shares it, outside one thread runs it. */
+typedef struct ds_conv_flip {
+    const float *w;
+    float *wt;
+    int64_t cin, cout, k3;
+} ds_conv_flip;
+void ds_conv_flip_weights_team(const ds_conv_flip *f);
+/* ds_conv_winograd_forward with the weights flip->wt, flipped from flip->w in the same parallel
+ * region as the convolution (a region of their own woke the threads once more). */
+ds_status ds_conv_winograd_forward_flipped(ds_ctx *ctx, ds_conv_work *work,
+                                           const ds_conv_geom *g, const float *x,
+                                           const ds_conv_flip *flip, float beta, float *y);
 /* The Winograd forward's 64 products M[xi] (cout x ld) = U[xi] (cout x cin) V[xi] (cin x ld), ld
  * a multiple of 8, in one build of the loops: for a test that the builds agree. Returns 0 (m
  * untouched) when that build cannot run on this CPU. */

@@ -207,7 +207,9 @@ weight_block_avx512(const float *w, int64_t o0, int64_t no, int64_t cc, float *u
 }
 #endif
 
-static void transform_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *w, float *u)
+/* U from w, shared by the team of the enclosing parallel region (an orphaned loop: it ends in
+ * the barrier the products wait at). */
+static void transform_weight_team(const ds_conv_geom *g, const float *w, float *u)
 {
     const int64_t cc = g->cin * g->cout, blocks = (cc + 63) / 64;
     void (*block)(const float *, int64_t, int64_t, int64_t, float *) = weight_block_portable;
@@ -217,7 +219,7 @@ static void transform_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *w,
     else if (ds_wino_avx2())
         block = weight_block_avx2;
 #endif
-#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static)
+#pragma omp for schedule(static)
     for (int64_t bl = 0; bl < blocks; ++bl)
         block(w, bl * 64, min64(64, cc - bl * 64), cc, u);
 }
@@ -597,9 +599,12 @@ chunk_avx512(const ds_conv_geom *g, const wino_plan *p, const float *u, const fl
 }
 #endif
 
-ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                   const float *x, const float *w, const float *bias, float beta,
-                                   float *y, const ds_conv_epilogue *e)
+/* The forward, in one parallel region: the flip of the weights when flip is given (w is then
+ * flip->wt), their transform, the products and output transforms. */
+static ds_status winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                  const float *x, const float *w, const ds_conv_flip *flip,
+                                  const float *bias, float beta, float *y,
+                                  const ds_conv_epilogue *e)
 {
     if (e && beta != 0.0f) /* the epilogue needs the final values */
         return ds_fail(ctx, DS_ERR_INTERNAL, "convolution: an epilogue on an accumulation");
@@ -620,13 +625,16 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
             shared = shared_avx2;
 #endif
 #pragma omp parallel num_threads(nt)
-        shared(g, &p, w, x, bias, beta, y, e, work->col);
+        {
+            if (flip)
+                ds_conv_flip_weights_team(flip);
+            shared(g, &p, w, x, bias, beta, y, e, work->col);
+        }
         return DS_OK;
     }
     DS_TRY(ds_conv_work_reserve(ctx, &work->wpk, &work->wpk_cap,
                                 (size_t)(XI * g->cin * g->cout)));
     float *u = work->wpk, *slots = work->col;
-    transform_weight(ctx, g, w, u);
     void (*chunk)(const ds_conv_geom *, const wino_plan *, const float *, const float *,
                   const float *, float, float *, const ds_conv_epilogue *, const float *, int64_t,
                   int64_t, float *) = chunk_portable;
@@ -638,14 +646,35 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
 #endif
     const int64_t in_sample = g->cin * g->d * g->h * g->w;
     const int64_t out_sample = g->cout * g->od * g->oh * g->ow;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t job = 0; job < g->n * p.chunks; ++job) {
-        int64_t ni = job / p.chunks, r0 = (job % p.chunks) * p.rpc, r1 = min64(p.rows, r0 + p.rpc);
-        chunk(g, &p, u, x + ni * in_sample, bias, beta, y + ni * out_sample, e,
-              e && e->skip ? e->skip + ni * out_sample : NULL, r0, r1,
-              slots + (int64_t)omp_get_thread_num() * p.slot);
+#pragma omp parallel num_threads(nt)
+    {
+        if (flip)
+            ds_conv_flip_weights_team(flip);
+        transform_weight_team(g, w, u);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t job = 0; job < g->n * p.chunks; ++job) {
+            int64_t ni = job / p.chunks, r0 = (job % p.chunks) * p.rpc;
+            int64_t r1 = min64(p.rows, r0 + p.rpc);
+            chunk(g, &p, u, x + ni * in_sample, bias, beta, y + ni * out_sample, e,
+                  e && e->skip ? e->skip + ni * out_sample : NULL, r0, r1,
+                  slots + (int64_t)omp_get_thread_num() * p.slot);
+        }
     }
     return DS_OK;
+}
+
+ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
+                                   const float *x, const float *w, const float *bias, float beta,
+                                   float *y, const ds_conv_epilogue *e)
+{
+    return winograd_forward(ctx, work, g, x, w, NULL, bias, beta, y, e);
+}
+
+ds_status ds_conv_winograd_forward_flipped(ds_ctx *ctx, ds_conv_work *work,
+                                           const ds_conv_geom *g, const float *x,
+                                           const ds_conv_flip *flip, float beta, float *y)
+{
+    return winograd_forward(ctx, work, g, x, flip->wt, flip, NULL, beta, y, NULL);
 }
 
 int ds_conv_winograd_products(ds_wino_build build, int64_t cin, int64_t cout, const float *u,

@@ -360,10 +360,11 @@ __attribute__((target("avx2,fma"))) static void transpose_v(const float *v, int6
 
 /* dw[co][ci] += G^T dU[.][co][ci] G on the three axes
  * (G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]). */
-static void adjoint_weight(ds_ctx *ctx, const ds_conv_geom *g, const float *du, float *dw)
+/* An orphaned worksharing loop: the team of the region of the products shares it. */
+static void adjoint_weight_team(const ds_conv_geom *g, const float *du, float *dw)
 {
     const int64_t cc = g->cin * g->cout;
-#pragma omp parallel for num_threads(ds_ctx_threads(ctx)) schedule(static)
+#pragma omp for schedule(static)
     for (int64_t o = 0; o < cc; ++o) {
         float u[4][4][4], a[4][4][3], b[4][3][3];
         for (int xi = 0; xi < XI; ++xi)
@@ -596,16 +597,20 @@ static ds_status backward_weight_parts(ds_ctx *ctx, ds_conv_work *work, const ds
     const wino_part_fn run = ds_wino_avx512() ? part_avx512 : part_avx2;
     const int64_t rows = g->n * p.rows;
     float *col = work->col, *du = work->part;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t q = 0; q < parts; ++q)
-        run(g, &p, x, dy, q * rows / parts, (q + 1) * rows / parts,
-            col + (int64_t)omp_get_thread_num() * slot, du + q * dus);
-    /* the parts' sum into the first (du0 + (du1 + du2 + ...)), before the adjoint: the adjoint
-     * reads the 64 xi of an entry cin x cout floats apart, and reading 64 x parts such rows at
-     * once (1024 at 16 parts) missed the L1 cache on every entry (32 -> 32 at 16 parts: 7.2 ms,
-     * not 4.1) */
-    ds_conv_add_partials(ctx, du + dus, parts - 1, dus, du);
-    adjoint_weight(ctx, g, du, dw);
+    /* one region: the parts, their sum, the adjoint (the loops' barriers order them) */
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t q = 0; q < parts; ++q)
+            run(g, &p, x, dy, q * rows / parts, (q + 1) * rows / parts,
+                col + (int64_t)omp_get_thread_num() * slot, du + q * dus);
+        /* the parts' sum into the first (du0 + (du1 + du2 + ...)), before the adjoint: the
+         * adjoint reads the 64 xi of an entry cin x cout floats apart, and reading 64 x parts
+         * such rows at once (1024 at 16 parts) missed the L1 cache on every entry (32 -> 32 at
+         * 16 parts: 7.2 ms, not 4.1) */
+        ds_conv_add_partials_team(du + dus, parts - 1, dus, du);
+        adjoint_weight_team(g, du, dw);
+    }
     return DS_OK;
 }
 #else
@@ -676,11 +681,13 @@ ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, cons
     const int64_t in_sample = g->cin * g->d * g->h * g->w;
     const int64_t out_sample = g->cout * g->od * g->oh * g->ow;
 #pragma omp parallel num_threads(nt)
-    for (int64_t ni = 0; ni < g->n; ++ni)
-        for (int64_t r0 = 0; r0 < p.rows; r0 += p.rpc)
-            run(g, &p, x + ni * in_sample, dy + ni * out_sample, r0, min64(p.rows, r0 + p.rpc), v,
-                dm, scratch, sslot, du, gemm);
-    adjoint_weight(ctx, g, du, dw);
+    {
+        for (int64_t ni = 0; ni < g->n; ++ni)
+            for (int64_t r0 = 0; r0 < p.rows; r0 += p.rpc)
+                run(g, &p, x + ni * in_sample, dy + ni * out_sample, r0,
+                    min64(p.rows, r0 + p.rpc), v, dm, scratch, sslot, du, gemm);
+        adjoint_weight_team(g, du, dw);
+    }
     return DS_OK;
 }
 
