@@ -119,6 +119,7 @@ static void report(ds_conv_path *path, ds_conv_path taken)
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 int ds_conv_part_count(int64_t rows, int64_t limit)
 {
@@ -282,31 +283,35 @@ static ds_status forward_few_voxels(ds_ctx *ctx, ds_conv_work *work, const ds_co
                                 (size_t)((kdim + g->cout) * ld)));
     float *col = work->col, *c = col + kdim * ld;
     const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t u = 0; u < g->n * DS_CONV_SPLIT; ++u) {
-        const int64_t ni = u / DS_CONV_SPLIT, k0 = per * (u % DS_CONV_SPLIT);
-        const int64_t k1 = min64(kdim, k0 + per);
-        if (k0 < k1)
-            ds_conv_im2col(g, x + ni * in_sample, 0, rows, k0, k1, col + k0 * ld + ni * P, ld);
-        for (int64_t kr = k0; kr < k1 && ni == g->n - 1; ++kr) /* columns past N: zeros */
-            for (int64_t i = N; i < ld; ++i)
-                col[kr * ld + i] = 0.0f;
-    }
     /* One run of rows a thread: inside it the kernel keeps each block of columns of col in L2
-     * for all its rows (blocks of 8 rows for each thread would read col from L3 cout / 8 times).
-     * The values do not depend on the split. */
+     * for all its rows (blocks of 8 rows for each thread would read col from L3 cout / 8 times),
+     * and the thread stores its rows into y as they are. The values do not depend on the split.
+     * One region: the lowering, then (after its barrier) the products. */
     const int64_t rows_per = (g->cout + 8 * nt - 1) / (8 * nt) * 8;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; ++t) {
-        const int64_t r0 = t * rows_per, r1 = min64(g->cout, r0 + rows_per);
-        if (r0 < r1)
-            ds_conv_gemm(r1 - r0, ld, kdim, w + r0 * kdim, kdim, col, ld, c + r0 * ld, ld);
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < g->n * DS_CONV_SPLIT; ++u) {
+            const int64_t ni = u / DS_CONV_SPLIT, k0 = per * (u % DS_CONV_SPLIT);
+            const int64_t k1 = min64(kdim, k0 + per);
+            if (k0 < k1)
+                ds_conv_im2col(g, x + ni * in_sample, 0, rows, k0, k1, col + k0 * ld + ni * P,
+                               ld);
+            for (int64_t kr = k0; kr < k1 && ni == g->n - 1; ++kr) /* columns past N: zeros */
+                for (int64_t i = N; i < ld; ++i)
+                    col[kr * ld + i] = 0.0f;
+        }
+#pragma omp for schedule(static)
+        for (int t = 0; t < nt; ++t) {
+            const int64_t r0 = t * rows_per, r1 = min64(g->cout, r0 + rows_per);
+            if (r0 < r1)
+                ds_conv_gemm(r1 - r0, ld, kdim, w + r0 * kdim, kdim, col, ld, c + r0 * ld, ld);
+            for (int64_t co = r0; co < r1; ++co)
+                for (int64_t ni = 0; ni < g->n; ++ni)
+                    store_row(c + co * ld + ni * P, y + (ni * g->cout + co) * P, P,
+                              bias ? bias[co] : 0.0f, beta);
+        }
     }
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t co = 0; co < g->cout; ++co)
-        for (int64_t ni = 0; ni < g->n; ++ni)
-            store_row(c + co * ld + ni * P, y + (ni * g->cout + co) * P, P,
-                      bias ? bias[co] : 0.0f, beta);
     return DS_OK;
 }
 
@@ -454,7 +459,11 @@ static ds_status backward_weight_ours(ds_ctx *ctx, ds_conv_work *work, const ds_
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh, ow = g->ow;
     const int64_t P = rows * ow, in_sample = g->cin * g->d * g->h * g->w;
     const int64_t ldn = round8(g->cout);
-    const int64_t want = min64(max64(kdim / 256, DS_CONV_SPLIT), DS_CONV_PARTS);
+    /* a multiple of DS_CONV_SPLIT units: 13 on two threads left one idle for a unit in 14
+     * (128 -> 128 on 4 x 4x6x4; the units' rows of dW^T are theirs alone, so the cut does not
+     * change a value) */
+    const int64_t want = min64(round_up(max64(kdim / 256, DS_CONV_SPLIT), DS_CONV_SPLIT),
+                               DS_CONV_PARTS);
     const int64_t kper = round8((kdim + want - 1) / want), parts = (kdim + kper - 1) / kper;
     /* a unit's col and the tile's dy^T within a quarter of the usual budget (1 MiB: L2) */
     const int64_t cap = max64(DS_CONV_TILE_FLOATS / 4 / (kper + ldn), ow);
