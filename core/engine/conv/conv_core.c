@@ -629,18 +629,6 @@ static ds_status scatter_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds
     return DS_OK;
 }
 
-void ds_conv_flip_weights_team(const ds_conv_flip *f)
-{
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t ci = 0; ci < f->cin; ++ci)
-        for (int64_t co = 0; co < f->cout; ++co) {
-            const float *src = f->w + (co * f->cin + ci) * f->k3;
-            float *dst = f->wt + (ci * f->cout + co) * f->k3;
-            for (int64_t r = 0; r < f->k3; ++r)
-                dst[r] = src[f->k3 - 1 - r];
-        }
-}
-
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                      const float *dy, const float *w, float *dx,
                                      ds_conv_path *path)

@@ -599,6 +599,52 @@ chunk_avx512(const ds_conv_geom *g, const wino_plan *p, const float *u, const fl
 }
 #endif
 
+/* One kernel of k3 taps reversed (what every build runs but the AVX-512 one for 27 taps). */
+static void flip_kernel(const float *src, float *dst, int64_t k3)
+{
+    for (int64_t r = 0; r < k3; ++r)
+        dst[r] = src[k3 - 1 - r];
+}
+
+#ifdef DS_WINO_AVX2
+/* The 27 taps of a kernel reversed in two permutes: the scalar copy of runtime length was 3 % of
+ * the pair's training iteration (a 256 -> 256 layer's weights are 7 MB). dst[j] = src[26 - j]:
+ * lanes 0..15 from src[26..11] (indices past 15 take the second vector, src[16..26]), lanes
+ * 16..26 from src[10..0]. */
+__attribute__((target("avx2,fma,avx512f"))) static void flip_runs27_avx512(const ds_conv_flip *f,
+                                                                         int64_t ci)
+{
+    const __m512i lo = _mm512_setr_epi32(26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13,
+                                         12, 11);
+    const __m512i hi = _mm512_setr_epi32(10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0);
+    const __mmask16 eleven = 0x07ff;
+    for (int64_t co = 0; co < f->cout; ++co) {
+        const float *src = f->w + (co * f->cin + ci) * 27;
+        float *dst = f->wt + (ci * f->cout + co) * 27;
+        const __m512 a = _mm512_loadu_ps(src), b = _mm512_maskz_loadu_ps(eleven, src + 16);
+        _mm512_storeu_ps(dst, _mm512_permutex2var_ps(a, lo, b));
+        _mm512_mask_storeu_ps(dst + 16, eleven, _mm512_permutexvar_ps(hi, a));
+    }
+}
+#endif
+
+void ds_conv_flip_weights_team(const ds_conv_flip *f)
+{
+#ifdef DS_WINO_AVX2
+    if (f->k3 == 27 && ds_wino_avx512()) {
+#pragma omp for schedule(static)
+        for (int64_t ci = 0; ci < f->cin; ++ci)
+            flip_runs27_avx512(f, ci);
+        return;
+    }
+#endif
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t ci = 0; ci < f->cin; ++ci)
+        for (int64_t co = 0; co < f->cout; ++co)
+            flip_kernel(f->w + (co * f->cin + ci) * f->k3, f->wt + (ci * f->cout + co) * f->k3,
+                        f->k3);
+}
+
 /* The forward, in one parallel region: the flip of the weights when flip is given (w is then
  * flip->wt), their transform, the products and output transforms. */
 static ds_status winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
