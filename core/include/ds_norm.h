@@ -96,6 +96,12 @@ ds_status ds_batchnorm3d_relu_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds
  * weight.grad and bias.grad are accumulated). */
 ds_status ds_batchnorm3d_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
                                   const ds_tensor *dy, ds_tensor *dx);
+/* The two backwards with dx overwritten instead of added into: bit for bit what a zeroed dx
+ * would receive (0 + dL/dx), without the pass that zeroes it. dx may be dy (in place). */
+ds_status ds_batchnorm3d_backward_set(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
+                                      const ds_tensor *dy, ds_tensor *dx);
+ds_status ds_batchnorm3d_relu_backward_set(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
+                                           const ds_tensor *dy, ds_tensor *dx);
 
 #ifdef __cplusplus
 }

@@ -183,9 +183,9 @@ ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor
                           ds_tensor *d_out, ds_grad_use use, ds_tensor *d_x)
 {
     ds_tensor *dz = d_out; /* BatchNorm's input gradient, in place when d_out may go */
-    if (use == DS_GRAD_KEEP)
-        DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 1, &dz));
-    ds_status st = ds_batchnorm3d_relu_backward(ctx, &u->bn, u->z, d_out, dz);
+    if (use == DS_GRAD_KEEP) /* written whole by the backward: no zeroing */
+        DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 0, &dz));
+    ds_status st = ds_batchnorm3d_relu_backward_set(ctx, &u->bn, u->z, d_out, dz);
     if (st == DS_OK)
         st = u->transposed ? ds_conv_transpose3d_backward(ctx, &u->tconv, x, dz, d_x)
                            : ds_conv3d_backward(ctx, &u->conv, x, dz, d_x);
@@ -345,9 +345,10 @@ ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_te
 {
     ds_relu_mask_inplace(ctx, u->out, d_out); /* d_out is now the gradient of the sum */
     ds_tensor *dz = NULL, *da1 = NULL, *a1 = NULL;
-    ds_status st = ds_pool_acquire_like(ctx, pool, u->z2, 1, &dz);
+    /* dz, each BatchNorm's input gradient in turn, is written whole by its backward (_set) */
+    ds_status st = ds_pool_acquire_like(ctx, pool, u->z2, 0, &dz);
     if (st == DS_OK)
-        st = ds_batchnorm3d_backward(ctx, &u->bn2, u->z2, d_out, dz);
+        st = ds_batchnorm3d_backward_set(ctx, &u->bn2, u->z2, d_out, dz);
     if (st == DS_OK)
         st = ds_pool_acquire_like(ctx, pool, u->z1, 1, &da1);
     if (st == DS_OK) /* conv2's input, recomputed from z1 */
@@ -357,15 +358,12 @@ ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_te
     if (st == DS_OK)
         st = ds_conv3d_backward(ctx, &u->conv2, a1, dz, da1);
     ds_pool_release(pool, a1);
-    if (st == DS_OK) {
-        memset(dz->data, 0, (size_t)ds_tensor_numel(dz) * sizeof(float));
-        st = ds_batchnorm3d_relu_backward(ctx, &u->bn1, u->z1, da1, dz);
-    }
+    if (st == DS_OK)
+        st = ds_batchnorm3d_relu_backward_set(ctx, &u->bn1, u->z1, da1, dz);
     if (st == DS_OK)
         st = ds_conv3d_backward(ctx, &u->conv1, x, dz, d_x);
     if (st == DS_OK && u->has_proj) {
-        memset(dz->data, 0, (size_t)ds_tensor_numel(dz) * sizeof(float));
-        st = ds_batchnorm3d_backward(ctx, &u->bnp, u->zp, d_out, dz);
+        st = ds_batchnorm3d_backward_set(ctx, &u->bnp, u->zp, d_out, dz);
         if (st == DS_OK)
             st = ds_conv3d_backward(ctx, &u->proj, x, dz, d_x);
     } else if (st == DS_OK && d_x) {

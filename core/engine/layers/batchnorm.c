@@ -399,29 +399,31 @@ ds_status ds_batchnorm3d_recompute(ds_ctx *ctx, const ds_batchnorm3d *bn, const 
 }
 
 /* The backward of bn (relu == 0) or of relu(bn) (relu != 0). */
-/* dx = (in_place ? 0 : dx) + a g - b (x - mean) - kk over n floats, g as in grad_sums. */
+/* dx = (overwrite ? 0 : dx) + a g - b (x - mean) - kk over n floats, g as in grad_sums. */
 DS_BN_CLONES static void dx_run(const float *x, const float *dy, float *dx, int64_t n, bn_affine f,
-                                int relu, int in_place, float a, float b, float kk)
+                                int relu, int overwrite, float a, float b, float kk)
 {
     for (int64_t i = 0; i < n; ++i) {
         const float t = (x[i] - f.mean) * f.scale + f.shift;
         const float g = relu && !(t > 0.0f) ? 0.0f : dy[i];
-        dx[i] = (in_place ? 0.0f : dx[i]) + (a * g - b * (x[i] - f.mean) - kk);
+        dx[i] = (overwrite ? 0.0f : dx[i]) + (a * g - b * (x[i] - f.mean) - kk);
     }
 }
 
+/* set: dx is overwritten (0 + dL/dx, what a zeroed dx would receive), else added into. */
 static ds_status backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, const ds_tensor *dy,
-                          ds_tensor *dx, int relu)
+                          ds_tensor *dx, int relu, int set)
 {
     DS_TRY(check_layer(ctx, bn));
     DS_TRY(ds_layer_need_same(ctx, LAYER, "input", x, "output gradient", dy));
     if (dx)
         DS_TRY(ds_layer_need_same(ctx, LAYER, "input", x, "input gradient", dx));
     DS_TRY(check_like_last(ctx, bn, x, "backward"));
-    if (dx == dy && !relu)
+    if (dx == dy && !relu && !set)
         return ds_fail(ctx, DS_ERR_ARG, "%s %s: backward in place is the ReLU backward's only",
                        LAYER, bn->weight.name);
-    const int in_place = dx == dy; /* pass 1 has read all of dy before pass 2 writes */
+    /* in place, dx is written as set: pass 1 has read all of dy before pass 2 writes */
+    const int overwrite = set || dx == dy;
     const bn_units u = units_of(x);
     const int64_t M = u.n * u.s;
     DS_TRY(grow_work(ctx, bn, u.count));
@@ -460,7 +462,7 @@ static ds_status backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, c
         int64_t c, off, len;
         unit_at(&u, k, &c, &off, &len);
         const float a = (float)coef[3 * c], b = (float)coef[3 * c + 1], kk = (float)coef[3 * c + 2];
-        dx_run(xd + off, dyd + off, dxd + off, len, affine_of(bn, c), relu, in_place, a, b, kk);
+        dx_run(xd + off, dyd + off, dxd + off, len, affine_of(bn, c), relu, overwrite, a, b, kk);
     }
     return DS_OK;
 }
@@ -468,11 +470,23 @@ static ds_status backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x, c
 ds_status ds_batchnorm3d_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
                                   const ds_tensor *dy, ds_tensor *dx)
 {
-    return backward(ctx, bn, x, dy, dx, 0);
+    return backward(ctx, bn, x, dy, dx, 0, 0);
 }
 
 ds_status ds_batchnorm3d_relu_backward(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
                                        const ds_tensor *dy, ds_tensor *dx)
 {
-    return backward(ctx, bn, x, dy, dx, 1);
+    return backward(ctx, bn, x, dy, dx, 1, 0);
+}
+
+ds_status ds_batchnorm3d_backward_set(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
+                                      const ds_tensor *dy, ds_tensor *dx)
+{
+    return backward(ctx, bn, x, dy, dx, 0, 1);
+}
+
+ds_status ds_batchnorm3d_relu_backward_set(ds_ctx *ctx, ds_batchnorm3d *bn, const ds_tensor *x,
+                                           const ds_tensor *dy, ds_tensor *dx)
+{
+    return backward(ctx, bn, x, dy, dx, 1, 1);
 }

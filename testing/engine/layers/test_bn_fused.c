@@ -13,6 +13,8 @@
  *       test_batchnorm).
  *   (c) the 1-thread run: 2, 3 and 8 threads give bit for bit the same outputs, gradients and
  *       running statistics.
+ *   (d) the _set backwards against the adding ones into a zeroed dx: bit for bit, whatever dx
+ *       held before (NaN here), plain and ReLU, training and evaluation, and in place.
  */
 #include "ds_activation.h"
 #include "ds_norm.h"
@@ -105,6 +107,52 @@ static void check_against_unfused(ds_ctx *ctx, ds_bn_epilogue e, int training)
         ds_tensor_free(all[i]);
     ds_batchnorm3d_free(&f);
     ds_batchnorm3d_free(&u);
+}
+
+/* (d) */
+static void check_set(ds_ctx *ctx, int relu, int training)
+{
+    ds_rng rng;
+    ds_rng_init(&rng, 31 + (uint64_t)relu, DS_RNG_TEST);
+    ds_batchnorm3d a, b;
+    init_bn(ctx, &a, &rng);
+    ds_rng_init(&rng, 31 + (uint64_t)relu, DS_RNG_TEST);
+    init_bn(ctx, &b, &rng);
+    ds_tensor *x = make(ctx, BN_, BC, BD, BH, BW), *y = make(ctx, BN_, BC, BD, BH, BW);
+    ds_tensor *dy = make(ctx, BN_, BC, BD, BH, BW), *added = make(ctx, BN_, BC, BD, BH, BW);
+    ds_tensor *set = make(ctx, BN_, BC, BD, BH, BW), *inplace = make(ctx, BN_, BC, BD, BH, BW);
+    if (!x || !y || !dy || !added || !set || !inplace)
+        return;
+    const int64_t n = ds_tensor_numel(x);
+    lt_fill_normal(&rng, x->data, n, 0.3f, 1.2f);
+    lt_fill_normal(&rng, dy->data, n, 0.0f, 1.0f);
+    for (int64_t i = 0; i < n; ++i)
+        set->data[i] = NAN;
+    memset(added->data, 0, (size_t)n * sizeof(float));
+    memcpy(inplace->data, dy->data, (size_t)n * sizeof(float));
+    DS_CHECK_OK(ctx, ds_batchnorm3d_forward(ctx, &a, x, y, training));
+    DS_CHECK_OK(ctx, ds_batchnorm3d_forward(ctx, &b, x, y, training));
+    if (relu) {
+        DS_CHECK_OK(ctx, ds_batchnorm3d_relu_backward(ctx, &a, x, dy, added));
+        DS_CHECK_OK(ctx, ds_batchnorm3d_relu_backward_set(ctx, &b, x, dy, set));
+    } else {
+        DS_CHECK_OK(ctx, ds_batchnorm3d_backward(ctx, &a, x, dy, added));
+        DS_CHECK_OK(ctx, ds_batchnorm3d_backward_set(ctx, &b, x, dy, set));
+    }
+    DS_CHECK_MSG(same_bits(added->data, set->data, n) &&
+                     same_bits(a.weight.grad, b.weight.grad, BC) &&
+                     same_bits(a.bias.grad, b.bias.grad, BC),
+                 "%s backward_set, %s: differs from the add into zeros", relu ? "ReLU" : "plain",
+                 training ? "training" : "evaluation");
+    DS_CHECK_OK(ctx, relu ? ds_batchnorm3d_relu_backward_set(ctx, &b, x, inplace, inplace)
+                          : ds_batchnorm3d_backward_set(ctx, &b, x, inplace, inplace));
+    DS_CHECK_MSG(same_bits(added->data, inplace->data, n), "%s backward_set in place differs",
+                 relu ? "ReLU" : "plain");
+    ds_tensor *all[] = {x, y, dy, added, set, inplace};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        ds_tensor_free(all[i]);
+    ds_batchnorm3d_free(&a);
+    ds_batchnorm3d_free(&b);
 }
 
 /* (b): a small case against finite differences. */
@@ -257,6 +305,9 @@ int main(void)
     for (int training = 0; training <= 1; ++training)
         for (size_t e = 0; e < sizeof all / sizeof all[0]; ++e)
             check_against_unfused(ctx, all[e], training);
+    for (int training = 0; training <= 1; ++training)
+        for (int relu = 0; relu <= 1; ++relu)
+            check_set(ctx, relu, training);
     check_finite_differences(ctx);
     check_threads(ctx);
     ds_ctx_free(ctx);
