@@ -107,6 +107,10 @@ ds_status ds_conv3d_output_shape(ds_ctx *ctx, const ds_conv3d *conv, const ds_te
 ds_status ds_conv3d_forward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, ds_tensor *y);
 ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, const ds_tensor *dy,
                              ds_tensor *dx);
+/* The same with dx overwritten instead of added into: bit for bit what a zeroed dx would
+ * receive, whatever it held; the Winograd path writes it without a zeroing pass. */
+ds_status ds_conv3d_backward_set(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x,
+                                 const ds_tensor *dy, ds_tensor *dx);
 
 /* An affine map per output channel, then a ReLU and a skip, applied to each output value as the
  * convolution writes it: a BatchNorm in evaluation mode folded into the convolution, so that its

@@ -256,7 +256,7 @@ ds_status ds_net_forward(ds_ctx *ctx, ds_net *net, const ds_tensor *x, int train
 }
 
 /* Back through a chain of conv-BN-ReLU units whose first input is x: d_out is the gradient of
- * the last output (consumed: overwritten), d_in receives (adds) the gradient of x. The inputs of
+ * the last output (consumed: overwritten), d_in is written with the gradient of x. The inputs of
  * the other units are recomputed. */
 static ds_status chain_backward(ds_ctx *ctx, ds_net *net, ds_cbr *units, int count,
                                 const ds_tensor *x, ds_tensor *d_out, ds_tensor *d_in)
@@ -268,12 +268,13 @@ static ds_status chain_backward(ds_ctx *ctx, ds_net *net, ds_cbr *units, int cou
     for (int i = count - 1; i >= 0 && st == DS_OK; --i) {
         ds_tensor *dx = d_in, *in = NULL;
         if (i > 0) {
-            st = ds_pool_acquire_like(ctx, pool, units[i - 1].z, 1, &dx);
+            st = ds_pool_acquire_like(ctx, pool, units[i - 1].z, 0, &dx);
             if (st == DS_OK)
                 st = ds_cbr_output(ctx, &units[i - 1], pool, NULL, &in);
         }
         if (st == DS_OK)
-            st = ds_cbr_backward(ctx, &units[i], pool, i > 0 ? in : x, cur, DS_GRAD_CONSUME, dx);
+            st = ds_cbr_backward(ctx, &units[i], pool, i > 0 ? in : x, cur, DS_GRAD_CONSUME,
+                                 DS_GRAD_WRITE, dx);
         ds_pool_release(pool, in);
         ds_pool_release(pool, cur_lent);
         cur_lent = dx != d_in ? dx : NULL;
@@ -324,7 +325,7 @@ static ds_status level_backward(ds_ctx *ctx, ds_net *net, int j, ds_tensor *dy,
     ds_pool *pool = &net->scratch->pool;
     const ds_tensor *skip = NULL, *in = NULL;
     ds_tensor *skip_lent = NULL, *sum = NULL, *in_lent = NULL, *dsum = NULL;
-    ds_status st = ds_pool_acquire_like(ctx, pool, net->up[j].z, 1, &dsum);
+    ds_status st = ds_pool_acquire_like(ctx, pool, net->up[j].z, 0, &dsum); /* written whole */
     if (st == DS_OK)
         st = enc_output(ctx, net, net->level_end[j], &skip, &skip_lent);
     if (st == DS_OK && skip_lent) { /* s_j again, in the recomputed skip's own buffer */
@@ -342,9 +343,10 @@ static ds_status level_backward(ds_ctx *ctx, ds_net *net, int j, ds_tensor *dy,
     if (st == DS_OK)
         st = up_input(ctx, net, j, &in, &in_lent);
     if (st == DS_OK)
-        st = ds_pool_acquire_like(ctx, pool, in, 1, d_prev);
+        st = ds_pool_acquire_like(ctx, pool, in, 0, d_prev);
     if (st == DS_OK)
-        st = ds_cbr_backward(ctx, &net->up[j], pool, in, dsum, DS_GRAD_KEEP, *d_prev);
+        st = ds_cbr_backward(ctx, &net->up[j], pool, in, dsum, DS_GRAD_KEEP, DS_GRAD_WRITE,
+                             *d_prev);
     ds_pool_release(pool, in_lent);
     d_level[j] = dsum; /* the sum's gradient goes to the skip x_j unchanged */
     return st;
@@ -378,6 +380,7 @@ static ds_status encoder_backward(ds_ctx *ctx, ds_net *net, ds_tensor *d_level[D
         ds_tensor *dx = NULL, *in_lent = NULL;
         const ds_tensor *in = net->input;
         ds_status st = DS_OK;
+        ds_grad_into into = DS_GRAD_WRITE; /* a fresh buffer, or none (the input's) */
         if (u > 0) {
             int level = -1;
             for (int l = 0; l < DS_NET_LEVELS - 1; ++l)
@@ -386,17 +389,19 @@ static ds_status encoder_backward(ds_ctx *ctx, ds_net *net, ds_tensor *d_level[D
             if (level >= 0) { /* the previous unit's output is a skip: its gradient is there */
                 dx = d_level[level];
                 d_level[level] = NULL;
+                into = DS_GRAD_ADD;
             } else {
                 const ds_shape s = ds_enc_shape(&net->enc[u - 1]);
-                st = ds_pool_acquire(ctx, pool, s.n, s.c, s.d, s.h, s.w, 1, &dx);
+                st = ds_pool_acquire(ctx, pool, s.n, s.c, s.d, s.h, s.w, 0, &dx);
             }
             if (st == DS_OK)
                 st = enc_output(ctx, net, u - 1, &in, &in_lent);
         }
         ds_enc_unit *e = &net->enc[u];
         if (st == DS_OK)
-            st = e->is_basic ? ds_basic_backward(ctx, &e->basic, pool, in, cur, dx)
-                             : ds_cbr_backward(ctx, &e->cbr, pool, in, cur, DS_GRAD_CONSUME, dx);
+            st = e->is_basic
+                     ? ds_basic_backward(ctx, &e->basic, pool, in, cur, into, dx)
+                     : ds_cbr_backward(ctx, &e->cbr, pool, in, cur, DS_GRAD_CONSUME, into, dx);
         ds_pool_release(pool, in_lent);
         ds_pool_release(pool, cur);
         cur = dx;

@@ -180,15 +180,20 @@ ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, const 
 }
 
 ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
-                          ds_tensor *d_out, ds_grad_use use, ds_tensor *d_x)
+                          ds_tensor *d_out, ds_grad_use use, ds_grad_into into, ds_tensor *d_x)
 {
     ds_tensor *dz = d_out; /* BatchNorm's input gradient, in place when d_out may go */
     if (use == DS_GRAD_KEEP) /* written whole by the backward: no zeroing */
         DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 0, &dz));
     ds_status st = ds_batchnorm3d_relu_backward_set(ctx, &u->bn, u->z, d_out, dz);
-    if (st == DS_OK)
-        st = u->transposed ? ds_conv_transpose3d_backward(ctx, &u->tconv, x, dz, d_x)
-                           : ds_conv3d_backward(ctx, &u->conv, x, dz, d_x);
+    if (st == DS_OK && u->transposed) { /* its backward-data adds only */
+        if (into == DS_GRAD_WRITE && d_x)
+            ds_fill_zero(ctx, d_x->data, ds_tensor_numel(d_x));
+        st = ds_conv_transpose3d_backward(ctx, &u->tconv, x, dz, d_x);
+    } else if (st == DS_OK) {
+        st = into == DS_GRAD_WRITE ? ds_conv3d_backward_set(ctx, &u->conv, x, dz, d_x)
+                                   : ds_conv3d_backward(ctx, &u->conv, x, dz, d_x);
+    }
     if (dz != d_out)
         ds_pool_release(pool, dz);
     return st;
@@ -341,7 +346,7 @@ ds_status ds_basic_forward_into(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const d
 }
 
 ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
-                            ds_tensor *d_out, ds_tensor *d_x)
+                            ds_tensor *d_out, ds_grad_into into, ds_tensor *d_x)
 {
     ds_relu_mask_inplace(ctx, u->out, d_out); /* d_out is now the gradient of the sum */
     ds_tensor *dz = NULL, *da1 = NULL, *a1 = NULL;
@@ -360,8 +365,9 @@ ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_te
     ds_pool_release(pool, a1);
     if (st == DS_OK)
         st = ds_batchnorm3d_relu_backward_set(ctx, &u->bn1, u->z1, da1, dz);
-    if (st == DS_OK)
-        st = ds_conv3d_backward(ctx, &u->conv1, x, dz, d_x);
+    if (st == DS_OK) /* the first of d_x's terms: the shortcut's are added after it */
+        st = into == DS_GRAD_WRITE ? ds_conv3d_backward_set(ctx, &u->conv1, x, dz, d_x)
+                                   : ds_conv3d_backward(ctx, &u->conv1, x, dz, d_x);
     if (st == DS_OK && u->has_proj) {
         st = ds_batchnorm3d_backward_set(ctx, &u->bnp, u->zp, d_out, dz);
         if (st == DS_OK)

@@ -61,8 +61,15 @@ typedef enum ds_grad_use {
     DS_GRAD_CONSUME /* d_out is not needed afterwards: the unit works in it (one buffer less) */
 } ds_grad_use;
 
+/* Whether a backward adds into the input gradient it is given or writes it (a fresh buffer: no
+ * zeroing pass; bit for bit what a zeroed one would receive). */
+typedef enum ds_grad_into {
+    DS_GRAD_ADD,  /* d_x += the gradient (d_x holds another path's gradient already) */
+    DS_GRAD_WRITE /* d_x = the gradient, whatever d_x held                            */
+} ds_grad_into;
+
 ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
-                          ds_tensor *d_out, ds_grad_use use, ds_tensor *d_x);
+                          ds_tensor *d_out, ds_grad_use use, ds_grad_into into, ds_tensor *d_x);
 int64_t ds_cbr_bytes(const ds_cbr *u);
 
 typedef struct ds_basic {
@@ -85,7 +92,7 @@ ds_status ds_basic_forward_into(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const d
                                 ds_tensor *y);
 /* d_out is overwritten (the ReLU's mask applied in place). */
 ds_status ds_basic_backward(ds_ctx *ctx, ds_basic *u, ds_pool *pool, const ds_tensor *x,
-                            ds_tensor *d_out, ds_tensor *d_x);
+                            ds_tensor *d_out, ds_grad_into into, ds_tensor *d_x);
 int64_t ds_basic_bytes(const ds_basic *u);
 
 /* Helpers shared by the network code. */

@@ -128,8 +128,9 @@ ds_status ds_conv3d_forward_epilogue(ds_ctx *ctx, ds_conv3d *conv, const ds_tens
     return forward(ctx, conv, x, y, e, fused);
 }
 
-ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, const ds_tensor *dy,
-                             ds_tensor *dx)
+/* set: dx overwritten, else added into. */
+static ds_status backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, const ds_tensor *dy,
+                          ds_tensor *dx, int set)
 {
     if (!conv || !x || !dy)
         return ds_fail(ctx, DS_ERR_ARG, "conv3d backward: null argument");
@@ -149,13 +150,25 @@ ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, c
     conv->paths.backward_data = DS_CONV_PATH_NONE;
     if (dx)
         st = ds_conv_core_backward_data(ctx, conv->work, &g, dy->data, conv->weight.value,
-                                        dx->data, &conv->paths.backward_data);
+                                        dx->data, set, &conv->paths.backward_data);
     if (st == DS_OK)
         st = ds_conv_core_backward_weight(ctx, conv->work, &g, x->data, dy->data,
                                           conv->weight.grad, &conv->paths.backward_weight);
     if (st == DS_OK && conv->has_bias)
         ds_conv_core_bias_grad(ctx, g.n, g.cout, g.od * g.oh * g.ow, dy->data, conv->bias.grad);
     return st;
+}
+
+ds_status ds_conv3d_backward(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x, const ds_tensor *dy,
+                             ds_tensor *dx)
+{
+    return backward(ctx, conv, x, dy, dx, 0);
+}
+
+ds_status ds_conv3d_backward_set(ds_ctx *ctx, ds_conv3d *conv, const ds_tensor *x,
+                                 const ds_tensor *dy, ds_tensor *dx)
+{
+    return backward(ctx, conv, x, dy, dx, 1);
 }
 
 void ds_conv3d_use_workspace(ds_conv3d *conv, ds_conv_workspace *ws)

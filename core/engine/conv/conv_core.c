@@ -630,7 +630,7 @@ static ds_status scatter_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds
 }
 
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                     const float *dy, const float *w, float *dx,
+                                     const float *dy, const float *w, float *dx, int set,
                                      ds_conv_path *path)
 {
     const int nt = ds_ctx_threads(ctx);
@@ -644,16 +644,21 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
         const ds_conv_flip flip = {w, work->wt, g->cin, g->cout, k3};
         ds_conv_geom t = {g->n,  g->cout, g->cin, g->k, 1,    g->k - 1 - g->p,
                           g->od, g->oh,   g->ow,  g->d, g->h, g->w, g->algo};
-        if (ds_conv_winograd_chosen(&t)) {
+        if (ds_conv_winograd_chosen(&t)) { /* beta 0 writes v + 0, as 0 + v into zeros */
             report(path, DS_CONV_PATH_WINOGRAD);
-            return ds_conv_winograd_forward_flipped(ctx, work, &t, dy, &flip, 1.0f, dx);
+            return ds_conv_winograd_forward_flipped(ctx, work, &t, dy, &flip, set ? 0.0f : 1.0f,
+                                                    dx);
         }
+        if (set)
+            ds_fill_zero(ctx, dx, g->n * g->cin * g->d * g->h * g->w);
         /* Parallel: the deep layers' weights are megabytes, and on one thread this copy took
          * 3 % of a training iteration of the pair while the other thread waited. */
 #pragma omp parallel num_threads(nt) if (wn > 65536)
         ds_conv_flip_weights_team(&flip);
         return ds_conv_core_forward(ctx, work, &t, dy, work->wt, NULL, 1.0f, dx, path);
     }
+    if (set)
+        ds_fill_zero(ctx, dx, g->n * g->cin * g->d * g->h * g->w);
     return scatter_backward_data(ctx, work, g, dy, w, 0, NULL, dx, path);
 }
 
@@ -665,7 +670,7 @@ ds_status ds_conv_core_transposed_forward(ds_ctx *ctx, ds_conv_work *work, const
                                   over the decoder's largest tensors */
         return scatter_backward_data(ctx, work, g, dy, w, 1, bias, dx, path);
     ds_conv_fill_bias(ctx, g->n, g->cin, g->d * g->h * g->w, bias, dx);
-    return ds_conv_core_backward_data(ctx, work, g, dy, w, dx, path);
+    return ds_conv_core_backward_data(ctx, work, g, dy, w, dx, 0, path);
 }
 
 void ds_conv_core_bias_grad(ds_ctx *ctx, int64_t n, int64_t c, int64_t spatial, const float *t,

@@ -193,9 +193,10 @@ int ds_conv_winograd_dy(ds_wino_build build, const ds_conv_geom *g, const float 
 int ds_conv_winograd_weight_chosen(const ds_conv_geom *g);
 ds_status ds_conv_winograd_backward_weight(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
                                            const float *x, const float *dy, float *dw);
-/* dx += conv^T(dy, w): the gradient of a convolution with respect to its input. */
+/* dx += conv^T(dy, w): the gradient of a convolution with respect to its input; with set, dx =
+ * 0 + conv^T(dy, w) whatever it held (the Winograd path writes it, the others zero it first). */
 ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_conv_geom *g,
-                                     const float *dy, const float *w, float *dx,
+                                     const float *dy, const float *w, float *dx, int set,
                                      ds_conv_path *path);
 /* dx = bias + conv^T(dy, w) (bias per dx channel; NULL: zeros): a transposed convolution's
  * forward. Overwrites dx; no prior fill is needed. */

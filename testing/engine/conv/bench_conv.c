@@ -172,7 +172,7 @@ int main(int argc, char **argv)
                     st = s->transposed ? ds_conv_core_forward(ctx, work, &g, dy->data, pw->value,
                                                               NULL, 1.0f, dx->data, NULL)
                                        : ds_conv_core_backward_data(ctx, work, &g, dy->data,
-                                                                    pw->value, dx->data, NULL);
+                                                                    pw->value, dx->data, 0, NULL);
                 } else {
                     st = s->transposed ? ds_conv_core_backward_weight(ctx, work, &g, dy->data,
                                                                       x->data, pw->grad, NULL)

@@ -80,7 +80,7 @@ static double time_one(ds_ctx *ctx, ds_conv_work *work, ds_conv_geom g, ds_conv_
         double t0 = now();
         ds_status st =
             phase == 0   ? ds_conv_core_forward(ctx, work, &g, x, w, NULL, 0.0f, y, path)
-            : phase == 1 ? ds_conv_core_backward_data(ctx, work, &g, dy, w, dx, path)
+            : phase == 1 ? ds_conv_core_backward_data(ctx, work, &g, dy, w, dx, 0, path)
                          : ds_conv_core_backward_weight(ctx, work, &g, x, dy, dw, path);
         if (st != DS_OK) {
             fprintf(stderr, "bench_winograd: %s\n", ds_ctx_message(ctx));

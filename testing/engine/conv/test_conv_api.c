@@ -3,7 +3,10 @@
  * reductions that fix summation orders do not depend on the thread count, so the bits must agree),
  * on shapes large enough to be cut into several tiles and parts: 8 threads on 2 cores check
  * results, not speed. The AVX2 and AVX-512 builds of the direct kernel agree bit for bit.
+ * ds_conv3d_backward_set gives bit for bit what ds_conv3d_backward adds into a zeroed dx,
+ * whatever dx held (NaN here), on every backward-data path.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,6 +227,67 @@ static void thread_invariance(ds_ctx *ctx, int direct)
             free(b.y), free(b.dx), free(b.dw), free(b.db);
         }
         free(a.y), free(a.dx), free(a.dw), free(a.db);
+    }
+}
+
+/* Values in [-1, 1) from a fixed integer hash: the test needs any fixed data, not a distribution. */
+static void fill_hashed(float *v, int64_t n, uint32_t seed)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
+        h ^= h >> 15;
+        h *= 2246822519u;
+        h ^= h >> 13;
+        v[i] = (float)(h & 0xffffff) / 8388608.0f - 1.0f;
+    }
+}
+
+static void backward_set(ds_ctx *ctx)
+{
+    static const struct {
+        const char *name;
+        int cin, cout, k, s, p, d, h, w;
+    } cases[] = {
+        {"k3 s1 p1 (Winograd)", 16, 16, 3, 1, 1, 12, 20, 40},
+        {"k3 s1 p1, 64 -> 64 on 3x3x5 (few voxels)", 64, 64, 3, 1, 1, 3, 3, 5},
+        {"k2 s2 (scatter)", 16, 32, 2, 2, 0, 13, 20, 41},
+        {"k1 s1 (pointwise)", 16, 2, 1, 1, 0, 12, 20, 41},
+    };
+    DS_CHECK_OK(ctx, ds_threads_set(ctx, 2));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        ds_conv3d a, b;
+        DS_CHECK_OK(ctx, ds_conv3d_init(ctx, &a, "a", cases[i].cin, cases[i].cout, cases[i].k,
+                                        cases[i].s, cases[i].p, 1));
+        DS_CHECK_OK(ctx, ds_conv3d_init(ctx, &b, "b", cases[i].cin, cases[i].cout, cases[i].k,
+                                        cases[i].s, cases[i].p, 1));
+        fill_hashed(a.weight.value, a.weight.numel, 1);
+        memcpy(b.weight.value, a.weight.value, (size_t)a.weight.numel * sizeof(float));
+        ds_tensor *x = NULL, *dy = NULL, *added = NULL, *set = NULL;
+        int64_t n, c, d, h, w;
+        DS_CHECK_OK(ctx, ds_tensor_create(ctx, &x, 2, cases[i].cin, cases[i].d, cases[i].h,
+                                          cases[i].w));
+        DS_CHECK_OK(ctx, ds_conv3d_output_shape(ctx, &a, x, &n, &c, &d, &h, &w));
+        DS_CHECK_OK(ctx, ds_tensor_create(ctx, &dy, n, c, d, h, w));
+        DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &added, 2, cases[i].cin, cases[i].d, cases[i].h,
+                                         cases[i].w));
+        DS_CHECK_OK(ctx, ds_tensor_create_like(ctx, &set, x));
+        const int64_t nx = ds_tensor_numel(x);
+        fill_hashed(x->data, nx, 2);
+        fill_hashed(dy->data, ds_tensor_numel(dy), 3);
+        for (int64_t k = 0; k < nx; ++k)
+            set->data[k] = NAN;
+        DS_CHECK_OK(ctx, ds_conv3d_backward(ctx, &a, x, dy, added));
+        DS_CHECK_OK(ctx, ds_conv3d_backward_set(ctx, &b, x, dy, set));
+        DS_CHECK_MSG(a.paths.backward_data == b.paths.backward_data,
+                     "%s: backward_set took another path", cases[i].name);
+        DS_CHECK_MSG(memcmp(added->data, set->data, (size_t)nx * sizeof(float)) == 0 &&
+                         memcmp(a.weight.grad, b.weight.grad,
+                                (size_t)a.weight.numel * sizeof(float)) == 0 &&
+                         memcmp(a.bias.grad, b.bias.grad, (size_t)c * sizeof(float)) == 0,
+                     "%s: backward_set differs from the add into zeros", cases[i].name);
+        ds_tensor_free(x), ds_tensor_free(dy), ds_tensor_free(added), ds_tensor_free(set);
+        ds_conv3d_free(&a);
+        ds_conv3d_free(&b);
     }
 }
 
@@ -448,6 +512,7 @@ int main(void)
     bad_arguments(ctx);
     lowering();
     thread_invariance(ctx, direct);
+    backward_set(ctx);
     DS_CHECK_OK(ctx, ds_threads_set(ctx, 0));
     large_kernel(ctx, direct);
     our_weight_gemm(ctx, direct);
