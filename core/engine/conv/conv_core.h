@@ -159,7 +159,8 @@ ds_status ds_conv_winograd_forward(ds_ctx *ctx, ds_conv_work *work, const ds_con
                                    float *y, const ds_conv_epilogue *e);
 /* The weights of a stride-1 backward-data run as a forward: wt[ci][co] = w[co][ci] with its k^3
  * taps reversed. ds_conv_flip_weights_team is an orphaned worksharing loop (ends in a barrier):
- * called inside a parallel region the team shares it, outside one thread runs it. */
+ * called inside a parallel region the team shares it, outside one thread runs it. It lives in
+ * conv_winograd.c, beside the AVX-512 builds its 27-tap copy uses. */
 typedef struct ds_conv_flip {
     const float *w;
     float *wt;

@@ -51,15 +51,22 @@ static void init_bn(ds_ctx *ctx, ds_batchnorm3d *bn, ds_rng *rng)
     lt_fill_uniform(rng, bn->running_var, BC, 0.5f, 2.0f);
 }
 
+/* Two layers with equal state, and rng left where the second's drawing left it. */
+static void init_pair(ds_ctx *ctx, ds_batchnorm3d *a, ds_batchnorm3d *b, ds_rng *rng,
+                      uint64_t seed)
+{
+    ds_rng_init(rng, seed, DS_RNG_TEST);
+    init_bn(ctx, a, rng);
+    ds_rng_init(rng, seed, DS_RNG_TEST);
+    init_bn(ctx, b, rng);
+}
+
 /* (a): one epilogue, one mode. Two layers with equal state: one runs fused, one unfused. */
 static void check_against_unfused(ds_ctx *ctx, ds_bn_epilogue e, int training)
 {
     ds_rng rng;
-    ds_rng_init(&rng, 21 + (uint64_t)e, DS_RNG_TEST);
     ds_batchnorm3d f, u;
-    init_bn(ctx, &f, &rng);
-    ds_rng_init(&rng, 21 + (uint64_t)e, DS_RNG_TEST);
-    init_bn(ctx, &u, &rng);
+    init_pair(ctx, &f, &u, &rng, 21 + (uint64_t)e);
     ds_tensor *x = make(ctx, BN_, BC, BD, BH, BW), *skip = make(ctx, BN_, BC, BD, BH, BW);
     ds_tensor *yf = make(ctx, BN_, BC, BD, BH, BW), *yu = make(ctx, BN_, BC, BD, BH, BW);
     ds_tensor *yr = make(ctx, BN_, BC, BD, BH, BW), *dy = make(ctx, BN_, BC, BD, BH, BW);
@@ -113,11 +120,8 @@ static void check_against_unfused(ds_ctx *ctx, ds_bn_epilogue e, int training)
 static void check_set(ds_ctx *ctx, int relu, int training)
 {
     ds_rng rng;
-    ds_rng_init(&rng, 31 + (uint64_t)relu, DS_RNG_TEST);
     ds_batchnorm3d a, b;
-    init_bn(ctx, &a, &rng);
-    ds_rng_init(&rng, 31 + (uint64_t)relu, DS_RNG_TEST);
-    init_bn(ctx, &b, &rng);
+    init_pair(ctx, &a, &b, &rng, 31 + (uint64_t)relu);
     ds_tensor *x = make(ctx, BN_, BC, BD, BH, BW), *y = make(ctx, BN_, BC, BD, BH, BW);
     ds_tensor *dy = make(ctx, BN_, BC, BD, BH, BW), *added = make(ctx, BN_, BC, BD, BH, BW);
     ds_tensor *set = make(ctx, BN_, BC, BD, BH, BW), *inplace = make(ctx, BN_, BC, BD, BH, BW);
