@@ -196,6 +196,11 @@ ds_status ds_conv_transpose3d_forward(ds_ctx *ctx, ds_conv_transpose3d *conv, co
                                       ds_tensor *y);
 ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, const ds_tensor *x,
                                        const ds_tensor *dy, ds_tensor *dx);
+/* The same with dx overwritten: its backward-data adds only, so dx is zeroed first (bit for bit
+ * what a zeroed dx would receive). */
+ds_status ds_conv_transpose3d_backward_set(ds_ctx *ctx, ds_conv_transpose3d *conv,
+                                           const ds_tensor *x, const ds_tensor *dy,
+                                           ds_tensor *dx);
 
 /* A workspace that layers run one after another can share, instead of each keeping its own
  * work buffers at their largest size (a network has dozens of layers). Layers that share one must

@@ -179,6 +179,17 @@ ds_status ds_cbr_forward_into(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x, const 
     return ds_batchnorm3d_forward_fused(ctx, &u->bn, y, skip, y, 0, cbr_epilogue(skip));
 }
 
+/* The unit's convolution backward, adding into d_x or writing it. */
+static ds_status cbr_conv_backward(ds_ctx *ctx, ds_cbr *u, const ds_tensor *x,
+                                   const ds_tensor *dz, ds_grad_into into, ds_tensor *d_x)
+{
+    if (u->transposed)
+        return into == DS_GRAD_WRITE ? ds_conv_transpose3d_backward_set(ctx, &u->tconv, x, dz, d_x)
+                                     : ds_conv_transpose3d_backward(ctx, &u->tconv, x, dz, d_x);
+    return into == DS_GRAD_WRITE ? ds_conv3d_backward_set(ctx, &u->conv, x, dz, d_x)
+                                 : ds_conv3d_backward(ctx, &u->conv, x, dz, d_x);
+}
+
 ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor *x,
                           ds_tensor *d_out, ds_grad_use use, ds_grad_into into, ds_tensor *d_x)
 {
@@ -186,14 +197,8 @@ ds_status ds_cbr_backward(ds_ctx *ctx, ds_cbr *u, ds_pool *pool, const ds_tensor
     if (use == DS_GRAD_KEEP) /* written whole by the backward: no zeroing */
         DS_TRY(ds_pool_acquire_like(ctx, pool, u->z, 0, &dz));
     ds_status st = ds_batchnorm3d_relu_backward_set(ctx, &u->bn, u->z, d_out, dz);
-    if (st == DS_OK && u->transposed) { /* its backward-data adds only */
-        if (into == DS_GRAD_WRITE && d_x)
-            ds_fill_zero(ctx, d_x->data, ds_tensor_numel(d_x));
-        st = ds_conv_transpose3d_backward(ctx, &u->tconv, x, dz, d_x);
-    } else if (st == DS_OK) {
-        st = into == DS_GRAD_WRITE ? ds_conv3d_backward_set(ctx, &u->conv, x, dz, d_x)
-                                   : ds_conv3d_backward(ctx, &u->conv, x, dz, d_x);
-    }
+    if (st == DS_OK)
+        st = cbr_conv_backward(ctx, u, x, dz, into, d_x);
     if (dz != d_out)
         ds_pool_release(pool, dz);
     return st;

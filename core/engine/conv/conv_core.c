@@ -634,7 +634,7 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
                                      ds_conv_path *path)
 {
     const int nt = ds_ctx_threads(ctx);
-    const int64_t k3 = g->k * g->k * g->k;
+    const int64_t k3 = g->k * g->k * g->k, dx_numel = g->n * g->cin * g->d * g->h * g->w;
     if (g->s == 1 && g->p <= g->k - 1) {
         /* dx += conv(dy, flip(W)^T) with padding k - 1 - p: race-free, same fast path. */
         size_t wn = (size_t)(g->cin * g->cout * k3);
@@ -650,7 +650,7 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
                                                     dx);
         }
         if (set)
-            ds_fill_zero(ctx, dx, g->n * g->cin * g->d * g->h * g->w);
+            ds_fill_zero(ctx, dx, dx_numel);
         /* Parallel: the deep layers' weights are megabytes, and on one thread this copy took
          * 3 % of a training iteration of the pair while the other thread waited. */
 #pragma omp parallel num_threads(nt) if (wn > 65536)
@@ -658,7 +658,7 @@ ds_status ds_conv_core_backward_data(ds_ctx *ctx, ds_conv_work *work, const ds_c
         return ds_conv_core_forward(ctx, work, &t, dy, work->wt, NULL, 1.0f, dx, path);
     }
     if (set)
-        ds_fill_zero(ctx, dx, g->n * g->cin * g->d * g->h * g->w);
+        ds_fill_zero(ctx, dx, dx_numel);
     return scatter_backward_data(ctx, work, g, dy, w, 0, NULL, dx, path);
 }
 

@@ -119,8 +119,9 @@ ds_status ds_conv_transpose3d_forward(ds_ctx *ctx, ds_conv_transpose3d *conv, co
                                            &conv->paths.forward);
 }
 
-ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, const ds_tensor *x,
-                                       const ds_tensor *dy, ds_tensor *dx)
+/* set: dx overwritten, else added into. */
+static ds_status backward(ds_ctx *ctx, ds_conv_transpose3d *conv, const ds_tensor *x,
+                          const ds_tensor *dy, ds_tensor *dx, int set)
 {
     if (!conv || !x || !dy)
         return ds_fail(ctx, DS_ERR_ARG, "conv_transpose3d backward: null argument");
@@ -139,6 +140,8 @@ ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, c
                        "conv_transpose3d %s: input gradient aliases another argument",
                        conv->weight.name);
     conv->paths.backward_data = DS_CONV_PATH_NONE;
+    if (dx && set)
+        ds_fill_zero(ctx, dx->data, ds_tensor_numel(dx));
     if (dx)
         st = ds_conv_core_forward(ctx, conv->work, &g, dy->data, conv->weight.value, NULL, 1.0f,
                                   dx->data, &conv->paths.backward_data);
@@ -148,6 +151,19 @@ ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, c
     if (st == DS_OK && conv->has_bias)
         ds_conv_core_bias_grad(ctx, g.n, g.cin, g.d * g.h * g.w, dy->data, conv->bias.grad);
     return st;
+}
+
+ds_status ds_conv_transpose3d_backward(ds_ctx *ctx, ds_conv_transpose3d *conv, const ds_tensor *x,
+                                       const ds_tensor *dy, ds_tensor *dx)
+{
+    return backward(ctx, conv, x, dy, dx, 0);
+}
+
+ds_status ds_conv_transpose3d_backward_set(ds_ctx *ctx, ds_conv_transpose3d *conv,
+                                           const ds_tensor *x, const ds_tensor *dy,
+                                           ds_tensor *dx)
+{
+    return backward(ctx, conv, x, dy, dx, 1);
 }
 
 void ds_conv_transpose3d_use_workspace(ds_conv_transpose3d *conv, ds_conv_workspace *ws)

@@ -4,7 +4,7 @@
  * on shapes large enough to be cut into several tiles and parts: 8 threads on 2 cores check
  * results, not speed. The AVX2 and AVX-512 builds of the direct kernel agree bit for bit.
  * ds_conv3d_backward_set gives bit for bit what ds_conv3d_backward adds into a zeroed dx,
- * whatever dx held (NaN here), on every backward-data path.
+ * whatever dx held (NaN here), on every backward-data path; so does the transposed layer's.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -289,6 +289,33 @@ static void backward_set(ds_ctx *ctx)
         ds_conv3d_free(&a);
         ds_conv3d_free(&b);
     }
+    /* the transposed k2 s2 (the up-sampling), whose _set zeroes dx before its adding path */
+    ds_conv_transpose3d a, b;
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_init(ctx, &a, "a", 32, 16, 2, 2, 0, 1));
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_init(ctx, &b, "b", 32, 16, 2, 2, 0, 1));
+    fill_hashed(a.weight.value, a.weight.numel, 4);
+    memcpy(b.weight.value, a.weight.value, (size_t)a.weight.numel * sizeof(float));
+    ds_tensor *x = NULL, *dy = NULL, *added = NULL, *set = NULL;
+    int64_t n, c, d, h, w;
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &x, 2, 32, 6, 7, 11));
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_output_shape(ctx, &a, x, &n, &c, &d, &h, &w));
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &dy, n, c, d, h, w));
+    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &added, 2, 32, 6, 7, 11));
+    DS_CHECK_OK(ctx, ds_tensor_create_like(ctx, &set, x));
+    const int64_t nx = ds_tensor_numel(x);
+    fill_hashed(x->data, nx, 5);
+    fill_hashed(dy->data, ds_tensor_numel(dy), 6);
+    for (int64_t k = 0; k < nx; ++k)
+        set->data[k] = NAN;
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_backward(ctx, &a, x, dy, added));
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_backward_set(ctx, &b, x, dy, set));
+    DS_CHECK_MSG(memcmp(added->data, set->data, (size_t)nx * sizeof(float)) == 0 &&
+                     memcmp(a.weight.grad, b.weight.grad,
+                            (size_t)a.weight.numel * sizeof(float)) == 0,
+                 "transposed k2 s2: backward_set differs from the add into zeros");
+    ds_tensor_free(x), ds_tensor_free(dy), ds_tensor_free(added), ds_tensor_free(set);
+    ds_conv_transpose3d_free(&a);
+    ds_conv_transpose3d_free(&b);
 }
 
 /* Forward, backward-data and backward-weights of one layer against the double reference of
