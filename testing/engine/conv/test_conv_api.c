@@ -242,6 +242,36 @@ static void fill_hashed(float *v, int64_t n, uint32_t seed)
     }
 }
 
+/* A backward's inputs and its two input gradients: one zeroed (for the add), one NaN (for
+ * _set, which must overwrite every value). */
+typedef struct set_tensors {
+    ds_tensor *x, *dy, *added, *set;
+} set_tensors;
+
+static void set_tensors_make(ds_ctx *ctx, set_tensors *t, int64_t n, int64_t c, int64_t d,
+                             int64_t h, int64_t w, const int64_t out[5], uint32_t seed)
+{
+    memset(t, 0, sizeof *t);
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &t->x, n, c, d, h, w));
+    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &t->dy, out[0], out[1], out[2], out[3], out[4]));
+    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &t->added, n, c, d, h, w));
+    DS_CHECK_OK(ctx, ds_tensor_create_like(ctx, &t->set, t->x));
+    fill_hashed(t->x->data, ds_tensor_numel(t->x), seed);
+    fill_hashed(t->dy->data, ds_tensor_numel(t->dy), seed + 1);
+    for (int64_t k = 0; k < ds_tensor_numel(t->set); ++k)
+        t->set->data[k] = NAN;
+}
+
+static int same_floats(const float *a, const float *b, int64_t n)
+{
+    return memcmp(a, b, (size_t)n * sizeof(float)) == 0;
+}
+
+static void set_tensors_free(set_tensors *t)
+{
+    ds_tensor_free(t->x), ds_tensor_free(t->dy), ds_tensor_free(t->added), ds_tensor_free(t->set);
+}
+
 static void backward_set(ds_ctx *ctx)
 {
     static const struct {
@@ -262,30 +292,24 @@ static void backward_set(ds_ctx *ctx)
                                         cases[i].s, cases[i].p, 1));
         fill_hashed(a.weight.value, a.weight.numel, 1);
         memcpy(b.weight.value, a.weight.value, (size_t)a.weight.numel * sizeof(float));
-        ds_tensor *x = NULL, *dy = NULL, *added = NULL, *set = NULL;
-        int64_t n, c, d, h, w;
-        DS_CHECK_OK(ctx, ds_tensor_create(ctx, &x, 2, cases[i].cin, cases[i].d, cases[i].h,
+        ds_tensor *probe = NULL;
+        int64_t out[5];
+        DS_CHECK_OK(ctx, ds_tensor_create(ctx, &probe, 2, cases[i].cin, cases[i].d, cases[i].h,
                                           cases[i].w));
-        DS_CHECK_OK(ctx, ds_conv3d_output_shape(ctx, &a, x, &n, &c, &d, &h, &w));
-        DS_CHECK_OK(ctx, ds_tensor_create(ctx, &dy, n, c, d, h, w));
-        DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &added, 2, cases[i].cin, cases[i].d, cases[i].h,
-                                         cases[i].w));
-        DS_CHECK_OK(ctx, ds_tensor_create_like(ctx, &set, x));
-        const int64_t nx = ds_tensor_numel(x);
-        fill_hashed(x->data, nx, 2);
-        fill_hashed(dy->data, ds_tensor_numel(dy), 3);
-        for (int64_t k = 0; k < nx; ++k)
-            set->data[k] = NAN;
-        DS_CHECK_OK(ctx, ds_conv3d_backward(ctx, &a, x, dy, added));
-        DS_CHECK_OK(ctx, ds_conv3d_backward_set(ctx, &b, x, dy, set));
+        DS_CHECK_OK(ctx, ds_conv3d_output_shape(ctx, &a, probe, &out[0], &out[1], &out[2],
+                                                &out[3], &out[4]));
+        ds_tensor_free(probe);
+        set_tensors t;
+        set_tensors_make(ctx, &t, 2, cases[i].cin, cases[i].d, cases[i].h, cases[i].w, out, 2);
+        DS_CHECK_OK(ctx, ds_conv3d_backward(ctx, &a, t.x, t.dy, t.added));
+        DS_CHECK_OK(ctx, ds_conv3d_backward_set(ctx, &b, t.x, t.dy, t.set));
         DS_CHECK_MSG(a.paths.backward_data == b.paths.backward_data,
                      "%s: backward_set took another path", cases[i].name);
-        DS_CHECK_MSG(memcmp(added->data, set->data, (size_t)nx * sizeof(float)) == 0 &&
-                         memcmp(a.weight.grad, b.weight.grad,
-                                (size_t)a.weight.numel * sizeof(float)) == 0 &&
-                         memcmp(a.bias.grad, b.bias.grad, (size_t)c * sizeof(float)) == 0,
+        DS_CHECK_MSG(same_floats(t.added->data, t.set->data, ds_tensor_numel(t.x)) &&
+                         same_floats(a.weight.grad, b.weight.grad, a.weight.numel) &&
+                         same_floats(a.bias.grad, b.bias.grad, out[1]),
                      "%s: backward_set differs from the add into zeros", cases[i].name);
-        ds_tensor_free(x), ds_tensor_free(dy), ds_tensor_free(added), ds_tensor_free(set);
+        set_tensors_free(&t);
         ds_conv3d_free(&a);
         ds_conv3d_free(&b);
     }
@@ -295,25 +319,15 @@ static void backward_set(ds_ctx *ctx)
     DS_CHECK_OK(ctx, ds_conv_transpose3d_init(ctx, &b, "b", 32, 16, 2, 2, 0, 1));
     fill_hashed(a.weight.value, a.weight.numel, 4);
     memcpy(b.weight.value, a.weight.value, (size_t)a.weight.numel * sizeof(float));
-    ds_tensor *x = NULL, *dy = NULL, *added = NULL, *set = NULL;
-    int64_t n, c, d, h, w;
-    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &x, 2, 32, 6, 7, 11));
-    DS_CHECK_OK(ctx, ds_conv_transpose3d_output_shape(ctx, &a, x, &n, &c, &d, &h, &w));
-    DS_CHECK_OK(ctx, ds_tensor_create(ctx, &dy, n, c, d, h, w));
-    DS_CHECK_OK(ctx, ds_tensor_zeros(ctx, &added, 2, 32, 6, 7, 11));
-    DS_CHECK_OK(ctx, ds_tensor_create_like(ctx, &set, x));
-    const int64_t nx = ds_tensor_numel(x);
-    fill_hashed(x->data, nx, 5);
-    fill_hashed(dy->data, ds_tensor_numel(dy), 6);
-    for (int64_t k = 0; k < nx; ++k)
-        set->data[k] = NAN;
-    DS_CHECK_OK(ctx, ds_conv_transpose3d_backward(ctx, &a, x, dy, added));
-    DS_CHECK_OK(ctx, ds_conv_transpose3d_backward_set(ctx, &b, x, dy, set));
-    DS_CHECK_MSG(memcmp(added->data, set->data, (size_t)nx * sizeof(float)) == 0 &&
-                     memcmp(a.weight.grad, b.weight.grad,
-                            (size_t)a.weight.numel * sizeof(float)) == 0,
+    const int64_t out[5] = {2, 16, 12, 14, 22}; /* 2 x 32 x 6x7x11, up-sampled by 2 */
+    set_tensors t;
+    set_tensors_make(ctx, &t, 2, 32, 6, 7, 11, out, 5);
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_backward(ctx, &a, t.x, t.dy, t.added));
+    DS_CHECK_OK(ctx, ds_conv_transpose3d_backward_set(ctx, &b, t.x, t.dy, t.set));
+    DS_CHECK_MSG(same_floats(t.added->data, t.set->data, ds_tensor_numel(t.x)) &&
+                     same_floats(a.weight.grad, b.weight.grad, a.weight.numel),
                  "transposed k2 s2: backward_set differs from the add into zeros");
-    ds_tensor_free(x), ds_tensor_free(dy), ds_tensor_free(added), ds_tensor_free(set);
+    set_tensors_free(&t);
     ds_conv_transpose3d_free(&a);
     ds_conv_transpose3d_free(&b);
 }
