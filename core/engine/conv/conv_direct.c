@@ -21,6 +21,11 @@
 #endif
 
 #define CB 4 /* output channels per register block         */
+/* The AVX-512 backward-weights kernel: kernels up to this size (the stem's 7), in runs of 4 taps
+ * of a row; strips of output rows of this many bytes of dy and input beside the accumulators. */
+#define DS_CONV_K512_MAX 7
+#define DS_CONV_K512_RUNS ((DS_CONV_K512_MAX + 3) / 4)
+#define DS_CONV_STRIP_BYTES (24 * 1024) /* dy and input rows of a strip, beside acc, in L1 */
 #define VW 3 /* vectors of 8 positions per register block  */
 
 #ifdef DS_CONV_HAVE_DIRECT
@@ -287,7 +292,7 @@ int ds_conv_direct_weight_usable(const ds_conv_geom *g)
 {
     /* Measured (bench_conv): faster than the lowered SGEMM up to 32 x 32 channels; at 64 x 64 on
      * 20-column rows SGEMM wins. Kernel 7 (the stem) with the AVX-512 kernel only. */
-    const int k7 = g->k == 7 && __builtin_cpu_supports("avx512f");
+    const int k7 = g->k == 7 && g->k <= DS_CONV_K512_MAX && __builtin_cpu_supports("avx512f");
     return ds_conv_direct_usable(g) && (g->k == 3 || k7) && g->cout % CB == 0 &&
            g->cin * g->cout <= 32 * 32;
 }
@@ -365,47 +370,91 @@ __attribute__((target("avx2,fma"))) static void weight_kernel(const ds_conv_geom
         }
 }
 
-/* weight_kernel in AVX-512 for any kernel size (run for kernel 7, only where the CPU has
- * AVX-512): dW[co0..co0+3][ci][kd][kh][kw] for kw in runs of 4 (16 accumulators), 16 positions a
- * vector, the row's tail through masked loads of dy (the padded input rows read past it hold
- * finite values or the zero slack). Each sum in a fixed order: the same for every thread count.
- * The 7x7x7 stem (1 -> 16 on 4 x 32x48x32) took 72-78 ms through the lowered SGEMM, 40-49 here
- * (1 thread). */
+/* weight_kernel in AVX-512 for kernels up to DS_CONV_K512_MAX (run for kernel 7, only where the
+ * CPU has AVX-512): dW[co0..co0+3][ci][kd][kh][kw] for kw in runs of 4 (16 accumulators), 16
+ * positions a vector, the row's tail through masked loads of dy (the padded input rows read past
+ * it hold finite values or the zero slack). Each sum in a fixed order: the same for every thread
+ * count. The 7x7x7 stem (1 -> 16 on 4 x 32x48x32) took 72-78 ms through the lowered SGEMM, 40-49
+ * here (1 thread).
+ * The output rows go in strips that fit L1 with the input rows they read (every (kh, kw) pass
+ * over a whole 112x112 plane read its 200 KB of dy from L2 again), and each pass runs with a
+ * constant tap count (strip_pass512), so that all 16 accumulators stay in registers (with a
+ * variable count GCC kept four of them on the stack). The stem on 112x112x80, bench_conv, 2
+ * threads: 103 GFLOP/s before, 188 with the constant count, 217 with the strips too (the
+ * forward: 260-275). The accumulators of one kd wait in acc between strips, so each lane sums its
+ * positions in the same order as before (row by row, vector by vector): the same values. */
+/* Rows [oh0, oh1) of one (kd, kh, run of nk taps) pass of weight_kernel512 into acc; xr: the
+ * input row of output row 0 for the run's first tap, d0: dy of the block's first channel. */
+__attribute__((target("avx2,fma,avx512f"), always_inline)) static inline void
+strip_pass512(const ds_conv_geom *g, const float *xr, const float *d0, int64_t plane,
+              int64_t oh0, int64_t oh1, const int nk, __m512 acc[CB][4])
+{
+    const int64_t wq = row_q(g);
+    __m512 a[CB][4];
+    for (int c = 0; c < CB; ++c)
+        for (int q = 0; q < nk; ++q)
+            a[c][q] = acc[c][q];
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+        const float *x = xr + oh * wq, *dr = d0 + oh * g->ow;
+        for (int64_t ow = 0; ow < g->ow; ow += 16) {
+            const __mmask16 m = g->ow - ow >= 16 ? (__mmask16)0xFFFF
+                                                 : (__mmask16)((1u << (g->ow - ow)) - 1u);
+            __m512 d[CB];
+            for (int c = 0; c < CB; ++c)
+                d[c] = _mm512_maskz_loadu_ps(m, dr + c * plane + ow);
+            for (int q = 0; q < nk; ++q) {
+                const __m512 xv = _mm512_loadu_ps(x + ow + q);
+                for (int c = 0; c < CB; ++c)
+                    a[c][q] = _mm512_fmadd_ps(d[c], xv, a[c][q]);
+            }
+        }
+    }
+    for (int c = 0; c < CB; ++c)
+        for (int q = 0; q < nk; ++q)
+            acc[c][q] = a[c][q];
+}
+
 __attribute__((target("avx2,fma,avx512f"))) static void
 weight_kernel512(const ds_conv_geom *g, const float *planes, const float *dyplane, int64_t co0,
                  int64_t ci, float *dw)
 {
     const int64_t k = g->k, hp = g->h + 2 * g->p, wq = row_q(g), plane = g->od * g->oh * g->ow;
-    for (int64_t kd = 0; kd < k; ++kd)
+    const int64_t runs = (k + 3) / 4;
+    int64_t strip = DS_CONV_STRIP_BYTES / (int64_t)sizeof(float) / (CB * g->ow + wq);
+    strip = strip < 1 ? 1 : strip;
+    __m512 acc[DS_CONV_K512_MAX][DS_CONV_K512_RUNS][CB][4];
+    for (int64_t kd = 0; kd < k; ++kd) {
         for (int64_t kh = 0; kh < k; ++kh)
-            for (int64_t kw0 = 0; kw0 < k; kw0 += 4) {
-                const int nk = k - kw0 < 4 ? (int)(k - kw0) : 4;
-                __m512 acc[CB][4];
+            for (int64_t r = 0; r < runs; ++r)
                 for (int c = 0; c < CB; ++c)
                     for (int q = 0; q < 4; ++q)
-                        acc[c][q] = _mm512_setzero_ps();
-                for (int64_t oh = 0; oh < g->oh; ++oh) {
-                    const float *xr = planes + kd * hp * wq + (oh + kh) * wq + kw0;
-                    const float *d0 = dyplane + co0 * plane + oh * g->ow;
-                    for (int64_t ow = 0; ow < g->ow; ow += 16) {
-                        const __mmask16 m = g->ow - ow >= 16
-                                                ? (__mmask16)0xFFFF
-                                                : (__mmask16)((1u << (g->ow - ow)) - 1u);
-                        __m512 d[CB];
-                        for (int c = 0; c < CB; ++c)
-                            d[c] = _mm512_maskz_loadu_ps(m, d0 + c * plane + ow);
-                        for (int q = 0; q < nk; ++q) {
-                            const __m512 xv = _mm512_loadu_ps(xr + ow + q);
-                            for (int c = 0; c < CB; ++c)
-                                acc[c][q] = _mm512_fmadd_ps(d[c], xv, acc[c][q]);
-                        }
+                        acc[kh][r][c][q] = _mm512_setzero_ps();
+        for (int64_t oh0 = 0; oh0 < g->oh; oh0 += strip) {
+            const int64_t oh1 = oh0 + strip < g->oh ? oh0 + strip : g->oh;
+            for (int64_t kh = 0; kh < k; ++kh)
+                for (int64_t r = 0; r < runs; ++r) {
+                    const int64_t kw0 = 4 * r;
+                    const int nk = k - kw0 < 4 ? (int)(k - kw0) : 4;
+                    const float *xr = planes + kd * hp * wq + kh * wq + kw0;
+                    const float *d0 = dyplane + co0 * plane;
+                    switch (nk) { /* a constant count, so that every accumulator is a register */
+                    case 4: strip_pass512(g, xr, d0, plane, oh0, oh1, 4, acc[kh][r]); break;
+                    case 3: strip_pass512(g, xr, d0, plane, oh0, oh1, 3, acc[kh][r]); break;
+                    case 2: strip_pass512(g, xr, d0, plane, oh0, oh1, 2, acc[kh][r]); break;
+                    default: strip_pass512(g, xr, d0, plane, oh0, oh1, 1, acc[kh][r]); break;
                     }
                 }
+        }
+        for (int64_t kh = 0; kh < k; ++kh)
+            for (int64_t r = 0; r < runs; ++r) {
+                const int64_t kw0 = 4 * r;
+                const int nk = k - kw0 < 4 ? (int)(k - kw0) : 4;
                 for (int c = 0; c < CB; ++c)
                     for (int q = 0; q < nk; ++q)
                         dw[(((co0 + c) * g->cin + ci) * k + kd) * k * k + kh * k + kw0 + q] +=
-                            _mm512_reduce_add_ps(acc[c][q]);
+                            _mm512_reduce_add_ps(acc[kh][r][c][q]);
             }
+    }
 }
 
 /* Copies the k padded input planes od - p + kd of channel ci into buf (layout of fill_planes). */

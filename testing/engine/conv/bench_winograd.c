@@ -142,6 +142,8 @@ int main(int argc, char **argv)
         char size[32];
         snprintf(size, sizeof size, "%dx%dx%d", L->d, L->h, L->w);
         printf("%-11s %1d %4d->%-4d %10s |", L->patch, L->level, L->cin, L->cout, size);
+        double t_auto[3];
+        ds_conv_path auto_path[3];
         for (int phase = 0; phase < 3; ++phase) {
             ds_conv_path ref, p;
             double tr = time_one(ctx, &work, g, DS_CONV_ALGO_REFERENCE, phase, reps, x, w, dy, y,
@@ -152,11 +154,18 @@ int main(int argc, char **argv)
                                  dx, dw, &p);
             printf(" %-12s %8.2f %8.2f %8.2f %5.2f |", ds_conv_path_name(ref), 1e3 * tr, 1e3 * tg,
                    1e3 * tw, tr / tw);
+            t_auto[phase] = time_one(ctx, &work, g, DS_CONV_ALGO_AUTO, phase, reps, x, w, dy, y,
+                                     dx, dw, &auto_path[phase]);
         }
         g.algo = DS_CONV_ALGO_AUTO;
         printf(" %-4s %-4s %8.1f\n", ds_conv_winograd_chosen(&g) ? "wino" : "ref",
                ds_conv_winograd_weight_chosen(&g) ? "wino" : "ref",
                (double)ds_conv_winograd_work_floats(&g, ds_ctx_threads(ctx)) * 4.0 / 1048576.0);
+        printf("%-11s   what AUTO runs:", "");
+        for (int phase = 0; phase < 3; ++phase)
+            printf(" %s %s %.2f ms%s", phase_name[phase], ds_conv_path_name(auto_path[phase]),
+                   1e3 * t_auto[phase], phase < 2 ? "," : "");
+        printf("; all three %.2f ms\n", 1e3 * (t_auto[0] + t_auto[1] + t_auto[2]));
         ds_conv_work_release(&work);
         ds_aligned_free(x);
         ds_aligned_free(dx);

@@ -46,6 +46,11 @@ static const gc_case cases[] = {
      {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
     {"k7 s1 p3 (direct)", 0, 1, 4, 7, 1, 3, 3, 4, 17,
      {{CP_DIRECT, CP_DIRECT, CP_DIRECT_AVX512}, {CP_GEMM, CP_SPLITK, CP_GEMM}}},
+    /* 40 rows of 70 (four vectors and a tail of 6): the AVX-512 backward-weights goes through
+     * the plane in strips of 17 rows (DS_CONV_STRIP_BYTES), the last one short; without the direct
+     * kernels, the lowered GEMM throughout (the lowered matrix is past split-K's budget) */
+    {"k7 s1 p3 (direct, row strips)", 0, 1, 4, 7, 1, 3, 2, 40, 70,
+     {{CP_DIRECT, CP_DIRECT, CP_DIRECT_AVX512}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
     {"k3 s1 p1 (direct, one input channel)", 0, 1, 4, 3, 1, 1, 3, 3, 19,
      {{CP_DIRECT, CP_DIRECT, CP_DIRECT}, {CP_GEMM, CP_GEMM, CP_GEMM}}},
     {"k3 s1 p2 (direct)", 0, 2, 5, 3, 1, 2, 3, 2, 18,
