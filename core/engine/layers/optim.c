@@ -89,7 +89,7 @@ void ds_sgd_set_schedule(ds_sgd *opt, ds_lr_schedule_fn fn, void *user)
 }
 
 /* The update of elements [a, b) of parameter k; zero: the gradient is zeroed once read. */
-static void update_range(const ds_sgd *opt, int k, int64_t a, int64_t b, int first, int zero)
+static void update_chunk(const ds_sgd *opt, int k, int64_t a, int64_t b, int first, int zero)
 {
     const float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
     float *v = opt->params.items[k]->value, *buf = opt->momentum_buf[k];
@@ -113,6 +113,16 @@ static void update_range(const ds_sgd *opt, int k, int64_t a, int64_t b, int fir
     }
     if (zero)
         memset(g + a, 0, (size_t)(b - a) * sizeof(float));
+}
+
+/* Elements a chunk at a time, so that the zeroing finds the gradient's lines still in L1: zeroed
+ * after the whole range (3.5 MB a thread for the 256-channel weights), they were read again from
+ * memory first. */
+#define DS_SGD_CHUNK 4096
+static void update_range(const ds_sgd *opt, int k, int64_t a, int64_t b, int first, int zero)
+{
+    for (int64_t c = a; c < b; c += DS_SGD_CHUNK)
+        update_chunk(opt, k, c, b - c < DS_SGD_CHUNK ? b : c + DS_SGD_CHUNK, first, zero);
 }
 
 /* The start of thread t's share of total elements: whole 64-byte lines, so that two threads
