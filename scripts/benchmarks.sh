@@ -4,10 +4,12 @@
 # Hours on 2 cores; never part of CI (testing/train/test_benchmarks.sh runs its machinery on a
 # tiny schedule).
 #
-# Usage: scripts/benchmarks.sh [--list] [--only NAME[,NAME...]] [--report]
+# Usage: scripts/benchmarks.sh [--list] [--only NAME[,NAME...]] [--report] [--medians FILE]
 #   --list    the runs in the order they run, each with its state (done / started / pending)
 #   --only    run these runs only (names from --list; "speed" is the speed section)
 #   --report  run nothing, only write BENCHMARKS.md from what is finished
+#   --medians run nothing, print the speed table (train.csv) made from the repeats in FILE (a
+#             speed record's train_repeats.csv)
 #
 # Every run has a folder DS_BENCH_DIR/runs/<name> with its cohort list, model, checkpoint,
 # training log, segmentations, per-case metrics and the logs of each module. A run is finished
@@ -47,6 +49,7 @@
 #   DS_BENCH_VAL_CASES    segment only the first N validation cases (0: all)
 #   DS_BENCH_CHECKPOINT_MINUTES  minutes between checkpoints (5; 0: every iteration)
 #   DS_BENCH_SPEED_ITERATIONS    timed training iterations per speed point (3, plus a warm-up)
+#   DS_BENCH_SPEED_REPEATS       repeats of each training point, DualSeg and PyTorch in turn (3)
 #   DS_BENCH_SPEED_PATCHES       training patches of the speed section, x,y,z as XxYxZ
 #                                ("32x48x32 64x64x48 96x96x64 112x112x80")
 #   DS_BENCH_SPEED_VOLUMES       phantom volumes segmented ("112x112x80 144x144x88 192x192x120
@@ -73,6 +76,7 @@ test_cases=${DS_BENCH_TEST_CASES:-0}
 val_cases=${DS_BENCH_VAL_CASES:-0}
 ckpt_minutes=${DS_BENCH_CHECKPOINT_MINUTES:-5}
 speed_iterations=${DS_BENCH_SPEED_ITERATIONS:-3}
+speed_repeats=${DS_BENCH_SPEED_REPEATS:-3}
 speed_patches=${DS_BENCH_SPEED_PATCHES:-32x48x32 64x64x48 96x96x64 112x112x80}
 speed_volumes=${DS_BENCH_SPEED_VOLUMES:-112x112x80 144x144x88 192x192x120 256x256x160}
 python=${DS_BENCH_PYTHON:-/usr/bin/python3}
@@ -115,6 +119,8 @@ RUNS=(
 
 fail() { echo "benchmarks.sh: $*" >&2; exit 1; }
 say() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$bench/benchmarks.log"; }
+[[ $speed_repeats =~ ^[1-9][0-9]?$ ]] ||
+  fail "DS_BENCH_SPEED_REPEATS=$speed_repeats: give a whole number of repeats from 1 to 99"
 field() { local IFS="|"; read -r -a f <<<"$1"; echo "${f[$2]:-}"; }
 # Writes stdin to $1 atomically (temporary file + rename in the same folder).
 atomic() { cat >"$1.tmp.$$" && sync "$1.tmp.$$" 2>/dev/null; mv -f "$1.tmp.$$" "$1"; }
@@ -126,7 +132,7 @@ record() {
   [[ -f $r/DONE ]] && return
   rm -rf "$r.tmp" && mkdir -p "$r.tmp" || return 1
   for f in metrics.csv metrics_val.csv training_log.csv train_returns.txt machine.txt train.csv \
-           segment.csv \
+           train_repeats.csv segment.csv \
            segment_hippocampus.log segment_volumes.log; do
     [[ -f $d/$f ]] && cp "$d/$f" "$r.tmp/"
   done
@@ -152,14 +158,32 @@ state() {
   else echo pending; fi
 }
 
-list=0 only= report_only=0
+# train.csv from train_repeats.csv: per point (voxels, pair) the median of each side's seconds
+# (the middle value; of an even count, the mean of the two middle ones), the largest peak memory
+# of each side and the FLOP count, in the order of the points' first repeats.
+train_medians() {
+  echo "voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop"
+  awk -F, 'NR > 1 { k = $1 "," $2; if (!(k in n)) order[++m] = k; i = ++n[k];
+                    o[k, i] = $4; t[k, i] = $5; if ($6 > om[k]) om[k] = $6;
+                    if ($7 > tm[k]) tm[k] = $7; g[k] = $8 }
+    function median(a, k, c,   v, i, j, x) {
+      for (i = 1; i <= c; ++i) v[i] = a[k, i];
+      for (i = 2; i <= c; ++i) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; --j) v[j + 1] = v[j]; v[j + 1] = x }
+      return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }
+    END { for (i = 1; i <= m; ++i) { k = order[i];
+            printf "%s,%.4f,%.4f,%d,%d,%s\n", k, median(o, k, n[k]), median(t, k, n[k]), om[k], tm[k], g[k] } }' "$1"
+}
+
+list=0 only= report_only=0 medians=
 while (($#)); do
   case $1 in
     --list) list=1 ;;
+    --medians) [[ $# -ge 2 && -f $2 ]] || { echo "benchmarks.sh: --medians needs a repeats file (${2:-none given})" >&2; exit 2; }
+               medians=$2; shift ;;
     --only) [[ $# -ge 2 ]] || { echo "benchmarks.sh: --only needs names" >&2; exit 2; }
             only=,$2,; shift ;;
     --report) report_only=1 ;;
-    *) echo "benchmarks.sh: unknown argument '$1' (--list, --only NAMES, --report)" >&2; exit 2 ;;
+    *) echo "benchmarks.sh: unknown argument '$1' (--list, --only NAMES, --report, --medians FILE)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -175,6 +199,10 @@ if ((list)); then
   for r in "${RUNS[@]}"; do
     printf '%-14s %-8s %s\n' "$(field "$r" 0)" "$(state "$(field "$r" 0)")" "$(field "$r" 6)"
   done
+  exit 0
+fi
+if [[ -n $medians ]]; then
+  train_medians "$medians"
   exit 0
 fi
 
@@ -358,25 +386,32 @@ speed_run() {
     say "speed: the SGEMM peak"
     "$build/bin/dualseg_bench" sgemm "$threads" >"$d/machine.txt"
     echo "dualseg_timing=median" >>"$d/machine.txt" # bench_train's s_per_iteration, since 2026-12-03
-    echo "voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop" >"$d/train.csv.part"
-    local p x y z mode pair ours theirs
+    # Each point is measured speed_repeats times, DualSeg and PyTorch in turn, so that the
+    # machine's drift (10-20 % from minute to minute on a shared host) reaches both sides alike;
+    # the table takes each side's median. A repeat is a line of train_repeats.csv once both of
+    # its sides are measured: an interrupted section measures only the repeats it lacks.
+    local reps=$d/train_repeats.csv p x y z mode pair ours theirs r
+    [[ -f $reps ]] || echo "voxels,pair,repeat,ours_s,torch_s,ours_mib,torch_mib,conv_gflop" >"$reps"
     for p in $speed_patches; do
       IFS=x read -r x y z <<<"$p"
       for mode in dual single; do
-        say "speed: training $mode at $p"
-        ours=$(measured "$d/train_${mode}_$p.log" s_per_iteration \
-               "$bt" "$mode" "$width" "$x" "$y" "$z" 2 2 "$n" "$threads")
-        local targs=("$width" "$x" "$y" "$z" 2 2 "$n")
-        [[ $mode == single ]] && targs=(--single "${targs[@]}")
-        theirs=$(measured "$d/train_${mode}_${p}_torch.log" s_per_iteration "$python" "$pt" \
-                 "${targs[@]}")
         pair=1
         [[ $mode == single ]] && pair=0
-        echo "$((x * y * z)),$pair,$(kv s_per_iteration <<<"$ours"),$(kv s_per_iteration <<<"$theirs"),$(kv peak_rss_mib <<<"$ours"),$(kv peak_rss_mib <<<"$theirs"),$(kv conv_gflop <<<"$theirs")" \
-          >>"$d/train.csv.part"
+        for ((r = 1; r <= speed_repeats; ++r)); do
+          grep -q "^$((x * y * z)),$pair,$r," "$reps" && continue
+          say "speed: training $mode at $p, repeat $r of $speed_repeats"
+          ours=$(measured "$d/train_${mode}_${p}_$r.log" s_per_iteration \
+                 "$bt" "$mode" "$width" "$x" "$y" "$z" 2 2 "$n" "$threads")
+          local targs=("$width" "$x" "$y" "$z" 2 2 "$n")
+          [[ $mode == single ]] && targs=(--single "${targs[@]}")
+          theirs=$(measured "$d/train_${mode}_${p}_${r}_torch.log" s_per_iteration "$python" \
+                   "$pt" "${targs[@]}")
+          echo "$((x * y * z)),$pair,$r,$(kv s_per_iteration <<<"$ours"),$(kv s_per_iteration <<<"$theirs"),$(kv peak_rss_mib <<<"$ours"),$(kv peak_rss_mib <<<"$theirs"),$(kv conv_gflop <<<"$theirs")" \
+            >>"$reps"
+        done
       done
     done
-    mv -f "$d/train.csv.part" "$d/train.csv"
+    train_medians "$reps" | atomic "$d/train.csv"
   fi
   if [[ ! -f $d/segment_hippocampus.log ]]; then
     say "speed: segmentation of the Hippocampus volume"
@@ -420,7 +455,10 @@ speed_section() {
   echo "testing/infer/bench_infer_torch.py (PyTorch $("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?'))."
   local ours_timing="the mean for DualSeg (this record predates bench_train's median)"
   [[ $(kv dualseg_timing <"$d/machine.txt") == median ]] && ours_timing="both sides"
-  echo "Training: seconds per iteration (median of the iterations after the first; $ours_timing),"
+  local repeated=""
+  [[ -f $d/train_repeats.csv ]] &&
+    repeated=" of each repeat; each row the median of $(awk -F, 'NR > 1 && $3 > m { m = $3 } END { print m }' "$d/train_repeats.csv") repeats, DualSeg and PyTorch in turn"
+  echo "Training: seconds per iteration (median of the iterations after the first; $ours_timing$repeated),"
   echo "batch 2 labelled + 2 unlabelled (the V-Net: 2 labelled), peak resident"
   echo "memory of the process. Fraction of the SGEMM peak: the convolutions' FLOPs of one"
   echo "iteration (forward, input and weight gradients) / time / OpenBLAS SGEMM 2048^3 ($peak GFLOP/s"
@@ -440,6 +478,14 @@ speed_section() {
       printf "| %s | %d | %.3f | %.3f | %s x | %d | %d | %.1f | %s |\n",
              $2 ? "pair" : "V-Net", $1, $3, $4, r, $5, $6, $7, f }' "$d/train.csv"
   echo
+  if [[ -f $d/train_repeats.csv ]]; then
+    echo "The ratio of each repeat (DualSeg / PyTorch, in the order measured), for the spread:"
+    echo
+    awk -F, 'NR > 1 { k = ($2 ? "pair" : "V-Net") " at " $1 " voxels"; if (!(k in r)) o[++m] = k;
+                      r[k] = r[k] sprintf(" %.2f", ($5 > 0) ? $4 / $5 : 0) }
+             END { for (i = 1; i <= m; ++i) print "- " o[i] ":" r[o[i]] }' "$d/train_repeats.csv"
+    echo
+  fi
   echo "Segmentation (the pair, Gaussian weights, half-patch stride, batch 2; one volume each):"
   echo
   echo '```'

@@ -179,10 +179,38 @@ for f in scaling_train_time scaling_train_memory scaling_segment_time; do
   check '[[ $(head -c 4 "$out/$f.png" | od -An -c | tr -d " ") == "211PNG" ]]' "$f.png"
 done
 
+# 5b. the speed table from alternated repeats (values made up; medians by hand: pair 0.7 of
+# 0.7 0.6 0.8 and 1.4 of 1.5 1.3 1.4; V-Net of two repeats, the means 1.5 and 2.5; memory the
+# largest of the repeats), and the report's speed section from a record holding them
+rep=$out/train_repeats.csv
+printf 'voxels,pair,repeat,ours_s,torch_s,ours_mib,torch_mib,conv_gflop\n49152,1,1,0.7,1.5,640,1270,130.3\n49152,1,2,0.6,1.3,650,1260,130.3\n49152,1,3,0.8,1.4,645,1280,130.3\n49152,0,1,1.0,2.0,220,520,23.5\n49152,0,2,2.0,3.0,224,525,23.5\n' >"$rep"
+bash "$src/scripts/benchmarks.sh" --medians "$rep" >"$out/medians.txt" 2>&1
+check '[[ "$(cat "$out/medians.txt")" == "$(printf "voxels,pair,ours_s,torch_s,ours_mib,torch_mib,conv_gflop\n49152,1,0.7000,1.4000,650,1280,130.3\n49152,0,1.5000,2.5000,224,525,23.5")" ]]' "$(cat "$out/medians.txt")"
+sp=$DS_BENCH_RESULTS/speed
+mkdir -p "$sp"
+cp "$rep" "$sp/" && cp "$out/medians.txt" "$sp/train.csv" && cp "$out/segment.csv" "$sp/"
+echo "sgemm_gflops=100.0" >"$sp/machine.txt"
+echo "dualseg_timing=median" >>"$sp/machine.txt"
+printf 'hippocampus  ours  0.19 s\n' >"$sp/segment_hippocampus.log"
+printf 'volume:112x112x80 ours  0.98 s\n' >"$sp/segment_volumes.log"
+printf 'run speed finished 2026-12-04T00:00:00Z\ncommit test\nthreads 1\nmachine made up\n' >"$sp/DONE"
+bash "$src/scripts/benchmarks.sh" --report >"$out/report_speed.txt" 2>&1
+check 'grep -qF "| pair | 49152 | 0.700 | 1.400 | 0.50 x | 650 | 1280 | 130.3 | 186 |" "$md"' "$(grep -A12 "^## Speed" "$md")"
+check 'grep -qF "| V-Net | 49152 | 1.500 | 2.500 | 0.60 x | 224 | 525 | 23.5 | 16 |" "$md"' "$(grep "V-Net | 49152" "$md")"
+check 'grep -qF -- "- pair at 49152 voxels: 0.47 0.46 0.57" "$md" && grep -qF -- "- V-Net at 49152 voxels: 0.50 0.67" "$md"' "$(grep -A4 "ratio of each repeat" "$md")"
+check 'grep -qF "each row the median of 3 repeats, DualSeg and PyTorch in turn" "$md"' "$(grep "^Training:" "$md")"
+rm -rf "$sp"
+
 # 6. bad arguments
 bash "$src/scripts/benchmarks.sh" --only no-such-run >/dev/null 2>"$out/bad.txt"
 rc=$?
 check '[[ $rc == 2 ]] && grep -q "no-such-run" "$out/bad.txt"' "rc $rc: $(cat "$out/bad.txt")"
+bash "$src/scripts/benchmarks.sh" --medians "$out/no-such-file.csv" >/dev/null 2>"$out/bad.txt"
+rc=$?
+check '[[ $rc == 2 ]] && grep -q "no-such-file.csv" "$out/bad.txt"' "rc $rc: $(cat "$out/bad.txt")"
+DS_BENCH_SPEED_REPEATS=0 bash "$src/scripts/benchmarks.sh" --list >/dev/null 2>"$out/bad.txt"
+rc=$?
+check '[[ $rc == 1 ]] && grep -q "DS_BENCH_SPEED_REPEATS=0" "$out/bad.txt"' "rc $rc: $(cat "$out/bad.txt")"
 
 if ((failed)); then echo "test_benchmarks: FAILED (outputs kept in $out)"; exit 1; fi
 rm -rf "$out"
