@@ -40,6 +40,13 @@ static const gc_case cases[] = {
      * where our kernels run the few-voxel GEMM (backward-data accumulating through it) */
     {"k3 s1 p1 (split-K)", 0, 20, 20, 3, 1, 1, 3, 3, 4,
      {{CP_FEW, CP_FEW, CP_GEMM}, {CP_SPLITK, CP_SPLITK, CP_GEMM}}},
+    /* 2 x 36 output voxels, 32 output channels: our backward-weights with the batch in one
+     * tile, straight into dW's rows where the lowered rows are a whole number of vectors (16 x 27),
+     * else through dW^T (20 x 27) */
+    {"k3 s1 p1 (few voxels, dW by rows)", 0, 16, 32, 3, 1, 1, 3, 3, 4,
+     {{CP_FEW, CP_FEW, CP_GEMM}, {CP_GEMM, CP_SPLITK, CP_GEMM}}},
+    {"k3 s1 p1 (few voxels, dW transposed)", 0, 20, 32, 3, 1, 1, 3, 3, 4,
+     {{CP_FEW, CP_FEW, CP_GEMM}, {CP_SPLITK, CP_SPLITK, CP_GEMM}}},
     /* rows of 16 columns or more: the direct AVX2 kernels (forward, flipped backward-data, and
      * backward-weights with cout % 4 == 0), including a partial vector and channel tail */
     {"k3 s1 p1 (direct)", 0, 8, 8, 3, 1, 1, 3, 4, 17,
