@@ -387,17 +387,19 @@ speed_run() {
     "$build/bin/dualseg_bench" sgemm "$threads" >"$d/machine.txt"
     echo "dualseg_timing=median" >>"$d/machine.txt" # bench_train's s_per_iteration, since 2026-12-03
     # Each point is measured speed_repeats times, DualSeg and PyTorch in turn, so that the
-    # machine's drift (10-20 % from minute to minute on a shared host) reaches both sides alike;
-    # the table takes each side's median. A repeat is a line of train_repeats.csv once both of
+    # machine's drift (10-20 % from minute to minute on a shared host) reaches both sides alike,
+    # and the repeats go round all the points, so that a point's repeats are spread over the
+    # section (in one run all three repeats of a point fell in a slow phase that slowed PyTorch
+    # more than DualSeg); the table takes each side's median. A repeat is a line of train_repeats.csv once both of
     # its sides are measured: an interrupted section measures only the repeats it lacks.
     local reps=$d/train_repeats.csv p x y z mode pair ours theirs r
     [[ -f $reps ]] || echo "voxels,pair,repeat,ours_s,torch_s,ours_mib,torch_mib,conv_gflop" >"$reps"
-    for p in $speed_patches; do
-      IFS=x read -r x y z <<<"$p"
-      for mode in dual single; do
-        pair=1
-        [[ $mode == single ]] && pair=0
-        for ((r = 1; r <= speed_repeats; ++r)); do
+    for ((r = 1; r <= speed_repeats; ++r)); do
+      for p in $speed_patches; do
+        IFS=x read -r x y z <<<"$p"
+        for mode in dual single; do
+          pair=1
+          [[ $mode == single ]] && pair=0
           grep -q "^$((x * y * z)),$pair,$r," "$reps" && continue
           say "speed: training $mode at $p, repeat $r of $speed_repeats"
           ours=$(measured "$d/train_${mode}_${p}_$r.log" s_per_iteration \
