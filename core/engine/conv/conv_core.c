@@ -268,6 +268,25 @@ int ds_conv_few_voxels_chosen(const ds_conv_geom *g)
     return use_our_gemm(g) && !is_pointwise(g) && kdim >= 256 && voxels <= DS_CONV_FEW_VOXELS;
 }
 
+/* Inside a parallel region (an orphaned loop, ending in a barrier): every sample's lowering side
+ * by side, col (kdim x ld) with sample ni at column ni P, columns past n P zeroed. */
+static void lower_batch_team(const ds_conv_geom *g, const float *x, float *col, int64_t ld)
+{
+    const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
+    const int64_t P = rows * g->ow, N = g->n * P, in_sample = g->cin * g->d * g->h * g->w;
+    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
+#pragma omp for schedule(static)
+    for (int64_t u = 0; u < g->n * DS_CONV_SPLIT; ++u) {
+        const int64_t ni = u / DS_CONV_SPLIT, k0 = per * (u % DS_CONV_SPLIT);
+        const int64_t k1 = min64(kdim, k0 + per);
+        if (k0 < k1)
+            ds_conv_im2col(g, x + ni * in_sample, 0, rows, k0, k1, col + k0 * ld + ni * P, ld);
+        for (int64_t kr = k0; kr < k1 && ni == g->n - 1; ++kr) /* columns past N: zeros */
+            for (int64_t i = N; i < ld; ++i)
+                col[kr * ld + i] = 0.0f;
+    }
+}
+
 /* The lowered columns of every sample side by side (col: kdim x ld, sample ni at column ni P),
  * then C (cout x ld) = W col by our kernel, one run of rows a thread (each value summed over kdim
  * in order by one thread, so the same for every thread count), then C into y. */
@@ -278,11 +297,9 @@ static ds_status forward_few_voxels(ds_ctx *ctx, ds_conv_work *work, const ds_co
     const int nt = ds_ctx_threads(ctx);
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
     const int64_t P = rows * g->ow, N = g->n * P, ld = round8(N);
-    const int64_t in_sample = g->cin * g->d * g->h * g->w;
     DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap,
                                 (size_t)((kdim + g->cout) * ld)));
     float *col = work->col, *c = col + kdim * ld;
-    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT;
     /* One run of rows a thread: inside it the kernel keeps each block of columns of col in L2
      * for all its rows (blocks of 8 rows for each thread would read col from L3 cout / 8 times),
      * and the thread stores its rows into y as they are. The values do not depend on the split.
@@ -290,17 +307,7 @@ static ds_status forward_few_voxels(ds_ctx *ctx, ds_conv_work *work, const ds_co
     const int64_t rows_per = (g->cout + 8 * nt - 1) / (8 * nt) * 8;
 #pragma omp parallel num_threads(nt)
     {
-#pragma omp for schedule(static)
-        for (int64_t u = 0; u < g->n * DS_CONV_SPLIT; ++u) {
-            const int64_t ni = u / DS_CONV_SPLIT, k0 = per * (u % DS_CONV_SPLIT);
-            const int64_t k1 = min64(kdim, k0 + per);
-            if (k0 < k1)
-                ds_conv_im2col(g, x + ni * in_sample, 0, rows, k0, k1, col + k0 * ld + ni * P,
-                               ld);
-            for (int64_t kr = k0; kr < k1 && ni == g->n - 1; ++kr) /* columns past N: zeros */
-                for (int64_t i = N; i < ld; ++i)
-                    col[kr * ld + i] = 0.0f;
-        }
+        lower_batch_team(g, x, col, ld);
 #pragma omp for schedule(static)
         for (int t = 0; t < nt; ++t) {
             const int64_t r0 = t * rows_per, r1 = min64(g->cout, r0 + rows_per);
@@ -457,27 +464,21 @@ static ds_status backward_weight_rows(ds_ctx *ctx, ds_conv_work *work, const ds_
 {
     const int nt = ds_ctx_threads(ctx);
     const int64_t kdim = g->cin * g->k * g->k * g->k, rows = g->od * g->oh;
-    const int64_t P = rows * g->ow, N = g->n * P, in_sample = g->cin * g->d * g->h * g->w;
+    const int64_t P = rows * g->ow, N = g->n * P;
     DS_TRY(ds_conv_work_reserve(ctx, &work->col, &work->col_cap,
                                 (size_t)(2 * round16(kdim * N) + g->cout * N)));
     float *col = work->col, *colt = col + round16(kdim * N), *dyr = colt + round16(kdim * N);
-    const int64_t per = (kdim + DS_CONV_SPLIT - 1) / DS_CONV_SPLIT, blocks = (kdim + 63) / 64;
+    const int64_t blocks = (kdim + 63) / 64;
     const int64_t rows_per = (g->cout + 8 * nt - 1) / (8 * nt) * 8;
 #pragma omp parallel num_threads(nt)
     {
-        /* the lowering (kdim x N) and dY's rows side by side (cout x N) */
+        /* dY's rows side by side (cout x N), and the lowering (kdim x N) */
 #pragma omp for schedule(static) nowait
-        for (int64_t u = 0; u < g->n * DS_CONV_SPLIT; ++u) {
-            const int64_t ni = u / DS_CONV_SPLIT, k0 = per * (u % DS_CONV_SPLIT);
-            const int64_t k1 = min64(kdim, k0 + per);
-            if (k0 < k1)
-                ds_conv_im2col(g, x + ni * in_sample, 0, rows, k0, k1, col + k0 * N + ni * P, N);
-        }
-#pragma omp for schedule(static)
         for (int64_t r = 0; r < g->n * g->cout; ++r) {
             const int64_t ni = r / g->cout, co = r % g->cout;
             memcpy(dyr + co * N + ni * P, dy + r * P, (size_t)P * sizeof(float));
         }
+        lower_batch_team(g, x, col, N);
         /* col^T (N x kdim), 64 lowered rows at a time */
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < blocks; ++b) {
