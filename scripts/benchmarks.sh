@@ -202,6 +202,8 @@ if ((list)); then
   exit 0
 fi
 if [[ -n $medians ]]; then
+  [[ $(head -n 1 "$medians") == "voxels,pair,repeat,ours_s,torch_s,ours_mib,torch_mib,conv_gflop" ]] || {
+    echo "benchmarks.sh: $medians is not a speed record's train_repeats.csv (its first line is not voxels,pair,repeat,ours_s,torch_s,ours_mib,torch_mib,conv_gflop)" >&2; exit 2; }
   train_medians "$medians"
   exit 0
 fi

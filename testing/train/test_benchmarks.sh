@@ -208,6 +208,9 @@ check '[[ $rc == 2 ]] && grep -q "no-such-run" "$out/bad.txt"' "rc $rc: $(cat "$
 bash "$src/scripts/benchmarks.sh" --medians "$out/no-such-file.csv" >/dev/null 2>"$out/bad.txt"
 rc=$?
 check '[[ $rc == 2 ]] && grep -q "no-such-file.csv" "$out/bad.txt"' "rc $rc: $(cat "$out/bad.txt")"
+bash "$src/scripts/benchmarks.sh" --medians "$out/medians.txt" >/dev/null 2>"$out/bad.txt"
+rc=$?
+check '[[ $rc == 2 ]] && grep -q "medians.txt is not a speed record" "$out/bad.txt"' "rc $rc: $(cat "$out/bad.txt")"
 DS_BENCH_SPEED_REPEATS=0 bash "$src/scripts/benchmarks.sh" --list >/dev/null 2>"$out/bad.txt"
 rc=$?
 check '[[ $rc == 1 ]] && grep -q "DS_BENCH_SPEED_REPEATS=0" "$out/bad.txt"' "rc $rc: $(cat "$out/bad.txt")"
